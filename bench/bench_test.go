@@ -1,0 +1,192 @@
+// Package bench measures espcap-fast on recorded captures.
+//
+// By default the benchmarks read the bundled captures in testdata/pcaps; set
+// ESPCAP_BENCH_PCAP to a large capture (bench/make-bench.sh builds one from
+// the shared corpus) for steady numbers:
+//
+//	ESPCAP_BENCH_PCAP=bench/bench-2000000.pcap go test -bench . -benchmem ./bench/
+//
+// Each benchmark op is one packet; packets/s is reported as a metric.
+package bench
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	espcapfast "github.com/espcap/espcap-fast"
+	"github.com/espcap/espcap-fast/capfile"
+	"github.com/espcap/espcap-fast/decode"
+	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/pipeline"
+)
+
+type packet struct {
+	data     []byte
+	origLen  int
+	ts       int64
+	linkType uint16
+}
+
+var (
+	loadOnce sync.Once
+	packets  []packet
+	files    []string
+	loadErr  error
+)
+
+// maxPackets bounds how much of a large capture is held in memory.
+const maxPackets = 500000
+
+func load(b *testing.B) []packet {
+	loadOnce.Do(func() {
+		if p := os.Getenv("ESPCAP_BENCH_PCAP"); p != "" {
+			files = []string{p}
+		} else {
+			files, loadErr = filepath.Glob("../testdata/pcaps/*")
+		}
+		var rec capfile.Record
+		for _, f := range files {
+			r, err := capfile.Open(f)
+			if err != nil {
+				continue
+			}
+			for len(packets) < maxPackets {
+				if err := r.Next(&rec); err != nil {
+					break
+				}
+				packets = append(packets, packet{append([]byte(nil), rec.Data...), rec.OrigLen, rec.Timestamp, rec.LinkType})
+			}
+			r.Close()
+		}
+	})
+	if loadErr != nil || len(packets) == 0 {
+		b.Fatalf("no packets to benchmark: %v", loadErr)
+	}
+	return packets
+}
+
+func protocols(b *testing.B) *encode.Protocols {
+	p, err := encode.ParseProtocols(espcapfast.ProtocolsList)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+func report(b *testing.B, start time.Time) {
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "packets/s")
+}
+
+// BenchmarkDecode decodes packets on one goroutine.
+func BenchmarkDecode(b *testing.B) {
+	pk := load(b)
+	d := decode.NewDecoder()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		p := &pk[i%len(pk)]
+		d.Decode(p.data, p.linkType, p.origLen)
+	}
+	report(b, start)
+}
+
+// BenchmarkDecodeEncode decodes packets and writes their documents, on one
+// goroutine: the per-core cost of the hot path.
+func BenchmarkDecodeEncode(b *testing.B) {
+	pk := load(b)
+	d := decode.NewDecoder()
+	e := encode.NewEncoder(protocols(b))
+	m := encode.Meta{FileName: "bench.pcap", FileDate: "2026-11-27T00:00:00+0000"}
+	buf := make([]byte, 0, 1<<20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		p := &pk[i%len(pk)]
+		m.Timestamp, m.Number, m.CapLen, m.OrigLen = p.ts, uint64(i+1), len(p.data), p.origLen
+		buf = e.Encode(buf[:0], &m, d.Decode(p.data, p.linkType, p.origLen))
+	}
+	b.SetBytes(int64(len(buf)))
+	report(b, start)
+}
+
+// discard is a sink that drops documents.
+type discard struct{ bytes int64 }
+
+func (d *discard) Write(b *pipeline.Batch) error {
+	d.bytes += int64(len(b.Out()))
+	return nil
+}
+
+// BenchmarkPipeline runs the whole offline pipeline (batching, workers,
+// ordering) from memory with 1 worker and with one per CPU.
+func BenchmarkPipeline(b *testing.B) {
+	pk := load(b)
+	protos := protocols(b)
+	for _, workers := range []int{1, runtime.NumCPU()} {
+		b.Run("workers="+strconv.Itoa(workers), func(b *testing.B) {
+			sink := &discard{}
+			r, err := pipeline.New(pipeline.Config{Workers: workers, Protocols: protos}, sink)
+			if err != nil {
+				b.Fatal(err)
+			}
+			src := &pipeline.Source{Name: "bench.pcap"}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			err = r.Run(context.Background(), func(f *pipeline.Feeder) error {
+				if err := f.Begin(src); err != nil {
+					return err
+				}
+				for i := 0; i < b.N; i++ {
+					p := &pk[i%len(pk)]
+					if err := f.Add(p.data, p.origLen, p.ts, uint64(i+1), p.linkType, 0); err != nil {
+						return err
+					}
+				}
+				return f.End()
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			report(b, start)
+		})
+	}
+}
+
+// BenchmarkReadFile reads the capture file(s) with capfile alone.
+func BenchmarkReadFile(b *testing.B) {
+	load(b)
+	var rec capfile.Record
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	n := 0
+	for n < b.N {
+		for _, f := range files {
+			r, err := capfile.Open(f)
+			if err != nil {
+				continue
+			}
+			for n < b.N {
+				if err := r.Next(&rec); err != nil {
+					if err != io.EOF {
+						b.Logf("%s: %v", f, err)
+					}
+					break
+				}
+				n++
+			}
+			r.Close()
+		}
+	}
+	report(b, start)
+}

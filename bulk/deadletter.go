@@ -1,0 +1,115 @@
+package bulk
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/valyala/fastjson"
+)
+
+// deadLetter appends rejected items to an NDJSON file, one line per item:
+//
+//	{"index":"packets-2024-01-02","_id":"…","status":400,"error":{…},"doc":{…}}
+//
+// A document that is not valid JSON is stored as a string in "doc_raw".
+type deadLetter struct {
+	mu   sync.Mutex
+	f    *os.File
+	w    *bufio.Writer
+	line []byte
+}
+
+func openDeadLetter(path string) (*deadLetter, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("bulk: open dead-letter file: %w", err)
+	}
+	return &deadLetter{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+}
+
+// write appends one line; indexLit and idLit are quoted JSON strings (idLit
+// may be nil), errJSON a JSON object.
+func (d *deadLetter) write(indexLit, idLit []byte, status int, errJSON, doc []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := append(d.line[:0], `{"index":`...)
+	l = append(l, indexLit...)
+	if idLit != nil {
+		l = append(l, `,"_id":`...)
+		l = append(l, idLit...)
+	}
+	l = append(l, `,"status":`...)
+	l = strconv.AppendInt(l, int64(status), 10)
+	l = append(l, `,"error":`...)
+	l = append(l, errJSON...)
+	if fastjson.ValidateBytes(doc) == nil {
+		l = append(l, `,"doc":`...)
+		l = append(l, doc...)
+	} else {
+		l = append(l, `,"doc_raw":`...)
+		l = appendJSONString(l, doc)
+	}
+	l = append(l, "}\n"...)
+	d.line = l
+	if _, err := d.w.Write(l); err != nil {
+		return fmt.Errorf("bulk: write dead-letter file: %w", err)
+	}
+	return nil
+}
+
+func (d *deadLetter) flush() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.w.Flush(); err != nil {
+		return fmt.Errorf("bulk: write dead-letter file: %w", err)
+	}
+	return nil
+}
+
+func (d *deadLetter) close() error {
+	err := d.flush()
+	if cerr := d.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("bulk: close dead-letter file: %w", cerr)
+	}
+	return err
+}
+
+// deadLetterItem records one item rejected for good: counted, written to the
+// dead-letter file, or logged when there is none.
+func (ix *Indexer) deadLetterItem(b *batch, it *item, status int, errJSON []byte, summary string) {
+	ix.dead.Add(1)
+	if len(errJSON) == 0 {
+		errJSON = []byte("null")
+	}
+	if ix.dl != nil {
+		if err := ix.dl.write(b.indexLit(it), b.idLit(it), status, errJSON, b.doc(it)); err != nil {
+			ix.cfg.Logf("bulk: %v; lost item %s %s: %d %s", err, b.indexLit(it), b.idLit(it), status, summary)
+		}
+		return
+	}
+	ix.cfg.Logf("bulk: rejected %s %s: %d %s", b.indexLit(it), b.idLit(it), status, summary)
+}
+
+// deadLetterAll records every item of b with the same synthetic error.
+func (ix *Indexer) deadLetterAll(b *batch, status int, typ, reason string) {
+	e := append([]byte(`{"type":`), strconv.Quote(typ)...)
+	e = append(e, `,"reason":`...)
+	e = appendJSONString(e, reason)
+	e = append(e, '}')
+	ix.cfg.Logf("bulk: dead-lettering %d items: %s: %s", len(b.items), typ, reason)
+	for i := range b.items {
+		if ix.dl != nil {
+			ix.deadLetterItem(b, &b.items[i], status, e, "")
+		} else {
+			ix.dead.Add(1)
+		}
+	}
+	if ix.dl != nil {
+		if err := ix.dl.flush(); err != nil {
+			ix.cfg.Logf("bulk: %v", err)
+		}
+	}
+}

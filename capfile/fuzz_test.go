@@ -1,0 +1,73 @@
+package capfile
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzReader feeds arbitrary bytes to the reader: it must never panic, loop
+// forever or allocate without bound, every record must be consistent, and
+// every failure must be an *Error.
+func FuzzReader(f *testing.F) {
+	names, _ := filepath.Glob(filepath.Join("testdata", "*.pcap*"))
+	for _, n := range names {
+		if b, err := os.ReadFile(n); err == nil {
+			f.Add(b)
+		}
+	}
+	_, ng := manyRecords(f, 1)
+	f.Add(ng)
+	if b, err := os.ReadFile(filepath.Join("testdata", "dhcp.pcap")); err == nil {
+		f.Add(compressBytes(f, "gzip", b))
+		f.Add(compressBytes(f, "zstd", b))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := NewReader(bytes.NewReader(data), "fuzz")
+		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("open error is not *Error: %v", err)
+			}
+			return
+		}
+		defer r.Close()
+		var rec Record
+		prev := int64(-1)
+		for n := 0; ; n++ {
+			err := r.Next(&rec)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				var ce *Error
+				if !errors.As(err, &ce) {
+					t.Fatalf("error is not *Error: %v", err)
+				}
+				if r.Compression() == "" && (ce.Offset < 0 || ce.Offset > int64(len(data))) {
+					t.Fatalf("error offset %d outside the %d-byte input", ce.Offset, len(data))
+				}
+				break
+			}
+			if len(rec.Data) != rec.CapLen || rec.CapLen > MaxRecordSize {
+				t.Fatalf("record %d: len(Data)=%d CapLen=%d", n, len(rec.Data), rec.CapLen)
+			}
+			if rec.Offset <= prev {
+				t.Fatalf("record %d: offset %d not after %d", n, rec.Offset, prev)
+			}
+			if r.Compression() == "" && rec.Offset+int64(rec.CapLen) > int64(len(data)) {
+				t.Fatalf("record %d at %d with %d bytes beyond the input", n, rec.Offset, rec.CapLen)
+			}
+			if rec.Interface < 0 || rec.Interface >= len(r.Interfaces()) {
+				t.Fatalf("record %d on interface %d of %d", n, rec.Interface, len(r.Interfaces()))
+			}
+			prev = rec.Offset
+		}
+		if len(r.buf) > 2*len(data)+minBufSize+64 && r.Compression() == "" {
+			t.Fatalf("buffer grew to %d bytes for %d bytes of input", len(r.buf), len(data))
+		}
+	})
+}

@@ -1,0 +1,223 @@
+// Command espcap-fast turns packets from capture files (and, later, live
+// interfaces) into search documents: NDJSON on standard output, or bulk
+// indexed into Elasticsearch with --node.
+//
+// Usage:
+//
+//	espcap-fast --file=x.pcap                 # documents to stdout
+//	espcap-fast -r x.pcap -c 100 tcp port 80  # tcpdump habits
+//	espcap-fast --dir=captures/ --recursive
+//
+// Run espcap-fast -h for every flag.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	espcapfast "github.com/espcap/espcap-fast"
+	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/pipeline"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+type options struct {
+	files     stringList
+	dirs      stringList
+	nics      stringList
+	nodes     stringList
+	bpf       string
+	count     uint64
+	chunk     int
+	workers   int
+	recursive bool
+	quiet     bool
+	list      bool
+	protocols string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("espcap-fast", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.Var(&o.files, "file", "capture file to read (pcap or pcapng, maybe gzip/zstd compressed); repeatable; - reads stdin")
+	fs.Var(&o.files, "r", "same as --file (tcpdump's flag)")
+	fs.Var(&o.dirs, "dir", "directory of capture files, read in name order; repeatable")
+	fs.BoolVar(&o.recursive, "recursive", false, "with --dir, descend into subdirectories")
+	fs.Var(&o.nics, "nic", "network interface for live capture")
+	fs.Var(&o.nics, "i", "same as --nic (tcpdump's flag)")
+	fs.Var(&o.nodes, "node", "Elasticsearch node, host:port or URL; repeatable or comma-separated (absent: NDJSON to stdout)")
+	fs.StringVar(&o.bpf, "bpf", "", "tcpdump filter expression, for live capture and files alike (also: trailing arguments)")
+	fs.Uint64Var(&o.count, "count", 0, "stop after exactly this many packets (0: all)")
+	fs.Uint64Var(&o.count, "c", 0, "same as --count (tcpdump's flag)")
+	fs.IntVar(&o.chunk, "chunk", 1000, "documents per bulk request")
+	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decode/encode workers")
+	fs.BoolVar(&o.quiet, "q", false, "no progress or summary on stderr")
+	fs.BoolVar(&o.list, "list", false, "list the network interfaces and exit")
+	fs.StringVar(&o.protocols, "protocols", "", "protocols.list to use instead of the built-in one")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: espcap-fast [flags] [BPF expression]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if rest := fs.Args(); len(rest) > 0 {
+		if o.bpf != "" {
+			fmt.Fprintln(stderr, "espcap-fast: a filter is given both with --bpf and as arguments; use one")
+			return 2
+		}
+		o.bpf = strings.Join(rest, " ")
+	}
+	if o.list {
+		if err := listInterfaces(stdout); err != nil {
+			fmt.Fprintf(stderr, "espcap-fast: --list: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	kinds := 0
+	for _, n := range []int{len(o.files), len(o.dirs), len(o.nics)} {
+		if n > 0 {
+			kinds++
+		}
+	}
+	switch {
+	case kinds == 0:
+		fmt.Fprintln(stderr, "espcap-fast: nothing to read: give --file/-r, --dir or --nic/-i (see -h)")
+		return 2
+	case kinds > 1:
+		fmt.Fprintln(stderr, "espcap-fast: give only one of --nic/-i, --file/-r and --dir")
+		return 2
+	}
+	if len(o.nics) > 0 {
+		fmt.Fprintln(stderr, "espcap-fast: live capture (--nic/-i) is not available in this build yet")
+		return 2
+	}
+	if len(o.nodes) > 0 {
+		fmt.Fprintln(stderr, "espcap-fast: indexing into Elasticsearch (--node) is not available in this build yet; without --node documents go to stdout")
+		return 2
+	}
+	if o.workers < 1 {
+		fmt.Fprintln(stderr, "espcap-fast: --workers must be at least 1")
+		return 2
+	}
+
+	list := espcapfast.ProtocolsList
+	if o.protocols != "" {
+		b, err := os.ReadFile(o.protocols)
+		if err != nil {
+			fmt.Fprintf(stderr, "espcap-fast: --protocols: %v\n", err)
+			return 2
+		}
+		list = b
+	}
+	protos, err := encode.ParseProtocols(list)
+	if err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+
+	in := &pipeline.FileInput{Paths: o.files, FromDir: map[string]bool{}}
+	for _, d := range o.dirs {
+		paths, err := pipeline.ExpandDir(d, o.recursive)
+		if err != nil {
+			fmt.Fprintf(stderr, "espcap-fast: --dir %s: %v\n", d, err)
+			return 1
+		}
+		for _, p := range paths {
+			in.FromDir[p] = true
+		}
+		in.Paths = append(in.Paths, paths...)
+	}
+
+	out := bufio.NewWriterSize(stdout, 1<<20)
+	sink := &ndjsonSink{w: out}
+	prog := newProgress(stderr, o.quiet)
+	cfg := pipeline.Config{
+		Workers:   o.workers,
+		Count:     o.count,
+		BPF:       o.bpf,
+		Protocols: protos,
+		Warn:      prog.warn,
+	}
+	runner, err := pipeline.New(cfg, sink)
+	if err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		prog.warn(errors.New("interrupted: stopping, writing what was read (again to abort)"))
+		cancel()
+		<-sigs
+		os.Exit(130)
+	}()
+
+	start := time.Now()
+	prog.start(&runner.Stats, start)
+	runErr := runner.Run(ctx, func(f *pipeline.Feeder) error { return in.Read(f, prog.warn) })
+	flushErr := out.Flush()
+	prog.stop()
+	st := &runner.Stats
+	if !o.quiet {
+		el := time.Since(start)
+		rate := float64(st.Packets.Load()) / el.Seconds()
+		fmt.Fprintf(stderr, "espcap-fast: %d packets read, %d documents written, %d decode errors, %d filtered, %d of %d files failed, %s (%.0f packets/s)\n",
+			st.Packets.Load(), st.Docs.Load(), st.Malformed.Load(), st.Filtered.Load(),
+			st.FilesFailed.Load(), len(in.Paths), el.Round(time.Millisecond), rate)
+	}
+	switch {
+	case runErr != nil:
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", runErr)
+		return 1
+	case flushErr != nil && !errors.Is(flushErr, syscall.EPIPE):
+		fmt.Fprintf(stderr, "espcap-fast: writing documents: %v\n", flushErr)
+		return 1
+	case st.FilesFailed.Load() > 0:
+		return 1
+	case ctx.Err() != nil:
+		return 130
+	}
+	return 0
+}
+
+// ndjsonSink writes documents as NDJSON.
+type ndjsonSink struct{ w *bufio.Writer }
+
+func (s *ndjsonSink) Write(b *pipeline.Batch) error {
+	if _, err := s.w.Write(b.Out()); err != nil {
+		return fmt.Errorf("writing documents: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,350 @@
+// Package encode writes decoded packets as JSON documents, in espcap's
+// document format extended with @timestamp, frame.* and ECS summary fields
+// (docs/SCHEMA.md is the contract).
+//
+// JSON is appended into a caller's reused buffer with strconv.Append* and
+// hand-written escaping: no reflection, no encoding/json, and no allocation
+// per packet.
+package encode
+
+import (
+	"strconv"
+
+	"github.com/espcap/espcap-fast/decode"
+	"github.com/espcap/espcap-fast/encode/communityid"
+)
+
+// Meta is what the source knows of a packet besides its bytes.
+type Meta struct {
+	// Timestamp is the capture time in nanoseconds since the Unix epoch.
+	Timestamp int64
+	// Number is the frame number, 1-based within its file (or live session).
+	Number uint64
+	// CapLen and OrigLen are the captured and the on-the-wire lengths.
+	CapLen, OrigLen int
+	// FileName is the capture file as given by the user; empty when live.
+	FileName string
+	// FileDate is the file's modification time, preformatted as
+	// sniff_date_utc is (see AppendDateUTC); empty when live.
+	FileDate string
+	// Interface names the capture interface (live capture, or the pcapng
+	// interface's if_name); empty when unknown.
+	Interface string
+}
+
+// Encoder writes documents. It caches the formatted date of the last second
+// it saw and the Community IDs of recent flows, so give each worker its own.
+type Encoder struct {
+	protos *Protocols
+	w      writer
+
+	// date cache: the second last formatted and its two renderings
+	lastSec  int64
+	iso      [20]byte // "2006-01-02T15:04:05" + 'Z' slot unused
+	espDate  [24]byte // "2006-01-02T15:04:05+0000"
+	haveDate bool
+
+	cid cidCache
+}
+
+// NewEncoder returns an Encoder that names a packet's protocol from protos.
+func NewEncoder(protos *Protocols) *Encoder {
+	return &Encoder{protos: protos}
+}
+
+// Encode appends the JSON document of packet p to dst and returns it. The
+// document is one line, without a trailing newline.
+func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
+	w := &e.w
+	w.b = dst
+	w.comma = false
+	w.open()
+
+	e.dates(m.Timestamp)
+	// @timestamp: UTC, nanoseconds
+	w.key("@timestamp")
+	w.b = append(w.b, '"')
+	w.b = append(w.b, e.iso[:19]...)
+	w.b = append(w.b, '.')
+	w.b = appendFrac(w.b, nanosOf(m.Timestamp), 9)
+	w.b = append(w.b, 'Z', '"')
+	// espcap's fields
+	w.key("sniff_timestamp")
+	w.b = appendSeconds(w.b, m.Timestamp)
+	w.key("sniff_date_utc")
+	w.b = append(w.b, '"')
+	w.b = append(w.b, e.espDate[:]...)
+	w.b = append(w.b, '"')
+	if m.FileName != "" {
+		w.strs("file_name", m.FileName)
+		if m.FileDate != "" {
+			w.raw("file_date_utc", m.FileDate)
+		}
+	}
+	if m.Interface != "" {
+		w.object("interface")
+		w.strs("name", m.Interface)
+		w.close()
+	}
+
+	// the protocol chain, as tshark's frame.protocols
+	highest := e.highest(p)
+	w.raw("protocol", highest)
+
+	w.object("frame")
+	w.uint("number", m.Number)
+	w.uint("len", uint64(m.OrigLen))
+	w.uint("cap_len", uint64(m.CapLen))
+	w.key("protocols")
+	w.b = append(w.b, '"')
+	w.b = appendChain(w.b, p)
+	w.b = append(w.b, '"')
+	w.close()
+
+	e.ecs(p, highest)
+	e.flags(p)
+
+	w.object("layers")
+	e.layers(p)
+	w.close()
+
+	w.close()
+	return w.b
+}
+
+// highest returns the packet's protocol: the highest decoded layer listed in
+// protocols.list, else the highest decoded layer, else "unknown".
+func (e *Encoder) highest(p *decode.Packet) string {
+	for i := len(p.Layers) - 1; i >= 0; i-- {
+		if e.protos.Contains(p.Layers[i].Proto) {
+			return p.Layers[i].Proto
+		}
+	}
+	if n := len(p.Layers); n > 0 {
+		return p.Layers[n-1].Proto
+	}
+	return "unknown"
+}
+
+// appendChain appends the layer names joined by colons, with Wireshark's
+// "ethertype" pseudo-layer after the layers that carry an EtherType.
+func appendChain(dst []byte, p *decode.Packet) []byte {
+	for i, l := range p.Layers {
+		if i > 0 {
+			dst = append(dst, ':')
+		}
+		dst = append(dst, l.Proto...)
+		if l.Kind == decode.KindIPv6 {
+			x := &p.IPv6Ext[l.Index]
+			if x.HopOptsNxt >= 0 {
+				dst = append(dst, ":ipv6.hopopts"...)
+			}
+			if x.RoutingNxt >= 0 {
+				dst = append(dst, ":ipv6.routing"...)
+			}
+			if x.FragNxt >= 0 {
+				dst = append(dst, ":ipv6.fraghdr"...)
+			}
+			if x.DstOptsNxt >= 0 {
+				dst = append(dst, ":ipv6.dstopts"...)
+			}
+		}
+		if i+1 < len(p.Layers) {
+			switch l.Kind {
+			case decode.KindEthernet, decode.KindDot1Q, decode.KindLinuxSLL, decode.KindLinuxSLL2:
+				dst = append(dst, ":ethertype"...)
+			}
+		}
+	}
+	return dst
+}
+
+// flags writes tags and error.message for conditions found while decoding.
+func (e *Encoder) flags(p *decode.Packet) {
+	if p.Flags == 0 {
+		return
+	}
+	w := &e.w
+	w.key("tags")
+	w.openArray()
+	tag := func(s string) {
+		w.elem()
+		w.b = append(w.b, '"')
+		w.b = append(w.b, s...)
+		w.b = append(w.b, '"')
+	}
+	if p.Has(decode.FlagMalformed) {
+		tag("malformed")
+	}
+	if p.Has(decode.FlagSnaplen) {
+		tag("snaplen_truncated")
+	}
+	if p.Has(decode.FlagFragment) {
+		tag("ip_fragment")
+	}
+	if p.Has(decode.FlagTooDeep) {
+		tag("too_many_layers")
+	}
+	if p.Has(decode.FlagUnsupportedLink) {
+		tag("unsupported_link_type")
+	}
+	w.closeArray()
+	if p.Err != nil {
+		w.object("error")
+		w.key("message")
+		w.b = append(w.b, '"')
+		if n := p.ErrKind.Name(); n != "" {
+			w.b = append(w.b, n...)
+			w.b = append(w.b, ": "...)
+		} else if p.Has(decode.FlagUnsupportedLink) {
+			w.b = append(w.b, "link type "...)
+			w.b = strconv.AppendUint(w.b, uint64(p.LinkType), 10)
+			w.b = append(w.b, ": "...)
+		}
+		w.b = appendEscapedS(w.b, p.Err.Error())
+		w.b = append(w.b, '"')
+		w.close()
+	}
+}
+
+// ecs writes the ECS summary fields of the outermost IP header and the
+// transport layer that follows it.
+func (e *Encoder) ecs(p *decode.Packet, highest string) {
+	w := &e.w
+	var src, dst []byte
+	var proto uint8
+	var netType string
+	ipAt := -1
+	for i, l := range p.Layers {
+		switch l.Kind {
+		case decode.KindIPv4:
+			ip := &p.IPv4[l.Index]
+			src, dst, proto, netType = ip.SrcIP, ip.DstIP, uint8(ip.Protocol), "ipv4"
+		case decode.KindIPv6:
+			ip := &p.IPv6[l.Index]
+			src, dst, netType = ip.SrcIP, ip.DstIP, "ipv6"
+			proto = uint8(ip.NextHeader)
+			ext := &p.IPv6Ext[l.Index]
+			if ext.HopOptsNxt >= 0 {
+				proto = uint8(ext.HopOptsNxt)
+			}
+			for _, nx := range [3]int{ext.RoutingNxt, ext.FragNxt, ext.DstOptsNxt} {
+				if nx >= 0 {
+					proto = uint8(nx)
+				}
+			}
+		default:
+			continue
+		}
+		ipAt = i
+		break
+	}
+	var sport, dport uint16
+	transport := ""
+	hasPorts := false
+	if ipAt >= 0 && ipAt+1 < len(p.Layers) {
+		l := p.Layers[ipAt+1]
+		switch l.Kind {
+		case decode.KindTCP:
+			t := &p.TCP[l.Index]
+			sport, dport, transport, hasPorts = uint16(t.SrcPort), uint16(t.DstPort), "tcp", true
+		case decode.KindUDP:
+			u := &p.UDP[l.Index]
+			sport, dport, transport, hasPorts = uint16(u.SrcPort), uint16(u.DstPort), "udp", true
+		case decode.KindSCTP:
+			s := &p.SCTP[l.Index]
+			sport, dport, transport, hasPorts = uint16(s.SrcPort), uint16(s.DstPort), "sctp", true
+		case decode.KindICMPv4:
+			c := &p.ICMPv4[l.Index]
+			sport, dport, transport = uint16(c.TypeCode.Type()), uint16(c.TypeCode.Code()), "icmp"
+		case decode.KindICMPv6:
+			c := &p.ICMPv6[l.Index]
+			sport, dport, transport = uint16(c.TypeCode.Type()), uint16(c.TypeCode.Code()), "ipv6-icmp"
+		}
+	}
+	if ipAt >= 0 {
+		w.object("source")
+		w.ip("ip", src)
+		if hasPorts {
+			w.uint("port", uint64(sport))
+		}
+		w.close()
+		w.object("destination")
+		w.ip("ip", dst)
+		if hasPorts {
+			w.uint("port", uint64(dport))
+		}
+		w.close()
+	}
+	w.object("network")
+	if netType != "" {
+		w.raw("type", netType)
+		w.key("iana_number")
+		w.b = append(w.b, '"')
+		w.b = strconv.AppendUint(w.b, uint64(proto), 10)
+		w.b = append(w.b, '"')
+	}
+	if transport != "" {
+		w.raw("transport", transport)
+	}
+	if app := appProtocol(p); app != "" {
+		w.raw("protocol", app)
+	}
+	if ipAt >= 0 && (transport != "" || p.Flags&decode.FlagFragment == 0) {
+		w.key("community_id")
+		w.b = append(w.b, '"')
+		w.b = e.cid.append(w.b, src, dst, proto, sport, dport)
+		w.b = append(w.b, '"')
+	}
+	w.close()
+}
+
+// appProtocol returns the ECS network.protocol: the name of the highest
+// application layer.
+func appProtocol(p *decode.Packet) string {
+	for i := len(p.Layers) - 1; i >= 0; i-- {
+		switch l := p.Layers[i]; l.Kind {
+		case decode.KindDNS, decode.KindDHCP, decode.KindDHCPv6, decode.KindNTP, decode.KindHTTP, decode.KindTLS:
+			return l.Proto
+		}
+	}
+	return ""
+}
+
+// cidCache remembers the Community IDs of recently seen flows: computing one
+// costs a SHA-1, and consecutive packets mostly belong to a few flows.
+type cidCache struct {
+	slots [256]cidSlot
+}
+
+type cidSlot struct {
+	key   [38]byte // src(16) dst(16) proto sport dport len
+	valid bool
+	id    [30]byte // "1:" + 28 base64 characters
+}
+
+func (c *cidCache) append(dst []byte, src, dstIP []byte, proto uint8, sport, dport uint16) []byte {
+	var k [38]byte
+	copy(k[0:16], src)
+	copy(k[16:32], dstIP)
+	k[32] = proto
+	k[33], k[34] = byte(sport>>8), byte(sport)
+	k[35], k[36] = byte(dport>>8), byte(dport)
+	k[37] = byte(len(src))
+	h := uint32(2166136261)
+	for _, b := range k {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	s := &c.slots[h%uint32(len(c.slots))]
+	if s.valid && s.key == k {
+		return append(dst, s.id[:]...)
+	}
+	id := communityid.AppendV1(s.id[:0], 0, src, dstIP, proto, sport, dport)
+	if len(id) != len(s.id) {
+		s.valid = false
+		return append(dst, id...)
+	}
+	s.key = k
+	s.valid = true
+	return append(dst, s.id[:]...)
+}

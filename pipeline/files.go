@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/espcap/espcap-fast/capfile"
+	"github.com/espcap/espcap-fast/encode"
+)
+
+// ExpandDir lists the files of a directory sorted by name, descending into
+// subdirectories (also sorted, in place of their name) when recursive.
+func ExpandDir(dir string, recursive bool) ([]string, error) {
+	var out []string
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading directory: %w", err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case e.IsDir():
+			if recursive {
+				sub, err := ExpandDir(p, true)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, sub...)
+			}
+		case e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0:
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// FileError is a capture file that could not be read, or not to its end.
+type FileError struct {
+	Name    string
+	Err     error
+	Skipped bool // not a capture file at all (found in a --dir scan)
+}
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// FileInput is a list of capture files to read.
+type FileInput struct {
+	Paths []string
+	// FromDir marks paths found by a directory scan: a file there that is not
+	// a capture at all is skipped with a warning instead of failing the run.
+	FromDir map[string]bool
+	// OnOpen, if set, is told of each file opened.
+	OnOpen func(r *capfile.Reader)
+}
+
+// Read feeds the packets of every file, in order, into f. A file that cannot
+// be opened or is damaged is reported through warn, with its name and the
+// byte offset of the damage; the packets before the damage are kept and the
+// next file is read. Read returns ErrCountReached or the context's error
+// when it stops early, else nil.
+func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
+	var rec capfile.Record
+	for _, path := range in.Paths {
+		if err := f.ctx.Err(); err != nil {
+			return err
+		}
+		r, err := capfile.Open(path)
+		if err != nil {
+			fe := &FileError{Name: path, Err: err}
+			if in.FromDir[path] && errors.Is(err, capfile.ErrNotCapture) {
+				fe.Skipped = true
+			} else {
+				f.r.Stats.FilesFailed.Add(1)
+			}
+			warn(fe)
+			continue
+		}
+		if in.OnOpen != nil {
+			in.OnOpen(r)
+		}
+		src := &Source{Name: path, ID: fileID(path, r)}
+		if st, err := os.Stat(path); err == nil && path != "-" {
+			src.Date = string(encode.AppendDateUTC(nil, st.ModTime()))
+		}
+		f.r.Stats.Files.Add(1)
+		name := r.Name()
+		f.r.Stats.Current.Store(&name)
+		f.r.Stats.Size.Store(r.Size())
+		if err := f.Begin(src); err != nil {
+			r.Close()
+			return err
+		}
+		var number uint64
+		nIfaces := -1
+		for {
+			err = r.Next(&rec)
+			if err != nil {
+				break
+			}
+			if ifs := r.Interfaces(); len(ifs) != nIfaces {
+				// a new pcapng interface: names for the documents that follow
+				// (a new Source keeps batches already queued unchanged)
+				nIfaces = len(ifs)
+				src = src.withInterfaces(ifs)
+				if err := f.Begin(src); err != nil {
+					r.Close()
+					return err
+				}
+			}
+			number++
+			f.r.Stats.Bytes.Store(r.BytesRead())
+			if err = f.Add(rec.Data, rec.OrigLen, rec.Timestamp, number, rec.LinkType, rec.Interface); err != nil {
+				r.Close()
+				return err
+			}
+		}
+		r.Close()
+		if err != io.EOF {
+			f.r.Stats.FilesFailed.Add(1)
+			warn(&FileError{Name: path, Err: err})
+		}
+		if err := f.End(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withInterfaces returns a copy of s that names the given interfaces.
+func (s *Source) withInterfaces(ifs []capfile.Interface) *Source {
+	c := *s
+	c.Interfaces = make([]string, len(ifs))
+	any := false
+	for i, in := range ifs {
+		c.Interfaces[i] = in.Name
+		any = any || in.Name != ""
+	}
+	if !any {
+		c.Interfaces = nil
+	}
+	return &c
+}
+
+// fileID identifies a capture by its content: a hash of its size and its
+// first 64 KiB, so that importing the same file again (under any name)
+// gives the same document IDs. Standard input has no stable identity.
+func fileID(path string, r *capfile.Reader) string {
+	if path == "-" {
+		return "stdin"
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return "path-" + path
+	}
+	defer fh.Close()
+	h := sha256.New()
+	st, err := fh.Stat()
+	if err == nil {
+		h.Write(strconv.AppendInt(nil, st.Size(), 10))
+	}
+	io.Copy(h, io.LimitReader(fh, 64<<10))
+	sum := h.Sum(nil)
+	return hex.EncodeToString(sum[:10])
+}

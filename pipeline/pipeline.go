@@ -1,0 +1,321 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/espcap/espcap-fast/decode"
+	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/filter"
+)
+
+// Sink receives batches with their documents, in capture order, from one
+// goroutine. A batch belongs to the sink only during the call.
+type Sink interface {
+	Write(b *Batch) error
+}
+
+// Config configures a run.
+type Config struct {
+	// Workers is the number of decode/encode goroutines (default: the
+	// number of CPUs).
+	Workers int
+	// Count stops the run after exactly this many documents (0: no limit).
+	Count uint64
+	// BPF is a tcpdump filter expression applied to every packet ("": none).
+	BPF string
+	// Protocols names the packet's highest protocol.
+	Protocols *encode.Protocols
+	// Warn reports a problem that does not stop the run (a damaged file).
+	Warn func(err error)
+}
+
+// Stats counts what a run did. Fields are updated atomically while it runs.
+type Stats struct {
+	Packets     atomic.Uint64 // packets read from the sources
+	Docs        atomic.Uint64 // documents handed to the sink
+	Filtered    atomic.Uint64 // packets the BPF filter dropped
+	Malformed   atomic.Uint64 // documents flagged malformed
+	Files       atomic.Uint64 // sources opened
+	FilesFailed atomic.Uint64 // sources that could not be opened or were damaged
+	Bytes       atomic.Int64  // bytes consumed from the current source
+	Current     atomic.Pointer[string]
+	Size        atomic.Int64 // size of the current source, -1 if unknown
+}
+
+// Runner runs one pipeline.
+type Runner struct {
+	cfg   Config
+	sink  Sink
+	Stats Stats
+
+	free chan *Batch
+	work chan *Batch
+	done chan *Batch
+	seq  uint64
+}
+
+// New returns a Runner that sends documents to sink.
+func New(cfg Config, sink Sink) (*Runner, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	if cfg.Protocols == nil {
+		return nil, errors.New("pipeline: no protocols list")
+	}
+	if cfg.BPF != "" {
+		if err := filter.Available(); err != nil {
+			return nil, fmt.Errorf("--bpf: %w", err)
+		}
+		// Compile once for Ethernet now, so that a bad expression is an
+		// error at start rather than at the first packet.
+		if _, err := filter.Compile(cfg.BPF, decode.LinkTypeEthernet, 262144); err != nil {
+			return nil, fmt.Errorf("--bpf: %w", err)
+		}
+	}
+	if cfg.Warn == nil {
+		cfg.Warn = func(error) {}
+	}
+	n := cfg.Workers * 4
+	r := &Runner{
+		cfg:  cfg,
+		sink: sink,
+		free: make(chan *Batch, n),
+		work: make(chan *Batch, n),
+		done: make(chan *Batch, n),
+	}
+	for i := 0; i < n; i++ {
+		r.free <- newBatch()
+	}
+	return r, nil
+}
+
+// Feeder is what a source uses to hand packets to the pipeline.
+type Feeder struct {
+	r     *Runner
+	ctx   context.Context
+	b     *Batch
+	src   *Source
+	limit uint64 // packets still allowed (Count without filter), 0 = none
+}
+
+// Begin starts a new source. Packets added after it are attributed to src.
+func (f *Feeder) Begin(src *Source) error {
+	f.flush()
+	f.src = src
+	return f.ctx.Err()
+}
+
+// Add copies one packet into the current batch. It blocks while all
+// batches are in use (backpressure) and returns the context's error when the
+// run is cancelled, or errCountReached when --count packets have been read.
+func (f *Feeder) Add(data []byte, origLen int, ts int64, number uint64, linkType uint16, iface int) error {
+	if f.b == nil {
+		select {
+		case f.b = <-f.r.free:
+		case <-f.ctx.Done():
+			return f.ctx.Err()
+		}
+		f.b.reset()
+		f.b.src = f.src
+	}
+	f.b.add(data, origLen, ts, number, linkType, iface)
+	f.r.Stats.Packets.Add(1)
+	if f.b.full() {
+		f.flush()
+	}
+	if f.limit > 0 {
+		f.limit--
+		if f.limit == 0 {
+			return ErrCountReached
+		}
+	}
+	return nil
+}
+
+// End marks the end of the current source.
+func (f *Feeder) End() error {
+	f.flush()
+	return f.ctx.Err()
+}
+
+// ErrCountReached tells a source that it has read all the packets --count
+// can use.
+var ErrCountReached = errors.New("packet count reached")
+
+// flush hands the current batch to the workers. The work queue holds every
+// batch there is, so this never blocks.
+func (f *Feeder) flush() {
+	if f.b == nil {
+		return
+	}
+	b := f.b
+	f.b = nil
+	b.seq = f.r.seq
+	f.r.seq++
+	f.r.work <- b
+}
+
+// Run starts the workers and the writer, calls read to feed packets, and
+// waits until every packet read has been encoded and written. Cancelling
+// ctx stops reading; what was read is still written.
+func (r *Runner) Run(ctx context.Context, read func(f *Feeder) error) error {
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+
+	var wg sync.WaitGroup
+	for i := 0; i < r.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.worker()
+		}()
+	}
+	writeErr := make(chan error, 1)
+	go func() { writeErr <- r.writer(stopReading) }()
+
+	f := &Feeder{r: r, ctx: readCtx}
+	if r.cfg.Count > 0 && r.cfg.BPF == "" {
+		f.limit = r.cfg.Count
+	}
+	readErr := read(f)
+	if errors.Is(readErr, ErrCountReached) || errors.Is(readErr, context.Canceled) {
+		readErr = nil
+	}
+	// hand over the last partial batch even when reading was cancelled
+	f.flush()
+	close(r.work)
+	wg.Wait()
+	close(r.done)
+	err := <-writeErr
+	if readErr != nil {
+		return readErr
+	}
+	return err
+}
+
+// worker decodes and encodes batches.
+func (r *Runner) worker() {
+	dec := decode.NewDecoder()
+	enc := encode.NewEncoder(r.cfg.Protocols)
+	var bpf *filter.Set
+	if r.cfg.BPF != "" {
+		bpf = filter.NewSet(r.cfg.BPF, 262144)
+	}
+	var meta encode.Meta
+	for b := range r.work {
+		meta.FileName, meta.FileDate = b.src.Name, b.src.Date
+		for i := range b.recs {
+			rec := &b.recs[i]
+			data := b.data[rec.off : rec.off+rec.n]
+			if bpf != nil {
+				ok, err := bpf.Match(int(rec.linkType), data, rec.origLen)
+				if err != nil && b.failed == nil {
+					b.failed = err
+				}
+				if !ok {
+					r.Stats.Filtered.Add(1)
+					continue
+				}
+			}
+			p := dec.Decode(data, rec.linkType, rec.origLen)
+			meta.Timestamp = rec.ts
+			meta.Number = rec.number
+			meta.CapLen, meta.OrigLen = rec.n, rec.origLen
+			meta.Interface = ""
+			if ifs := b.src.Interfaces; int(rec.iface) < len(ifs) {
+				meta.Interface = ifs[rec.iface]
+			}
+			rec.docOff = len(b.out)
+			b.out = enc.Encode(b.out, &meta, p)
+			rec.docEnd = len(b.out)
+			b.out = append(b.out, '\n')
+			rec.malformed = p.Has(decode.FlagMalformed)
+		}
+		r.done <- b
+	}
+}
+
+// writer hands batches to the sink in sequence order and enforces Count.
+func (r *Runner) writer(stopReading func()) error {
+	pending := make([]*Batch, cap(r.free))
+	next := uint64(0)
+	var docs uint64
+	var sinkErr error
+	var filterErr error
+	stopped := false
+	for b := range r.done {
+		pending[b.seq%uint64(len(pending))] = b
+		for {
+			slot := next % uint64(len(pending))
+			b := pending[slot]
+			if b == nil || b.seq != next {
+				break
+			}
+			pending[slot] = nil
+			next++
+			if b.failed != nil && filterErr == nil {
+				filterErr = b.failed
+				stopReading()
+				stopped = true
+			}
+			if !stopped && sinkErr == nil {
+				n, malformed := r.trim(b, &docs)
+				if n > 0 {
+					if err := r.sink.Write(b); err != nil {
+						sinkErr = err
+						stopReading()
+					}
+				}
+				r.Stats.Docs.Add(uint64(n))
+				r.Stats.Malformed.Add(uint64(malformed))
+				if r.cfg.Count > 0 && docs >= r.cfg.Count {
+					stopped = true
+					stopReading()
+				}
+			}
+			r.free <- b
+		}
+	}
+	if sinkErr != nil {
+		return sinkErr
+	}
+	if filterErr != nil {
+		return fmt.Errorf("--bpf: %w", filterErr)
+	}
+	return nil
+}
+
+// trim cuts the batch's documents at Count and returns how many documents
+// it holds and how many of them are flagged malformed.
+func (r *Runner) trim(b *Batch, docs *uint64) (n, malformed int) {
+	for i := range b.recs {
+		rec := &b.recs[i]
+		if rec.docEnd < 0 {
+			continue
+		}
+		if r.cfg.Count > 0 && *docs >= r.cfg.Count {
+			b.out = b.out[:rec.docOff]
+			for j := i; j < len(b.recs); j++ {
+				b.recs[j].docEnd = -1
+			}
+			break
+		}
+		*docs++
+		n++
+		if rec.malformed {
+			malformed++
+		}
+	}
+	return n, malformed
+}
+
+// Elapsed is a helper for summaries: the time since start, rounded.
+func Elapsed(start time.Time) time.Duration {
+	return time.Since(start).Round(time.Millisecond)
+}

@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# es-server.sh - download, start, stop a local Elasticsearch / OpenSearch for
+# espcap-fast's integration tests and for developers.
+#
+#   scripts/es-server.sh start|stop|status|url|wipe [--flavor es8|es9|os2] [--port N]
+#
+# Flavors (versions overridable with ESPCAP_ES8_VERSION / ESPCAP_ES9_VERSION /
+# ESPCAP_OS2_VERSION):
+#   es8  Elasticsearch 8.19.x integ-test-zip, Java 17 (default JDK)
+#   es9  Elasticsearch 9.x integ-test-zip, Java 21+ (ESPCAP_JAVA21_HOME,
+#        default /usr/lib/jvm/temurin-25-jdk-amd64)
+#   os2  OpenSearch 2.19.x integ-test-zip, Java 17
+#
+# The distribution is fetched once from Maven Central with `mvn
+# dependency:copy` into ${ESPCAP_CACHE:-$HOME/.cache/espcap-fast}/dist and
+# unpacked once; later starts reuse it. When run as root the server runs as the
+# system user espcap-es (created if missing), because Elasticsearch refuses to
+# run as root; since root's home is usually not readable by that user, the
+# unpacked tree then lives under /var/tmp/espcap-fast instead of the cache.
+# Data and logs live in ${ESPCAP_ES_RUNDIR:-/tmp/espcap-fast-es}/<flavor>-<port>
+# and survive stop/start (use `wipe` to delete them).
+#
+# The server listens on 127.0.0.1 only, single-node discovery, security off,
+# small heap (ESPCAP_ES_HEAP, default 1g), disk watermarks disabled.
+# `start` is idempotent and waits for yellow/green (ESPCAP_ES_TIMEOUT seconds,
+# default 180), printing the log tail on failure. `url` prints the base URL.
+set -euo pipefail
+
+usage() {
+	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+}
+
+cmd=${1:-}
+[ -n "$cmd" ] || usage
+shift
+flavor=es8
+port=9200
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--flavor) flavor=${2:?--flavor needs a value}; shift 2 ;;
+	--flavor=*) flavor=${1#*=}; shift ;;
+	--port) port=${2:?--port needs a value}; shift 2 ;;
+	--port=*) port=${1#*=}; shift ;;
+	-h | --help) usage ;;
+	*) echo "es-server: unknown argument: $1" >&2; usage ;;
+	esac
+done
+case "$port" in '' | *[!0-9]*) echo "es-server: bad port: $port" >&2; exit 2 ;; esac
+
+java17_home() {
+	local j
+	for j in "${ESPCAP_JAVA17_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64; do
+		[ -n "$j" ] && [ -x "$j/bin/java" ] && { echo "$j"; return; }
+	done
+	j=$(command -v java) && dirname "$(dirname "$(readlink -f "$j")")"
+}
+
+case "$flavor" in
+es8)
+	version=${ESPCAP_ES8_VERSION:-8.19.9}
+	artifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:$version:zip
+	product=elasticsearch
+	java_home=$(java17_home)
+	;;
+es9)
+	version=${ESPCAP_ES9_VERSION:-9.3.2}
+	artifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:$version:zip
+	product=elasticsearch
+	java_home=${ESPCAP_JAVA21_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+	;;
+os2)
+	version=${ESPCAP_OS2_VERSION:-2.19.6}
+	artifact=org.opensearch.distribution.integ-test-zip:opensearch:$version:zip
+	product=opensearch
+	java_home=$(java17_home)
+	;;
+*) echo "es-server: unknown flavor $flavor (es8|es9|os2)" >&2; exit 2 ;;
+esac
+
+cache=${ESPCAP_CACHE:-$HOME/.cache/espcap-fast}
+rundir=${ESPCAP_ES_RUNDIR:-/tmp/espcap-fast-es}/$flavor-$port
+heap=${ESPCAP_ES_HEAP:-1g}
+timeout=${ESPCAP_ES_TIMEOUT:-180}
+url="http://127.0.0.1:$port"
+svc_user=espcap-es
+pidfile=$rundir/server.pid
+logfile=$rundir/logs/console.log
+
+log() { echo "es-server[$flavor:$port]: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+as_root() { [ "$(id -u)" = 0 ]; }
+
+ensure_user() {
+	as_root || return 0
+	id -u "$svc_user" >/dev/null 2>&1 && return 0
+	useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin "$svc_user" ||
+		die "cannot create system user $svc_user"
+}
+
+# svc_prefix: how to run a command as the service user (nothing when not root).
+svc_prefix() {
+	if as_root; then
+		echo runuser -u "$svc_user" --
+	fi
+}
+
+install_base() {
+	if as_root; then
+		echo "${ESPCAP_ES_INSTALL:-/var/tmp/espcap-fast}"
+	else
+		echo "$cache"
+	fi
+}
+
+home_dir() { echo "$(install_base)/$product-$version"; }
+
+# ensure_dist downloads (once) and unpacks (once) the distribution.
+ensure_dist() {
+	local home zip tmp
+	home=$(home_dir)
+	[ -x "$home/bin/$product" ] && return 0
+	zip=$cache/dist/$product-$version.zip
+	if [ ! -s "$zip" ]; then
+		command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+		mkdir -p "$cache/dist"
+		log "downloading $artifact with Maven"
+		# A scratch directory: dependency:copy needs no pom but must not
+		# pick up a project's pom.xml from the current directory.
+		tmp=$(mktemp -d)
+		(cd "$tmp" && mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="$artifact" \
+			-DoutputDirectory="$cache/dist" -Dmdep.overWriteReleases=true 2>&1 |
+			sed 's/\x1b\[[0-9;]*m//g' >&2) ||
+			{ rm -rf "$tmp"; die "Maven could not fetch $artifact"; }
+		rm -rf "$tmp"
+		[ -s "$zip" ] || die "download finished but $zip is missing"
+	fi
+	log "unpacking $zip into $(install_base)"
+	mkdir -p "$(install_base)"
+	tmp=$(mktemp -d "$(install_base)/.unpack.XXXXXX")
+	unzip -q "$zip" -d "$tmp" || { rm -rf "$tmp"; die "cannot unzip $zip"; }
+	rm -rf "$home"
+	mv "$tmp/$product-$version" "$home"
+	rm -rf "$tmp"
+	if as_root; then
+		chmod 755 "$(install_base)"
+		# The server writes to config/ (keystore, temp files) at start.
+		chown -R "$svc_user:" "$home"
+	fi
+}
+
+launcherfile=$rundir/launcher.pid
+
+alive_in() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# pid_alive: the server (or its launcher, before the server wrote its pid
+# file) is running.
+pid_alive() { alive_in "$pidfile" || alive_in "$launcherfile"; }
+
+http_up() { curl -fsS -m 2 "$url/" >/dev/null 2>&1; }
+
+health_ok() {
+	curl -fsS -m 5 "$url/_cluster/health?wait_for_status=yellow&timeout=2s" 2>/dev/null |
+		grep -Eq '"status":"(yellow|green)"'
+}
+
+# server_version asks the node itself: the integ-test-zip of Elasticsearch
+# lacks the rest-root module, so `GET /` answers 405 there.
+server_version() {
+	curl -fsS -m 2 "$url/_nodes/_local?filter_path=nodes.*.version" 2>/dev/null |
+		grep -o '"version":"[^"]*"' | head -1 | cut -d'"' -f4
+}
+
+lock() {
+	mkdir -p "$(dirname "$rundir")"
+	exec 9>"$rundir.lock"
+	flock -w 600 9 || die "cannot lock $rundir.lock"
+}
+
+do_start() {
+	lock
+	if pid_alive && health_ok; then
+		log "already running"
+		echo "$url"
+		return 0
+	fi
+	if ! pid_alive && http_up; then
+		die "something else already answers on $url; stop it or use --port"
+	fi
+	[ -x "$java_home/bin/java" ] || die "no Java at $java_home for $flavor"
+	ensure_user
+	ensure_dist
+	local home
+	home=$(home_dir)
+	if ! pid_alive; then
+		mkdir -p "$rundir/data" "$rundir/logs" "$rundir/tmp"
+		as_root && chown -R "$svc_user:" "$rundir"
+		rm -f "$pidfile" "$launcherfile"
+		local -a settings=(
+			"-Ecluster.name=espcap-fast-$flavor-$port"
+			"-Enode.name=espcap-$flavor"
+			"-Ediscovery.type=single-node"
+			"-Enetwork.host=127.0.0.1"
+			"-Ehttp.port=$port"
+			"-Etransport.port=$((port + 100))"
+			"-Epath.data=$rundir/data"
+			"-Epath.logs=$rundir/logs"
+			"-Ecluster.routing.allocation.disk.threshold_enabled=false"
+			"-Eaction.destructive_requires_name=false"
+		)
+		[ -d "$home/modules/x-pack-security" ] && settings+=("-Expack.security.enabled=false")
+		[ -d "$home/modules/x-pack-ml" ] && settings+=("-Expack.ml.enabled=false")
+		[ -d "$home/modules/ingest-geoip" ] && settings+=("-Eingest.geoip.downloader.enabled=false")
+		[ -d "$home/plugins/opensearch-security" ] && settings+=("-Eplugins.security.disabled=true")
+		local javaopts="-Xms$heap -Xmx$heap"
+		log "starting $product $version (Java: $java_home, heap $heap, logs $rundir/logs)"
+		# cd: the stock jvm.options writes gc.log relative to the cwd.
+		# setsid: own session and process group, so that a signal to the
+		# caller's group (Ctrl-C, timeout) does not take the server down.
+		# cd: the stock jvm.options writes gc.log relative to the cwd.
+		# 9>&-: fd 9 holds our lock; the server must not inherit it.
+		# shellcheck disable=SC2046
+		(cd "$rundir/logs" && exec setsid $(svc_prefix) env ES_JAVA_HOME="$java_home" \
+			OPENSEARCH_JAVA_HOME="$java_home" JAVA_HOME="$java_home" \
+			ES_JAVA_OPTS="$javaopts" OPENSEARCH_JAVA_OPTS="$javaopts" \
+			ES_TMPDIR="$rundir/tmp" OPENSEARCH_TMPDIR="$rundir/tmp" \
+			"$home/bin/$product" -p "$pidfile" "${settings[@]}") \
+			</dev/null >"$logfile" 2>&1 9>&- &
+		echo $! >"$launcherfile"
+	fi
+	local deadline=$((SECONDS + timeout))
+	while [ $SECONDS -lt $deadline ]; do
+		if health_ok; then
+			log "up: $product $(server_version) at $url"
+			echo "$url"
+			return 0
+		fi
+		pid_alive || { log "server exited during start"; break; }
+		sleep 1
+	done
+	log "did not become healthy within ${timeout}s; console log tail:"
+	tail -n 40 "$logfile" >&2 || true
+	local slog="$rundir/logs/espcap-fast-$flavor-$port.log"
+	[ -f "$slog" ] && { log "server log tail:"; tail -n 40 "$slog" >&2; }
+	do_stop_locked || true
+	exit 1
+}
+
+do_stop_locked() {
+	if ! pid_alive; then
+		rm -f "$pidfile" "$launcherfile"
+		log "not running"
+		return 0
+	fi
+	local pid f
+	for f in "$pidfile" "$launcherfile"; do
+		alive_in "$f" && kill -TERM "$(cat "$f")" 2>/dev/null
+	done
+	for _ in $(seq 1 60); do
+		pid_alive || break
+		sleep 1
+	done
+	for f in "$pidfile" "$launcherfile"; do
+		if alive_in "$f"; then
+			pid=$(cat "$f")
+			log "pid $pid still alive after 60s, killing"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	rm -f "$pidfile" "$launcherfile"
+	log "stopped"
+}
+
+do_stop() {
+	lock
+	do_stop_locked
+}
+
+do_status() {
+	if pid_alive; then
+		local st
+		st=$(curl -fsS -m 2 "$url/_cluster/health" 2>/dev/null | grep -o '"status":"[a-z]*"' || echo 'no answer')
+		echo "running pid=$(cat "$pidfile" 2>/dev/null || cat "$launcherfile") url=$url $flavor $(server_version) $st"
+		return 0
+	fi
+	echo "stopped ($flavor $version, $url)"
+	return 3
+}
+
+do_wipe() {
+	lock
+	pid_alive && die "running; stop it first"
+	rm -rf "$rundir"
+	log "wiped $rundir"
+}
+
+case "$cmd" in
+start) do_start ;;
+stop) do_stop ;;
+status) do_status ;;
+url) echo "$url" ;;
+wipe) do_wipe ;;
+*) usage ;;
+esac

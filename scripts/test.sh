@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# test.sh - the project's test command: installs what the tests need when it
+# is missing (Debian packages: tshark, tcpdump, libpcap), starts a real
+# Elasticsearch on 127.0.0.1:9200 (scripts/es-server.sh; downloads cached in
+# ~/.cache/espcap-fast), runs every Go test, and stops the server. CI runs it
+# through .ci/run; developers run it as it is. ESPCAP_ES_URL=URL uses a
+# server that is already running instead; ESPCAP_NO_ES=1 starts none (the
+# integration tests then skip, outside CI).
+#
+#   scripts/test.sh [go test flags...]     (default: ./...)
+#
+# Tests that need tshark, tcpdump or libpcap fail instead of skipping when CI
+# is set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v tshark >/dev/null || need+=(tshark)
+command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v editcap >/dev/null || need+=(wireshark-common)
+ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need+=(libpcap0.8)
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" -eq 0 ]; then
+		echo "test.sh: installing ${need[*]}" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	else
+		echo "test.sh: missing ${need[*]} (install as root: apt-get install ${need[*]}); the tests that need them will skip" >&2
+	fi
+fi
+
+if [ -n "${CI:-}" ]; then
+	export ESPCAP_REQUIRE_TOOLS=1
+fi
+
+# A real Elasticsearch for the integration tests (bulk/, and the end-to-end
+# tests): started here unless ESPCAP_ES_URL points at a running one.
+if [ -z "${ESPCAP_ES_URL:-}" ] && [ -z "${ESPCAP_NO_ES:-}" ]; then
+	scripts/es-server.sh start
+	trap 'scripts/es-server.sh stop' EXIT
+	ESPCAP_ES_URL=$(scripts/es-server.sh url)
+	export ESPCAP_ES_URL
+fi
+if [ $# -eq 0 ]; then
+	set -- ./...
+fi
+go vet ./...
+go test -timeout 40m "$@"
