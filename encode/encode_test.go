@@ -1,0 +1,178 @@
+package encode_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	espcapfast "github.com/espcap/espcap-fast"
+	"github.com/espcap/espcap-fast/decode"
+	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/internal/testpcap"
+)
+
+func encoder(t testing.TB) *encode.Encoder {
+	p, err := encode.ParseProtocols(espcapfast.ProtocolsList)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return encode.NewEncoder(p)
+}
+
+func encodeOne(t testing.TB, e *encode.Encoder, d *decode.Decoder, p *testpcap.Packet) map[string]any {
+	m := encode.Meta{Timestamp: p.Timestamp, Number: uint64(p.Number), CapLen: len(p.Data), OrigLen: p.OrigLen, FileName: p.File}
+	b := e.Encode(nil, &m, d.Decode(p.Data, p.LinkType, p.OrigLen))
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s frame %d: invalid JSON: %v\n%s", p.File, p.Number, err, b)
+	}
+	return doc
+}
+
+func get(doc map[string]any, path string) any {
+	var v any = doc
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func TestDocument(t *testing.T) {
+	pk, _ := testpcap.Load("../testdata/pcaps/seed_test_http.pcap", 4)
+	doc := encodeOne(t, encoder(t), decode.NewDecoder(), &pk[3])
+	for path, want := range map[string]any{
+		"@timestamp":                 "2015-07-30T05:22:10.483728000Z",
+		"sniff_timestamp":            1438233730.483728,
+		"sniff_date_utc":             "2015-07-30T05:22:10+0000",
+		"protocol":                   "http",
+		"frame.number":               4.0,
+		"frame.len":                  350.0,
+		"frame.protocols":            "eth:ethertype:ip:tcp:http",
+		"source.ip":                  "10.0.0.4",
+		"source.port":                59803.0,
+		"destination.ip":             "184.51.102.81",
+		"destination.port":           80.0,
+		"network.transport":          "tcp",
+		"network.type":               "ipv4",
+		"network.protocol":           "http",
+		"layers.ip.src":              "10.0.0.4",
+		"layers.ip.flags_df":         true,
+		"layers.tcp.srcport":         59803.0,
+		"layers.tcp.flags_push":      true,
+		"layers.tcp.seq_raw":         2938751740.0,
+		"layers.http.request_method": "GET",
+		"layers.http.host":           "tmsm20.url.trendmicro.com:80",
+		"layers.http.user_agent":     "TmccProxy",
+		"layers.eth.src":             "60:f8:1d:cb:43:84",
+		"network.community_id":       "1:/hlsWY4av7m2zBJP4yvvfQ4/6HM=",
+	} {
+		if got := get(doc, path); got != want {
+			t.Errorf("%s = %v (%T), want %v", path, got, got, want)
+		}
+	}
+}
+
+func TestRepeatedLayersAreArrays(t *testing.T) {
+	pk, _ := testpcap.Load("../testdata/pcaps/arkime_gre-erspan-vxlan.pcap", 4)
+	doc := encodeOne(t, encoder(t), decode.NewDecoder(), &pk[3])
+	ips, ok := get(doc, "layers").(map[string]any)["ip"].([]any)
+	if !ok || len(ips) != 3 {
+		t.Fatalf("layers.ip is %T with %v, want an array of 3 objects", get(doc, "layers.ip"), get(doc, "layers.ip"))
+	}
+	var srcs []string
+	for _, ip := range ips {
+		srcs = append(srcs, ip.(map[string]any)["src"].(string))
+	}
+	if strings.Join(srcs, ",") != "100.20.9.2,172.16.27.131,10.16.27.12" {
+		t.Errorf("ip.src outermost first: %v", srcs)
+	}
+	if get(doc, "source.ip") != "100.20.9.2" {
+		t.Errorf("source.ip %v, want the outermost", get(doc, "source.ip"))
+	}
+}
+
+func TestMalformedDocument(t *testing.T) {
+	pk, _ := testpcap.Load("../testdata/pcaps/seed_test_http.pcap", 4)
+	p := pk[3]
+	p.Data = append([]byte(nil), p.Data...)
+	p.Data[14+20+12] = 0x30
+	doc := encodeOne(t, encoder(t), decode.NewDecoder(), &p)
+	tags, _ := doc["tags"].([]any)
+	if len(tags) == 0 || tags[0] != "malformed" {
+		t.Errorf("tags %v", tags)
+	}
+	if msg, _ := get(doc, "error.message").(string); !strings.HasPrefix(msg, "tcp: ") {
+		t.Errorf("error.message %q", msg)
+	}
+	if get(doc, "layers.ip.src") != "10.0.0.4" || doc["protocol"] != "ip" {
+		t.Errorf("layers before the damage are missing: %v", doc["layers"])
+	}
+}
+
+// TestEveryTestPacket encodes every packet of the test captures (well-formed
+// and malformed): each document is valid JSON.
+func TestEveryTestPacket(t *testing.T) {
+	e, d := encoder(t), decode.NewDecoder()
+	for _, pattern := range []string{"../testdata/pcaps/*", "../testdata/malformed/*"} {
+		pk, _ := testpcap.Load(pattern, 0)
+		for i := range pk {
+			encodeOne(t, e, d, &pk[i])
+		}
+	}
+}
+
+// TestEncodeAllocatesNothing: decode+encode of well-formed packets allocates
+// nothing once the buffers have grown.
+func TestEncodeAllocatesNothing(t *testing.T) {
+	pk, _ := testpcap.Load("../testdata/pcaps/*", 0)
+	e, d := encoder(t), decode.NewDecoder()
+	m := encode.Meta{FileName: "x.pcap", FileDate: "2026-01-01T00:00:00+0000"}
+	buf := make([]byte, 0, 1<<16)
+	run := func(p *testpcap.Packet) {
+		m.Timestamp, m.Number, m.CapLen, m.OrigLen = p.Timestamp, uint64(p.Number), len(p.Data), p.OrigLen
+		buf = e.Encode(buf[:0], &m, d.Decode(p.Data, p.LinkType, p.OrigLen))
+	}
+	for i := range pk {
+		run(&pk[i])
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(len(pk), func() {
+		run(&pk[i%len(pk)])
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%.3f allocations per packet, want 0", allocs)
+	}
+}
+
+// FuzzEncode decodes and encodes arbitrary frames: the document is always
+// valid UTF-8 JSON.
+func FuzzEncode(f *testing.F) {
+	pk, _ := testpcap.Load("../testdata/pcaps/*", 2000)
+	for i, p := range pk {
+		if i%7 == 0 {
+			f.Add(p.LinkType, p.Data)
+		}
+	}
+	mal, _ := testpcap.Load("../testdata/malformed/*", 500)
+	for _, p := range mal {
+		f.Add(p.LinkType, p.Data)
+	}
+	e, d := encoder(f), decode.NewDecoder()
+	var m encode.Meta
+	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {
+		m.CapLen, m.OrigLen = len(data), len(data)
+		b := e.Encode(nil, &m, d.Decode(data, lt, len(data)))
+		if !utf8.Valid(b) {
+			t.Fatalf("not UTF-8: %q", b)
+		}
+		if !json.Valid(b) {
+			t.Fatalf("invalid JSON: %s", b)
+		}
+	})
+}
