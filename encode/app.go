@@ -1,15 +1,11 @@
 package encode
 
 import (
-	"strconv"
-
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/espcap/espcap-fast/decode/httphead"
 	"github.com/espcap/espcap-fast/decode/tlshello"
 )
-
-func appendUint(dst []byte, v uint64) []byte { return strconv.AppendUint(dst, v, 10) }
 
 // list writes a field that may occur several times: a scalar when it occurs
 // once, an array when more, nothing when never. val appends the i-th value
@@ -19,17 +15,13 @@ func (e *Encoder) list(k string, n int, val func(dst []byte, i int) ([]byte, boo
 		return
 	}
 	w := &e.w
-	mark, comma := len(w.b), w.comma
-	w.key(k)
-	w.b = append(w.b, '[')
-	start := len(w.b)
+	mark := len(w.b)
+	w.b = append(w.b, k...)
+	at := len(w.b)
 	count := 0
 	for i := 0; i < n; i++ {
 		m := len(w.b)
-		if count > 0 {
-			w.b = append(w.b, ',')
-		}
-		b, ok := val(w.b, i)
+		b, ok := val(append(w.b, ','), i)
 		if !ok {
 			w.b = w.b[:m]
 			continue
@@ -39,11 +31,12 @@ func (e *Encoder) list(k string, n int, val func(dst []byte, i int) ([]byte, boo
 	}
 	switch count {
 	case 0:
-		w.b, w.comma = w.b[:mark], comma
+		w.b = w.b[:mark]
 	case 1:
-		copy(w.b[start-1:], w.b[start:])
+		copy(w.b[at:], w.b[at+1:])
 		w.b = w.b[:len(w.b)-1]
 	default:
+		w.b[at] = '['
 		w.b = append(w.b, ']')
 	}
 }
@@ -58,26 +51,26 @@ func dnsName(dst, name []byte) []byte {
 
 func (e *Encoder) dns(x *layers.DNS) {
 	w := &e.w
-	w.uint("id", uint64(x.ID))
-	w.bool("flags_response", x.QR)
-	w.uint("flags_opcode", uint64(x.OpCode))
+	w.uint(`,"id":`, uint64(x.ID))
+	w.bool(`,"flags_response":`, x.QR)
+	w.uint(`,"flags_opcode":`, uint64(x.OpCode))
 	if x.QR {
-		w.bool("flags_authoritative", x.AA)
+		w.bool(`,"flags_authoritative":`, x.AA)
 	}
-	w.bool("flags_truncated", x.TC)
-	w.bool("flags_recdesired", x.RD)
+	w.bool(`,"flags_truncated":`, x.TC)
+	w.bool(`,"flags_recdesired":`, x.RD)
 	if x.QR {
-		w.bool("flags_recavail", x.RA)
-		w.uint("flags_rcode", uint64(x.ResponseCode))
+		w.bool(`,"flags_recavail":`, x.RA)
+		w.uint(`,"flags_rcode":`, uint64(x.ResponseCode))
 	}
-	w.uint("count_queries", uint64(x.QDCount))
-	w.uint("count_answers", uint64(x.ANCount))
-	w.uint("count_auth_rr", uint64(x.NSCount))
-	w.uint("count_add_rr", uint64(x.ARCount))
+	w.uint(`,"count_queries":`, uint64(x.QDCount))
+	w.uint(`,"count_answers":`, uint64(x.ANCount))
+	w.uint(`,"count_auth_rr":`, uint64(x.NSCount))
+	w.uint(`,"count_add_rr":`, uint64(x.ARCount))
 	q := x.Questions
-	e.list("qry_name", len(q), func(b []byte, i int) ([]byte, bool) { return dnsName(b, q[i].Name), true })
-	e.list("qry_type", len(q), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(q[i].Type)), true })
-	e.list("qry_class", len(q), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(q[i].Class)), true })
+	e.list(`,"qry_name":`, len(q), func(b []byte, i int) ([]byte, bool) { return dnsName(b, q[i].Name), true })
+	e.list(`,"qry_type":`, len(q), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(q[i].Type)), true })
+	e.list(`,"qry_class":`, len(q), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(q[i].Class)), true })
 
 	na, nn := len(x.Answers), len(x.Authorities)
 	n := na + nn + len(x.Additionals)
@@ -93,58 +86,58 @@ func (e *Encoder) dns(x *layers.DNS) {
 	if n == 0 {
 		return
 	}
-	e.list("resp_name", n, func(b []byte, i int) ([]byte, bool) { return dnsName(b, rr(i).Name), true })
-	e.list("resp_type", n, func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(rr(i).Type)), true })
-	e.list("resp_ttl", n, func(b []byte, i int) ([]byte, bool) {
+	e.list(`,"resp_name":`, n, func(b []byte, i int) ([]byte, bool) { return dnsName(b, rr(i).Name), true })
+	e.list(`,"resp_type":`, n, func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(rr(i).Type)), true })
+	e.list(`,"resp_ttl":`, n, func(b []byte, i int) ([]byte, bool) {
 		r := rr(i)
 		if r.Type == layers.DNSTypeOPT {
 			return b, false
 		}
 		return appendUint(b, uint64(r.TTL)), true
 	})
-	e.list("a", n, func(b []byte, i int) ([]byte, bool) {
+	e.list(`,"a":`, n, func(b []byte, i int) ([]byte, bool) {
 		r := rr(i)
 		if r.Type != layers.DNSTypeA || len(r.IP) != 4 {
 			return b, false
 		}
 		return appendIP(b, r.IP), true
 	})
-	e.list("aaaa", n, func(b []byte, i int) ([]byte, bool) {
+	e.list(`,"aaaa":`, n, func(b []byte, i int) ([]byte, bool) {
 		r := rr(i)
 		if r.Type != layers.DNSTypeAAAA || len(r.IP) != 16 {
 			return b, false
 		}
 		return appendIP(b, r.IP), true
 	})
-	e.list("cname", n, func(b []byte, i int) ([]byte, bool) {
+	e.list(`,"cname":`, n, func(b []byte, i int) ([]byte, bool) {
 		r := rr(i)
 		if r.Type != layers.DNSTypeCNAME {
 			return b, false
 		}
 		return dnsName(b, r.CNAME), true
 	})
-	e.list("ns", n, func(b []byte, i int) ([]byte, bool) {
+	e.list(`,"ns":`, n, func(b []byte, i int) ([]byte, bool) {
 		r := rr(i)
 		if r.Type != layers.DNSTypeNS {
 			return b, false
 		}
 		return dnsName(b, r.NS), true
 	})
-	e.list("ptr_domain_name", n, func(b []byte, i int) ([]byte, bool) {
+	e.list(`,"ptr_domain_name":`, n, func(b []byte, i int) ([]byte, bool) {
 		r := rr(i)
 		if r.Type != layers.DNSTypePTR {
 			return b, false
 		}
 		return dnsName(b, r.PTR), true
 	})
-	e.list("mx_mail_exchange", n, func(b []byte, i int) ([]byte, bool) {
+	e.list(`,"mx_mail_exchange":`, n, func(b []byte, i int) ([]byte, bool) {
 		r := rr(i)
 		if r.Type != layers.DNSTypeMX {
 			return b, false
 		}
 		return dnsName(b, r.MX.Name), true
 	})
-	e.list("txt", n, func(b []byte, i int) ([]byte, bool) {
+	e.list(`,"txt":`, n, func(b []byte, i int) ([]byte, bool) {
 		r := rr(i)
 		if r.Type != layers.DNSTypeTXT || len(r.TXTs) == 0 {
 			return b, false
@@ -155,53 +148,53 @@ func (e *Encoder) dns(x *layers.DNS) {
 
 func (e *Encoder) dhcp(x *layers.DHCPv4) {
 	w := &e.w
-	w.uint("type", uint64(x.Operation))
-	w.uint("hw_type", uint64(x.HardwareType))
-	w.uint("hw_len", uint64(x.HardwareLen))
-	w.uint("hops", uint64(x.RelayHops))
-	w.uint("id", uint64(x.Xid))
-	w.uint("secs", uint64(x.Secs))
-	w.bool("flags_bc", x.Flags&0x8000 != 0)
-	w.ip("ip_client", x.ClientIP.To4())
-	w.ip("ip_your", x.YourClientIP.To4())
-	w.ip("ip_server", x.NextServerIP.To4())
-	w.ip("ip_relay", x.RelayAgentIP.To4())
+	w.uint(`,"type":`, uint64(x.Operation))
+	w.uint(`,"hw_type":`, uint64(x.HardwareType))
+	w.uint(`,"hw_len":`, uint64(x.HardwareLen))
+	w.uint(`,"hops":`, uint64(x.RelayHops))
+	w.uint(`,"id":`, uint64(x.Xid))
+	w.uint(`,"secs":`, uint64(x.Secs))
+	w.bool(`,"flags_bc":`, x.Flags&0x8000 != 0)
+	w.ip(`,"ip_client":`, x.ClientIP.To4())
+	w.ip(`,"ip_your":`, x.YourClientIP.To4())
+	w.ip(`,"ip_server":`, x.NextServerIP.To4())
+	w.ip(`,"ip_relay":`, x.RelayAgentIP.To4())
 	if x.HardwareType == layers.LinkTypeEthernet && len(x.ClientHWAddr) == 6 {
-		w.mac("hw_mac_addr", x.ClientHWAddr)
+		w.mac(`,"hw_mac_addr":`, x.ClientHWAddr)
 	}
 	if s := trimNUL(x.ServerName); len(s) > 0 {
-		w.str("server", s)
+		w.str(`,"server":`, s)
 	}
 	if s := trimNUL(x.File); len(s) > 0 {
-		w.str("file", s)
+		w.str(`,"file":`, s)
 	}
 	for _, o := range x.Options {
 		switch o.Type {
 		case layers.DHCPOptMessageType:
 			if len(o.Data) == 1 {
-				w.uint("option_dhcp", uint64(o.Data[0]))
+				w.uint(`,"option_dhcp":`, uint64(o.Data[0]))
 			}
 		case layers.DHCPOptHostname:
-			w.str("option_hostname", o.Data)
+			w.str(`,"option_hostname":`, o.Data)
 		case layers.DHCPOptRequestIP:
 			if len(o.Data) == 4 {
-				w.ip("option_requested_ip_address", o.Data)
+				w.ip(`,"option_requested_ip_address":`, o.Data)
 			}
 		case layers.DHCPOptServerID:
 			if len(o.Data) == 4 {
-				w.ip("option_dhcp_server_id", o.Data)
+				w.ip(`,"option_dhcp_server_id":`, o.Data)
 			}
 		case layers.DHCPOptDomainName:
-			w.str("option_domain_name", trimNUL(o.Data))
+			w.str(`,"option_domain_name":`, trimNUL(o.Data))
 		case layers.DHCPOptClassID:
-			w.str("option_vendor_class_id", o.Data)
+			w.str(`,"option_vendor_class_id":`, o.Data)
 		case layers.DHCPOptSubnetMask:
 			if len(o.Data) == 4 {
-				w.ip("option_subnet_mask", o.Data)
+				w.ip(`,"option_subnet_mask":`, o.Data)
 			}
 		case layers.DHCPOptLeaseTime:
 			if d := o.Data; len(d) == 4 {
-				w.uint("option_ip_address_lease_time", uint64(d[0])<<24|uint64(d[1])<<16|uint64(d[2])<<8|uint64(d[3]))
+				w.uint(`,"option_ip_address_lease_time":`, uint64(d[0])<<24|uint64(d[1])<<16|uint64(d[2])<<8|uint64(d[3]))
 			}
 		}
 	}
@@ -220,40 +213,40 @@ func trimNUL(b []byte) []byte {
 func (e *Encoder) http(m *httphead.Message) {
 	w := &e.w
 	if m.Request {
-		w.bool("request", true)
-		w.str("request_method", m.Method)
-		w.str("request_uri", m.URI)
+		w.bool(`,"request":`, true)
+		w.str(`,"request_method":`, m.Method)
+		w.str(`,"request_uri":`, m.URI)
 		if len(m.Version) > 0 {
-			w.str("request_version", m.Version)
+			w.str(`,"request_version":`, m.Version)
 		}
 	} else if m.Response {
-		w.bool("response", true)
-		w.str("response_version", m.ResponseVersion)
-		w.uint("response_code", uint64(m.StatusCode))
-		w.str("response_phrase", m.Phrase)
+		w.bool(`,"response":`, true)
+		w.str(`,"response_version":`, m.ResponseVersion)
+		w.uint(`,"response_code":`, uint64(m.StatusCode))
+		w.str(`,"response_phrase":`, m.Phrase)
 	} else {
 		return // a continuation segment: no head to show
 	}
 	if len(m.Host) > 0 {
-		w.str("host", m.Host)
+		w.str(`,"host":`, m.Host)
 	}
 	if len(m.UserAgent) > 0 {
-		w.str("user_agent", m.UserAgent)
+		w.str(`,"user_agent":`, m.UserAgent)
 	}
 	if len(m.Referer) > 0 {
-		w.str("referer", m.Referer)
+		w.str(`,"referer":`, m.Referer)
 	}
 	if len(m.ContentType) > 0 {
-		w.str("content_type", m.ContentType)
+		w.str(`,"content_type":`, m.ContentType)
 	}
 	if m.HasContentLength {
-		w.int("content_length", m.ContentLength)
+		w.int(`,"content_length":`, m.ContentLength)
 	}
 	if len(m.Server) > 0 {
-		w.str("server", m.Server)
+		w.str(`,"server":`, m.Server)
 	}
 	if len(m.Location) > 0 {
-		w.str("location", m.Location)
+		w.str(`,"location":`, m.Location)
 	}
 }
 
@@ -262,49 +255,49 @@ func (e *Encoder) tls(h *tlshello.Hello) {
 	if h.RecordType == 0 {
 		return // a continuation segment: no record starts here
 	}
-	w.uint("record_content_type", uint64(h.RecordType))
-	w.uint("record_version", uint64(h.RecordVersion))
+	w.uint(`,"record_content_type":`, uint64(h.RecordType))
+	w.uint(`,"record_version":`, uint64(h.RecordVersion))
 	if h.RecordType != 22 || h.HandshakeType == 0 && !h.Complete {
 		return
 	}
-	w.uint("handshake_type", uint64(h.HandshakeType))
+	w.uint(`,"handshake_type":`, uint64(h.HandshakeType))
 	if h.HandshakeType != 1 && h.HandshakeType != 2 {
 		return
 	}
-	w.uint("handshake_version", uint64(h.Version))
+	w.uint(`,"handshake_version":`, uint64(h.Version))
 	cs := h.CipherSuites
-	e.list("handshake_ciphersuite", len(cs), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(cs[i])), true })
+	e.list(`,"handshake_ciphersuite":`, len(cs), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(cs[i])), true })
 	ex := h.Extensions
-	e.list("handshake_extension_type", len(ex), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(ex[i])), true })
+	e.list(`,"handshake_extension_type":`, len(ex), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(ex[i])), true })
 	if len(h.SNI) > 0 {
-		w.str("handshake_extensions_server_name", h.SNI)
+		w.str(`,"handshake_extensions_server_name":`, h.SNI)
 	}
 	alpn := h.ALPN
-	e.list("handshake_extensions_alpn_str", len(alpn), func(b []byte, i int) ([]byte, bool) { return appendString(b, alpn[i]), true })
+	e.list(`,"handshake_extensions_alpn_str":`, len(alpn), func(b []byte, i int) ([]byte, bool) { return appendString(b, alpn[i]), true })
 	sv := h.SupportedVersions
-	e.list("handshake_extensions_supported_version", len(sv), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(sv[i])), true })
+	e.list(`,"handshake_extensions_supported_version":`, len(sv), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(sv[i])), true })
 	if !h.Complete {
 		return
 	}
 	if h.HandshakeType == 1 {
-		w.key("handshake_ja3_full")
+		w.key(`,"handshake_ja3_full":`)
 		w.b = append(w.b, '"')
 		w.b = h.AppendJA3(w.b)
 		w.b = append(w.b, '"')
-		w.key("handshake_ja3")
+		w.key(`,"handshake_ja3":`)
 		w.b = append(w.b, '"')
 		w.b = h.AppendJA3Hash(w.b)
 		w.b = append(w.b, '"')
-		w.key("handshake_ja4")
+		w.key(`,"handshake_ja4":`)
 		w.b = append(w.b, '"')
 		w.b = h.AppendJA4(w.b)
 		w.b = append(w.b, '"')
 	} else {
-		w.key("handshake_ja3s_full")
+		w.key(`,"handshake_ja3s_full":`)
 		w.b = append(w.b, '"')
 		w.b = h.AppendJA3S(w.b)
 		w.b = append(w.b, '"')
-		w.key("handshake_ja3s")
+		w.key(`,"handshake_ja3s":`)
 		w.b = append(w.b, '"')
 		w.b = h.AppendJA3SHash(w.b)
 		w.b = append(w.b, '"')

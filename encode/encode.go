@@ -8,7 +8,7 @@
 package encode
 
 import (
-	"strconv"
+	"encoding/binary"
 
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode/communityid"
@@ -44,7 +44,11 @@ type Encoder struct {
 	espDate  [24]byte // "2006-01-02T15:04:05+0000"
 	haveDate bool
 
-	cid cidCache
+	flows flowCache
+
+	// file_name and file_date_utc of the last file, rendered
+	fileName, fileDate string
+	fileJSON           []byte
 }
 
 // NewEncoder returns an Encoder that names a packet's protocol from protos.
@@ -57,45 +61,52 @@ func NewEncoder(protos *Protocols) *Encoder {
 func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	w := &e.w
 	w.b = dst
-	w.comma = false
+	w.depth = 0
 	w.open()
 
 	e.dates(m.Timestamp)
 	// @timestamp: UTC, nanoseconds
-	w.key("@timestamp")
+	w.key(`,"@timestamp":`)
 	w.b = append(w.b, '"')
 	w.b = append(w.b, e.iso[:19]...)
 	w.b = append(w.b, '.')
 	w.b = appendFrac(w.b, nanosOf(m.Timestamp), 9)
 	w.b = append(w.b, 'Z', '"')
 	// espcap's fields
-	w.key("sniff_timestamp")
+	w.key(`,"sniff_timestamp":`)
 	w.b = appendSeconds(w.b, m.Timestamp)
-	w.key("sniff_date_utc")
+	w.key(`,"sniff_date_utc":`)
 	w.b = append(w.b, '"')
 	w.b = append(w.b, e.espDate[:]...)
 	w.b = append(w.b, '"')
 	if m.FileName != "" {
-		w.strs("file_name", m.FileName)
-		if m.FileDate != "" {
-			w.raw("file_date_utc", m.FileDate)
+		if m.FileName != e.fileName || m.FileDate != e.fileDate {
+			// the same for every packet of a file: render once
+			e.fileName, e.fileDate = m.FileName, m.FileDate
+			fw := writer{b: e.fileJSON[:0]}
+			fw.strs(`,"file_name":`, m.FileName)
+			if m.FileDate != "" {
+				fw.raw(`,"file_date_utc":`, m.FileDate)
+			}
+			e.fileJSON = fw.b
 		}
+		w.b = append(w.b, e.fileJSON...)
 	}
 	if m.Interface != "" {
-		w.object("interface")
-		w.strs("name", m.Interface)
+		w.object(`,"interface":`)
+		w.strs(`,"name":`, m.Interface)
 		w.close()
 	}
 
 	// the protocol chain, as tshark's frame.protocols
 	highest := e.highest(p)
-	w.raw("protocol", highest)
+	w.raw(`,"protocol":`, highest)
 
-	w.object("frame")
-	w.uint("number", m.Number)
-	w.uint("len", uint64(m.OrigLen))
-	w.uint("cap_len", uint64(m.CapLen))
-	w.key("protocols")
+	w.object(`,"frame":`)
+	w.uint(`,"number":`, m.Number)
+	w.uint(`,"len":`, uint64(m.OrigLen))
+	w.uint(`,"cap_len":`, uint64(m.CapLen))
+	w.key(`,"protocols":`)
 	w.b = append(w.b, '"')
 	w.b = appendChain(w.b, p)
 	w.b = append(w.b, '"')
@@ -104,7 +115,7 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	e.ecs(p, highest)
 	e.flags(p)
 
-	w.object("layers")
+	w.object(`,"layers":`)
 	e.layers(p)
 	w.close()
 
@@ -165,7 +176,7 @@ func (e *Encoder) flags(p *decode.Packet) {
 		return
 	}
 	w := &e.w
-	w.key("tags")
+	w.key(`,"tags":`)
 	w.openArray()
 	tag := func(s string) {
 		w.elem()
@@ -190,15 +201,15 @@ func (e *Encoder) flags(p *decode.Packet) {
 	}
 	w.closeArray()
 	if p.Err != nil {
-		w.object("error")
-		w.key("message")
+		w.object(`,"error":`)
+		w.key(`,"message":`)
 		w.b = append(w.b, '"')
 		if n := p.ErrKind.Name(); n != "" {
 			w.b = append(w.b, n...)
 			w.b = append(w.b, ": "...)
 		} else if p.Has(decode.FlagUnsupportedLink) {
 			w.b = append(w.b, "link type "...)
-			w.b = strconv.AppendUint(w.b, uint64(p.LinkType), 10)
+			w.b = appendUint(w.b, uint64(p.LinkType))
 			w.b = append(w.b, ": "...)
 		}
 		w.b = appendEscapedS(w.b, p.Err.Error())
@@ -262,41 +273,58 @@ func (e *Encoder) ecs(p *decode.Packet, highest string) {
 			sport, dport, transport = uint16(c.TypeCode.Type()), uint16(c.TypeCode.Code()), "ipv6-icmp"
 		}
 	}
+	app := appProtocol(p)
+	cidOK := ipAt >= 0 && (transport != "" || p.Flags&decode.FlagFragment == 0)
+
+	// The ECS fields are the same for every packet of a flow direction:
+	// look them up in the flow cache before writing them again.
+	var k flowKey
+	k.set(src, dst, proto, sport, dport, transport, hasPorts, app, cidOK)
+	slot := e.flows.slot(&k)
+	if slot.valid && slot.key == k {
+		w.b = append(w.b, slot.json[:slot.n]...)
+		return
+	}
+	start := len(w.b)
 	if ipAt >= 0 {
-		w.object("source")
-		w.ip("ip", src)
+		w.object(`,"source":`)
+		w.ip(`,"ip":`, src)
 		if hasPorts {
-			w.uint("port", uint64(sport))
+			w.uint(`,"port":`, uint64(sport))
 		}
 		w.close()
-		w.object("destination")
-		w.ip("ip", dst)
+		w.object(`,"destination":`)
+		w.ip(`,"ip":`, dst)
 		if hasPorts {
-			w.uint("port", uint64(dport))
+			w.uint(`,"port":`, uint64(dport))
 		}
 		w.close()
 	}
-	w.object("network")
+	w.object(`,"network":`)
 	if netType != "" {
-		w.raw("type", netType)
-		w.key("iana_number")
+		w.raw(`,"type":`, netType)
+		w.key(`,"iana_number":`)
 		w.b = append(w.b, '"')
-		w.b = strconv.AppendUint(w.b, uint64(proto), 10)
+		w.b = appendUint(w.b, uint64(proto))
 		w.b = append(w.b, '"')
 	}
 	if transport != "" {
-		w.raw("transport", transport)
+		w.raw(`,"transport":`, transport)
 	}
-	if app := appProtocol(p); app != "" {
-		w.raw("protocol", app)
+	if app != "" {
+		w.raw(`,"protocol":`, app)
 	}
-	if ipAt >= 0 && (transport != "" || p.Flags&decode.FlagFragment == 0) {
-		w.key("community_id")
+	if cidOK {
+		w.key(`,"community_id":`)
 		w.b = append(w.b, '"')
-		w.b = e.cid.append(w.b, src, dst, proto, sport, dport)
+		w.b = communityid.AppendV1(w.b, 0, src, dst, proto, sport, dport)
 		w.b = append(w.b, '"')
 	}
 	w.close()
+	if n := len(w.b) - start; n <= len(slot.json) {
+		slot.key, slot.valid, slot.n = k, true, n
+		copy(slot.json[:], w.b[start:])
+	}
 }
 
 // appProtocol returns the ECS network.protocol: the name of the highest
@@ -311,40 +339,45 @@ func appProtocol(p *decode.Packet) string {
 	return ""
 }
 
-// cidCache remembers the Community IDs of recently seen flows: computing one
-// costs a SHA-1, and consecutive packets mostly belong to a few flows.
-type cidCache struct {
-	slots [256]cidSlot
+// flowCache remembers the ECS fields of recently seen flow directions:
+// writing them costs two address formats and a SHA-1 (the Community ID),
+// and consecutive packets mostly belong to a few flows.
+type flowCache struct {
+	slots [512]flowSlot
 }
 
-type cidSlot struct {
-	key   [38]byte // src(16) dst(16) proto sport dport len
+// flowKey is what the ECS fields depend on.
+type flowKey struct {
+	addrs     [32]byte // source, destination
+	alen      uint8
+	proto     uint8
+	sport     uint16
+	dport     uint16
+	transport string
+	app       string
+	hasPorts  bool
+	cid       bool
+}
+
+func (k *flowKey) set(src, dst []byte, proto uint8, sport, dport uint16, transport string, hasPorts bool, app string, cid bool) {
+	copy(k.addrs[0:16], src)
+	copy(k.addrs[16:32], dst)
+	k.alen = uint8(len(src))
+	k.proto, k.sport, k.dport = proto, sport, dport
+	k.transport, k.app, k.hasPorts, k.cid = transport, app, hasPorts, cid
+}
+
+type flowSlot struct {
+	key   flowKey
 	valid bool
-	id    [30]byte // "1:" + 28 base64 characters
+	n     int
+	json  [384]byte
 }
 
-func (c *cidCache) append(dst []byte, src, dstIP []byte, proto uint8, sport, dport uint16) []byte {
-	var k [38]byte
-	copy(k[0:16], src)
-	copy(k[16:32], dstIP)
-	k[32] = proto
-	k[33], k[34] = byte(sport>>8), byte(sport)
-	k[35], k[36] = byte(dport>>8), byte(dport)
-	k[37] = byte(len(src))
-	h := uint32(2166136261)
-	for _, b := range k {
-		h = (h ^ uint32(b)) * 16777619
-	}
-	s := &c.slots[h%uint32(len(c.slots))]
-	if s.valid && s.key == k {
-		return append(dst, s.id[:]...)
-	}
-	id := communityid.AppendV1(s.id[:0], 0, src, dstIP, proto, sport, dport)
-	if len(id) != len(s.id) {
-		s.valid = false
-		return append(dst, id...)
-	}
-	s.key = k
-	s.valid = true
-	return append(dst, s.id[:]...)
+// slot returns the cache slot for k (which may hold another flow).
+func (c *flowCache) slot(k *flowKey) *flowSlot {
+	a := binary.LittleEndian.Uint64(k.addrs[8:16]) ^ binary.LittleEndian.Uint64(k.addrs[0:8])*0x9e3779b97f4a7c15
+	b := binary.LittleEndian.Uint64(k.addrs[24:32]) ^ binary.LittleEndian.Uint64(k.addrs[16:24])*0xc2b2ae3d27d4eb4f
+	h := (a ^ b<<1 ^ uint64(k.sport)<<32 ^ uint64(k.dport)<<16 ^ uint64(k.proto)) * 0x9e3779b97f4a7c15
+	return &c.slots[h>>55]
 }

@@ -6,105 +6,113 @@ import (
 	"unicode/utf8"
 )
 
-// writer appends JSON to a byte slice. It tracks only whether the next key
-// needs a comma, which is all that objects written strictly in order need.
+// writer appends JSON to a byte slice.
+//
+// Keys are passed with their leading comma, quotes and colon (`,"len":`),
+// so a field costs one append for its key. An object or array remembers
+// where it starts; every member is written with a leading comma, and close
+// turns the first member's comma into the opening brace, so no state
+// decides whether a comma is needed.
 type writer struct {
 	b     []byte
-	comma bool
+	stack [16]int
+	depth int
 }
 
+// open starts an object (or array: see closeArray) at the current end.
 func (w *writer) open() {
-	w.b = append(w.b, '{')
-	w.comma = false
+	if w.depth < len(w.stack) {
+		w.stack[w.depth] = len(w.b)
+	}
+	w.depth++
 }
 
-func (w *writer) close() {
-	w.b = append(w.b, '}')
-	w.comma = true
+func (w *writer) closeWith(open, close byte) {
+	w.depth--
+	at := len(w.b)
+	if w.depth < len(w.stack) {
+		at = w.stack[w.depth]
+	}
+	if at == len(w.b) {
+		w.b = append(w.b, open, close)
+		return
+	}
+	w.b[at] = open
+	w.b = append(w.b, close)
 }
 
-func (w *writer) openArray() {
-	w.b = append(w.b, '[')
-	w.comma = false
-}
+// close ends the object opened last.
+func (w *writer) close() { w.closeWith('{', '}') }
 
-func (w *writer) closeArray() {
-	w.b = append(w.b, ']')
-	w.comma = true
-}
+// openArray starts an array; write each element after elem.
+func (w *writer) openArray() { w.open() }
+
+// closeArray ends the array opened last.
+func (w *writer) closeArray() { w.closeWith('[', ']') }
 
 // elem starts an array element.
-func (w *writer) elem() {
-	if w.comma {
-		w.b = append(w.b, ',')
-	}
-	w.comma = true
-}
+func (w *writer) elem() { w.b = append(w.b, ',') }
 
-// key writes a key (which must need no escaping) and its colon.
-func (w *writer) key(k string) {
-	if w.comma {
-		w.b = append(w.b, ',')
-	}
-	w.b = append(w.b, '"')
-	w.b = append(w.b, k...)
-	w.b = append(w.b, '"', ':')
-	w.comma = true
-}
+// key writes a key given as `,"name":`.
+func (w *writer) key(k string) { w.b = append(w.b, k...) }
 
 // object writes a key and opens its object value.
 func (w *writer) object(k string) {
-	w.key(k)
+	w.b = append(w.b, k...)
 	w.open()
 }
 
 func (w *writer) uint(k string, v uint64) {
-	w.key(k)
-	w.b = strconv.AppendUint(w.b, v, 10)
+	w.b = append(w.b, k...)
+	w.b = appendUint(w.b, v)
 }
 
 func (w *writer) int(k string, v int64) {
-	w.key(k)
-	w.b = strconv.AppendInt(w.b, v, 10)
+	w.b = append(w.b, k...)
+	w.b = appendInt(w.b, v)
 }
 
 func (w *writer) bool(k string, v bool) {
-	w.key(k)
-	w.b = strconv.AppendBool(w.b, v)
+	w.b = append(w.b, k...)
+	if v {
+		w.b = append(w.b, "true"...)
+	} else {
+		w.b = append(w.b, "false"...)
+	}
 }
 
 func (w *writer) float(k string, v float64) {
-	w.key(k)
+	w.b = append(w.b, k...)
 	w.b = strconv.AppendFloat(w.b, v, 'f', -1, 64)
 }
 
 // str writes a string field from bytes, escaped.
 func (w *writer) str(k string, v []byte) {
-	w.key(k)
+	w.b = append(w.b, k...)
 	w.b = appendString(w.b, v)
 }
 
 // strs writes a string field from a Go string, escaped.
 func (w *writer) strs(k string, v string) {
-	w.key(k)
+	w.b = append(w.b, k...)
 	w.b = appendStringS(w.b, v)
 }
 
-// raw writes a field whose value needs no escaping.
+// raw writes a field whose string value needs no escaping.
 func (w *writer) raw(k string, v string) {
-	w.key(k)
+	w.b = append(w.b, k...)
 	w.b = append(w.b, '"')
 	w.b = append(w.b, v...)
 	w.b = append(w.b, '"')
 }
 
 func (w *writer) ip(k string, ip []byte) {
-	w.key(k)
+	w.b = append(w.b, k...)
 	w.b = appendIP(w.b, ip)
 }
 
 func (w *writer) mac(k string, m []byte) {
-	w.key(k)
+	w.b = append(w.b, k...)
 	w.b = appendMAC(w.b, m)
 }
 
@@ -216,13 +224,13 @@ func appendIP(dst, ip []byte) []byte {
 	dst = append(dst, '"')
 	switch len(ip) {
 	case 4:
-		dst = strconv.AppendUint(dst, uint64(ip[0]), 10)
+		dst = appendUint(dst, uint64(ip[0]))
 		dst = append(dst, '.')
-		dst = strconv.AppendUint(dst, uint64(ip[1]), 10)
+		dst = appendUint(dst, uint64(ip[1]))
 		dst = append(dst, '.')
-		dst = strconv.AppendUint(dst, uint64(ip[2]), 10)
+		dst = appendUint(dst, uint64(ip[2]))
 		dst = append(dst, '.')
-		dst = strconv.AppendUint(dst, uint64(ip[3]), 10)
+		dst = appendUint(dst, uint64(ip[3]))
 	case 16:
 		dst = netip.AddrFrom16([16]byte(ip)).AppendTo(dst)
 	}

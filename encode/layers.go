@@ -22,7 +22,7 @@ func (e *Encoder) layers(p *decode.Packet) {
 		if int(k) < len(done) {
 			done[k] = true
 		}
-		name := k.Name()
+		name := kindKeys[k]
 		if k == decode.KindLinuxSLL2 && p.Count(decode.KindLinuxSLL) > 0 {
 			continue // never both in one frame
 		}
@@ -47,6 +47,65 @@ func (e *Encoder) layers(p *decode.Packet) {
 	}
 }
 
+// Runs of fields that depend on a few bits only, written once at start-up
+// and then appended whole: the TCP flags (9 bits), the IPv4 flags (3 bits),
+// the DS field (8 bits) and the IPv4 version and header length.
+var (
+	tcpFlags   [512]string
+	ipv4Flags  [8]string
+	dsfields   [256]string
+	ipv4HdrLen [16]string
+)
+
+func init() {
+	var w writer
+	for f := range tcpFlags {
+		w.b = w.b[:0]
+		w.uint(`,"flags":`, uint64(f))
+		w.bool(`,"flags_ns":`, f&0x100 != 0)
+		w.bool(`,"flags_cwr":`, f&0x80 != 0)
+		w.bool(`,"flags_ecn":`, f&0x40 != 0)
+		w.bool(`,"flags_urg":`, f&0x20 != 0)
+		w.bool(`,"flags_ack":`, f&0x10 != 0)
+		w.bool(`,"flags_push":`, f&0x08 != 0)
+		w.bool(`,"flags_reset":`, f&0x04 != 0)
+		w.bool(`,"flags_syn":`, f&0x02 != 0)
+		w.bool(`,"flags_fin":`, f&0x01 != 0)
+		tcpFlags[f] = string(w.b)
+	}
+	for f := range ipv4Flags {
+		w.b = w.b[:0]
+		w.uint(`,"flags":`, uint64(f))
+		w.bool(`,"flags_rb":`, f&4 != 0)
+		w.bool(`,"flags_df":`, f&2 != 0)
+		w.bool(`,"flags_mf":`, f&1 != 0)
+		ipv4Flags[f] = string(w.b)
+	}
+	for t := range dsfields {
+		w.b = w.b[:0]
+		w.uint(`,"dsfield":`, uint64(t))
+		w.uint(`,"dsfield_dscp":`, uint64(t>>2))
+		w.uint(`,"dsfield_ecn":`, uint64(t&3))
+		dsfields[t] = string(w.b)
+	}
+	for ihl := range ipv4HdrLen {
+		w.b = w.b[:0]
+		w.uint(`,"version":`, 4)
+		w.uint(`,"hdr_len":`, uint64(ihl)*4)
+		ipv4HdrLen[ihl] = string(w.b)
+	}
+}
+
+// kindKeys are the layer keys, as writer keys: `,"ip":`.
+var kindKeys = func() (keys [32]string) {
+	for k := decode.Kind(0); int(k) < len(keys); k++ {
+		if n := k.Name(); n != "" {
+			keys[k] = `,"` + n + `":`
+		}
+	}
+	return keys
+}()
+
 // layer writes the fields of one layer, named as Wireshark names them with
 // the protocol prefix dropped and dots turned into underscores.
 func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
@@ -55,188 +114,187 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 	switch l.Kind {
 	case decode.KindEthernet:
 		x := &p.Ethernet[i]
-		w.mac("dst", x.DstMAC)
-		w.mac("src", x.SrcMAC)
+		w.mac(`,"dst":`, x.DstMAC)
+		w.mac(`,"src":`, x.SrcMAC)
 		if x.EthernetType >= 0x0600 {
-			w.uint("type", uint64(x.EthernetType))
+			w.uint(`,"type":`, uint64(x.EthernetType))
 		} else {
-			w.uint("len", uint64(x.Length))
+			w.uint(`,"len":`, uint64(x.Length))
 		}
 	case decode.KindDot1Q:
 		x := &p.Dot1Q[i]
-		w.uint("priority", uint64(x.Priority))
-		w.bool("dei", x.DropEligible)
-		w.uint("id", uint64(x.VLANIdentifier))
+		w.uint(`,"priority":`, uint64(x.Priority))
+		w.bool(`,"dei":`, x.DropEligible)
+		w.uint(`,"id":`, uint64(x.VLANIdentifier))
 		if x.Type >= 0x0600 {
-			w.uint("etype", uint64(x.Type))
+			w.uint(`,"etype":`, uint64(x.Type))
 		} else {
-			w.uint("len", uint64(x.Type))
+			w.uint(`,"len":`, uint64(x.Type))
 		}
 	case decode.KindLinuxSLL:
 		x := &p.LinuxSLL[0]
-		w.uint("pkttype", uint64(x.PacketType))
-		w.uint("hatype", uint64(x.AddrType))
-		w.uint("halen", uint64(x.AddrLen))
+		w.uint(`,"pkttype":`, uint64(x.PacketType))
+		w.uint(`,"hatype":`, uint64(x.AddrType))
+		w.uint(`,"halen":`, uint64(x.AddrLen))
 		if x.AddrType == 1 && len(x.Addr) == 6 {
-			w.mac("src_eth", x.Addr)
+			w.mac(`,"src_eth":`, x.Addr)
 		}
 		if x.EthernetType >= 0x0600 {
-			w.uint("etype", uint64(x.EthernetType))
+			w.uint(`,"etype":`, uint64(x.EthernetType))
 		} else {
-			w.uint("ltype", uint64(x.EthernetType))
+			w.uint(`,"ltype":`, uint64(x.EthernetType))
 		}
 	case decode.KindLinuxSLL2:
 		x := &p.LinuxSLL2[0]
-		w.uint("etype", uint64(x.ProtocolType))
-		w.uint("ifindex", uint64(x.InterfaceIndex))
-		w.uint("hatype", uint64(x.ARPHardwareType))
-		w.uint("pkttype", uint64(x.PacketType))
-		w.uint("halen", uint64(x.AddrLength))
+		w.uint(`,"etype":`, uint64(x.ProtocolType))
+		w.uint(`,"ifindex":`, uint64(x.InterfaceIndex))
+		w.uint(`,"hatype":`, uint64(x.ARPHardwareType))
+		w.uint(`,"pkttype":`, uint64(x.PacketType))
+		w.uint(`,"halen":`, uint64(x.AddrLength))
 		if x.ARPHardwareType == 1 && len(x.Addr) >= 6 {
-			w.mac("src_eth", x.Addr[:6])
+			w.mac(`,"src_eth":`, x.Addr[:6])
 		}
 	case decode.KindLoopback:
-		w.uint("family", uint64(p.Loopback[0].Family))
+		w.uint(`,"family":`, uint64(p.Loopback[0].Family))
 	case decode.KindNFLOG:
 		x := &p.NFLOG[0]
-		w.uint("family", uint64(x.Family))
-		w.uint("version", uint64(x.Version))
-		w.uint("res_id", uint64(x.ResID))
+		w.uint(`,"family":`, uint64(x.Family))
+		w.uint(`,"version":`, uint64(x.Version))
+		w.uint(`,"res_id":`, uint64(x.ResID))
 		if len(x.Prefix) > 0 {
-			w.str("prefix", x.Prefix)
+			w.str(`,"prefix":`, x.Prefix)
 		}
 	case decode.KindRaw:
 	case decode.KindLLC:
 		x := &p.LLC[i]
-		w.uint("dsap", uint64(x.DSAP))
-		w.uint("ssap", uint64(x.SSAP))
-		w.uint("control", uint64(x.Control))
+		w.uint(`,"dsap":`, uint64(x.DSAP))
+		w.uint(`,"ssap":`, uint64(x.SSAP))
+		w.uint(`,"control":`, uint64(x.Control))
 	case decode.KindMPLS:
 		x := &p.MPLS[i]
-		w.uint("label", uint64(x.Label))
-		w.uint("exp", uint64(x.TrafficClass))
-		w.bool("bottom", x.StackBottom)
-		w.uint("ttl", uint64(x.TTL))
+		w.uint(`,"label":`, uint64(x.Label))
+		w.uint(`,"exp":`, uint64(x.TrafficClass))
+		w.bool(`,"bottom":`, x.StackBottom)
+		w.uint(`,"ttl":`, uint64(x.TTL))
 	case decode.KindPPPoE:
 		x := &p.PPPoE[i]
-		w.uint("version", uint64(x.Version))
-		w.uint("type", uint64(x.Type))
-		w.uint("code", uint64(x.Code))
-		w.uint("session_id", uint64(x.SessionID))
-		w.uint("payload_length", uint64(x.Length))
+		w.uint(`,"version":`, uint64(x.Version))
+		w.uint(`,"type":`, uint64(x.Type))
+		w.uint(`,"code":`, uint64(x.Code))
+		w.uint(`,"session_id":`, uint64(x.SessionID))
+		w.uint(`,"payload_length":`, uint64(x.Length))
 	case decode.KindPPP:
-		w.uint("protocol", uint64(p.PPP[i].Protocol))
+		w.uint(`,"protocol":`, uint64(p.PPP[i].Protocol))
 	case decode.KindARP:
 		x := &p.ARP[i]
-		w.uint("hw_type", uint64(x.AddrType))
-		w.uint("proto_type", uint64(x.Protocol))
-		w.uint("hw_size", uint64(x.HwAddressSize))
-		w.uint("proto_size", uint64(x.ProtAddressSize))
-		w.uint("opcode", uint64(x.Operation))
+		w.uint(`,"hw_type":`, uint64(x.AddrType))
+		w.uint(`,"proto_type":`, uint64(x.Protocol))
+		w.uint(`,"hw_size":`, uint64(x.HwAddressSize))
+		w.uint(`,"proto_size":`, uint64(x.ProtAddressSize))
+		w.uint(`,"opcode":`, uint64(x.Operation))
 		ipv4 := x.Protocol == layers.EthernetTypeIPv4 && x.ProtAddressSize == 4
 		if x.HwAddressSize == 6 {
-			w.mac("src_hw_mac", x.SourceHwAddress)
+			w.mac(`,"src_hw_mac":`, x.SourceHwAddress)
 		}
 		if ipv4 {
-			w.ip("src_proto_ipv4", x.SourceProtAddress)
+			w.ip(`,"src_proto_ipv4":`, x.SourceProtAddress)
 		}
 		if x.HwAddressSize == 6 {
-			w.mac("dst_hw_mac", x.DstHwAddress)
+			w.mac(`,"dst_hw_mac":`, x.DstHwAddress)
 		}
 		if ipv4 {
-			w.ip("dst_proto_ipv4", x.DstProtAddress)
+			w.ip(`,"dst_proto_ipv4":`, x.DstProtAddress)
 		}
 	case decode.KindIPv4:
 		x := &p.IPv4[i]
-		w.uint("version", uint64(x.Version))
-		w.uint("hdr_len", uint64(x.IHL)*4)
-		w.uint("dsfield", uint64(x.TOS))
-		w.uint("dsfield_dscp", uint64(x.TOS>>2))
-		w.uint("dsfield_ecn", uint64(x.TOS&3))
-		w.uint("len", uint64(x.Length))
-		w.uint("id", uint64(x.Id))
-		w.uint("flags", uint64(x.Flags))
-		w.bool("flags_rb", x.Flags&layers.IPv4EvilBit != 0)
-		w.bool("flags_df", x.Flags&layers.IPv4DontFragment != 0)
-		w.bool("flags_mf", x.Flags&layers.IPv4MoreFragments != 0)
-		w.uint("frag_offset", uint64(x.FragOffset)*8)
-		w.uint("ttl", uint64(x.TTL))
-		w.uint("proto", uint64(x.Protocol))
-		w.uint("checksum", uint64(x.Checksum))
-		w.ip("src", x.SrcIP)
-		w.ip("dst", x.DstIP)
+		if x.Version == 4 {
+			w.b = append(w.b, ipv4HdrLen[x.IHL&15]...)
+		} else {
+			w.uint(`,"version":`, uint64(x.Version))
+			w.uint(`,"hdr_len":`, uint64(x.IHL)*4)
+		}
+		w.b = append(w.b, dsfields[x.TOS]...)
+		w.uint(`,"len":`, uint64(x.Length))
+		w.uint(`,"id":`, uint64(x.Id))
+		w.b = append(w.b, ipv4Flags[x.Flags&7]...)
+		w.uint(`,"frag_offset":`, uint64(x.FragOffset)*8)
+		w.uint(`,"ttl":`, uint64(x.TTL))
+		w.uint(`,"proto":`, uint64(x.Protocol))
+		w.uint(`,"checksum":`, uint64(x.Checksum))
+		w.ip(`,"src":`, x.SrcIP)
+		w.ip(`,"dst":`, x.DstIP)
 	case decode.KindIPv6:
 		x := &p.IPv6[i]
-		w.uint("version", uint64(x.Version))
-		w.uint("tclass", uint64(x.TrafficClass))
-		w.uint("tclass_dscp", uint64(x.TrafficClass>>2))
-		w.uint("tclass_ecn", uint64(x.TrafficClass&3))
-		w.uint("flow", uint64(x.FlowLabel))
-		w.uint("plen", uint64(x.Length))
-		w.uint("nxt", uint64(x.NextHeader))
-		w.uint("hlim", uint64(x.HopLimit))
-		w.ip("src", x.SrcIP)
-		w.ip("dst", x.DstIP)
+		w.uint(`,"version":`, uint64(x.Version))
+		w.uint(`,"tclass":`, uint64(x.TrafficClass))
+		w.uint(`,"tclass_dscp":`, uint64(x.TrafficClass>>2))
+		w.uint(`,"tclass_ecn":`, uint64(x.TrafficClass&3))
+		w.uint(`,"flow":`, uint64(x.FlowLabel))
+		w.uint(`,"plen":`, uint64(x.Length))
+		w.uint(`,"nxt":`, uint64(x.NextHeader))
+		w.uint(`,"hlim":`, uint64(x.HopLimit))
+		w.ip(`,"src":`, x.SrcIP)
+		w.ip(`,"dst":`, x.DstIP)
 		ext := &p.IPv6Ext[i]
 		if ext.HopOptsNxt >= 0 {
-			w.uint("hopopts_nxt", uint64(ext.HopOptsNxt))
-			w.uint("hopopts_len", uint64(ext.HopOptsLen))
+			w.uint(`,"hopopts_nxt":`, uint64(ext.HopOptsNxt))
+			w.uint(`,"hopopts_len":`, uint64(ext.HopOptsLen))
 		}
 		if ext.RoutingNxt >= 0 {
-			w.uint("routing_nxt", uint64(ext.RoutingNxt))
-			w.uint("routing_type", uint64(ext.RoutingType))
-			w.uint("routing_segleft", uint64(ext.RoutingSegs))
+			w.uint(`,"routing_nxt":`, uint64(ext.RoutingNxt))
+			w.uint(`,"routing_type":`, uint64(ext.RoutingType))
+			w.uint(`,"routing_segleft":`, uint64(ext.RoutingSegs))
 		}
 		if ext.FragNxt >= 0 {
-			w.uint("fraghdr_nxt", uint64(ext.FragNxt))
-			w.uint("fraghdr_offset", uint64(ext.FragOffset))
-			w.bool("fraghdr_more", ext.FragMore)
-			w.uint("fraghdr_ident", uint64(ext.FragIdent))
+			w.uint(`,"fraghdr_nxt":`, uint64(ext.FragNxt))
+			w.uint(`,"fraghdr_offset":`, uint64(ext.FragOffset))
+			w.bool(`,"fraghdr_more":`, ext.FragMore)
+			w.uint(`,"fraghdr_ident":`, uint64(ext.FragIdent))
 		}
 		if ext.DstOptsNxt >= 0 {
-			w.uint("dstopts_nxt", uint64(ext.DstOptsNxt))
-			w.uint("dstopts_len", uint64(ext.DstOptsLen))
+			w.uint(`,"dstopts_nxt":`, uint64(ext.DstOptsNxt))
+			w.uint(`,"dstopts_len":`, uint64(ext.DstOptsLen))
 		}
 	case decode.KindICMPv4:
 		x := &p.ICMPv4[i]
 		t := x.TypeCode.Type()
-		w.uint("type", uint64(t))
-		w.uint("code", uint64(x.TypeCode.Code()))
-		w.uint("checksum", uint64(x.Checksum))
+		w.uint(`,"type":`, uint64(t))
+		w.uint(`,"code":`, uint64(x.TypeCode.Code()))
+		w.uint(`,"checksum":`, uint64(x.Checksum))
 		switch t {
 		case 0, 8, 13, 14, 15, 16, 17, 18:
-			w.uint("ident", uint64(x.Id))
-			w.uint("seq", uint64(x.Seq))
+			w.uint(`,"ident":`, uint64(x.Id))
+			w.uint(`,"seq":`, uint64(x.Seq))
 		}
 	case decode.KindICMPv6:
 		x := &p.ICMPv6[i]
 		t := x.TypeCode.Type()
-		w.uint("type", uint64(t))
-		w.uint("code", uint64(x.TypeCode.Code()))
-		w.uint("checksum", uint64(x.Checksum))
+		w.uint(`,"type":`, uint64(t))
+		w.uint(`,"code":`, uint64(x.TypeCode.Code()))
+		w.uint(`,"checksum":`, uint64(x.Checksum))
 		if (t == 128 || t == 129) && len(x.Payload) >= 4 {
-			w.uint("echo_identifier", uint64(x.Payload[0])<<8|uint64(x.Payload[1]))
-			w.uint("echo_sequence_number", uint64(x.Payload[2])<<8|uint64(x.Payload[3]))
+			w.uint(`,"echo_identifier":`, uint64(x.Payload[0])<<8|uint64(x.Payload[1]))
+			w.uint(`,"echo_sequence_number":`, uint64(x.Payload[2])<<8|uint64(x.Payload[3]))
 		}
 	case decode.KindTCP:
 		e.tcp(&p.TCP[i], l.Partial)
 	case decode.KindUDP:
 		x := &p.UDP[i]
-		w.uint("srcport", uint64(x.SrcPort))
-		w.uint("dstport", uint64(x.DstPort))
-		w.uint("length", uint64(x.Length))
-		w.uint("checksum", uint64(x.Checksum))
+		w.uint(`,"srcport":`, uint64(x.SrcPort))
+		w.uint(`,"dstport":`, uint64(x.DstPort))
+		w.uint(`,"length":`, uint64(x.Length))
+		w.uint(`,"checksum":`, uint64(x.Checksum))
 	case decode.KindSCTP:
 		x := &p.SCTP[i]
-		w.uint("srcport", uint64(x.SrcPort))
-		w.uint("dstport", uint64(x.DstPort))
-		w.uint("verification_tag", uint64(x.VerificationTag))
-		w.uint("checksum", uint64(x.Checksum))
+		w.uint(`,"srcport":`, uint64(x.SrcPort))
+		w.uint(`,"dstport":`, uint64(x.DstPort))
+		w.uint(`,"verification_tag":`, uint64(x.VerificationTag))
+		w.uint(`,"checksum":`, uint64(x.Checksum))
 		c := &p.SCTPChunk[i]
 		if c.N == 1 {
-			w.uint("chunk_type", uint64(c.Types[0]))
+			w.uint(`,"chunk_type":`, uint64(c.Types[0]))
 		} else if c.N > 1 {
-			w.key("chunk_type")
+			w.key(`,"chunk_type":`)
 			w.openArray()
 			for _, t := range c.Types[:c.N] {
 				w.elem()
@@ -266,85 +324,85 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 			fv |= 0x0080
 		}
 		fv |= uint64(x.RecursionControl&7)<<8 | uint64(x.Flags&0x1f)<<3 | uint64(x.Version&7)
-		w.uint("flags_and_version", fv)
-		w.uint("proto", uint64(x.Protocol))
+		w.uint(`,"flags_and_version":`, fv)
+		w.uint(`,"proto":`, uint64(x.Protocol))
 		if x.ChecksumPresent {
-			w.uint("checksum", uint64(x.Checksum))
+			w.uint(`,"checksum":`, uint64(x.Checksum))
 		}
 		if x.KeyPresent {
-			w.uint("key", uint64(x.Key))
+			w.uint(`,"key":`, uint64(x.Key))
 		}
 		if x.SeqPresent {
-			w.uint("sequence_number", uint64(x.Seq))
+			w.uint(`,"sequence_number":`, uint64(x.Seq))
 		}
 	case decode.KindVXLAN:
 		x := &p.VXLAN[i]
-		w.bool("flags_i", x.ValidIDFlag)
-		w.uint("vni", uint64(x.VNI))
+		w.bool(`,"flags_i":`, x.ValidIDFlag)
+		w.uint(`,"vni":`, uint64(x.VNI))
 	case decode.KindGeneve:
 		x := &p.Geneve[i]
-		w.uint("version", uint64(x.Version))
-		w.uint("options_length", uint64(x.OptionLen))
-		w.bool("flags_oam", x.OAM)
-		w.bool("flags_critical", x.Critical)
-		w.uint("proto_type", uint64(x.Protocol))
-		w.uint("vni", uint64(x.VNI))
+		w.uint(`,"version":`, uint64(x.Version))
+		w.uint(`,"options_length":`, uint64(x.OptionLen))
+		w.bool(`,"flags_oam":`, x.OAM)
+		w.bool(`,"flags_critical":`, x.Critical)
+		w.uint(`,"proto_type":`, uint64(x.Protocol))
+		w.uint(`,"vni":`, uint64(x.VNI))
 	case decode.KindERSPAN:
 		x := &p.ERSPAN[i]
 		if x.Version != 0 || x.SessionID != 0 {
-			w.uint("version", uint64(x.Version))
-			w.uint("vlan", uint64(x.VLAN))
-			w.uint("cos", uint64(x.CoS))
-			w.uint("encap", uint64(x.Encap))
-			w.bool("truncated", x.Truncated)
-			w.uint("spanid", uint64(x.SessionID))
+			w.uint(`,"version":`, uint64(x.Version))
+			w.uint(`,"vlan":`, uint64(x.VLAN))
+			w.uint(`,"cos":`, uint64(x.CoS))
+			w.uint(`,"encap":`, uint64(x.Encap))
+			w.bool(`,"truncated":`, x.Truncated)
+			w.uint(`,"spanid":`, uint64(x.SessionID))
 			if x.Version == 1 {
-				w.uint("index", uint64(x.Index))
+				w.uint(`,"index":`, uint64(x.Index))
 			} else if x.Version == 2 {
-				w.uint("timestamp", uint64(x.Timestamp))
-				w.uint("sgt", uint64(x.SGT))
+				w.uint(`,"timestamp":`, uint64(x.Timestamp))
+				w.uint(`,"sgt":`, uint64(x.SGT))
 			}
 		}
 	case decode.KindGTP:
 		x := &p.GTP[i]
-		w.uint("flags_version", uint64(x.Version))
-		w.uint("flags_payload", uint64(x.ProtocolType))
-		w.bool("flags_e", x.ExtensionHeaderFlag)
-		w.bool("flags_s", x.SequenceNumberFlag)
-		w.bool("flags_pn", x.NPDUFlag)
-		w.uint("message", uint64(x.MessageType))
-		w.uint("length", uint64(x.MessageLength))
-		w.uint("teid", uint64(x.TEID))
+		w.uint(`,"flags_version":`, uint64(x.Version))
+		w.uint(`,"flags_payload":`, uint64(x.ProtocolType))
+		w.bool(`,"flags_e":`, x.ExtensionHeaderFlag)
+		w.bool(`,"flags_s":`, x.SequenceNumberFlag)
+		w.bool(`,"flags_pn":`, x.NPDUFlag)
+		w.uint(`,"message":`, uint64(x.MessageType))
+		w.uint(`,"length":`, uint64(x.MessageLength))
+		w.uint(`,"teid":`, uint64(x.TEID))
 		if x.SequenceNumberFlag {
-			w.uint("seq_number", uint64(x.SequenceNumber))
+			w.uint(`,"seq_number":`, uint64(x.SequenceNumber))
 		}
 	case decode.KindCMD:
 		x := &p.CMD[i]
-		w.uint("version", uint64(x.Version))
-		w.uint("length", uint64(x.Length))
-		w.uint("option", uint64(x.OptionType))
-		w.uint("sgt", uint64(x.SGT))
-		w.uint("type", uint64(x.Type))
+		w.uint(`,"version":`, uint64(x.Version))
+		w.uint(`,"length":`, uint64(x.Length))
+		w.uint(`,"option":`, uint64(x.OptionType))
+		w.uint(`,"sgt":`, uint64(x.SGT))
+		w.uint(`,"type":`, uint64(x.Type))
 	case decode.KindDNS:
 		e.dns(&p.DNS[i])
 	case decode.KindDHCP:
 		e.dhcp(&p.DHCP[i])
 	case decode.KindDHCPv6:
 		x := &p.DHCPv6[i]
-		w.uint("msgtype", uint64(x.MsgType))
+		w.uint(`,"msgtype":`, uint64(x.MsgType))
 		if len(x.TransactionID) == 3 {
-			w.uint("xid", uint64(x.TransactionID[0])<<16|uint64(x.TransactionID[1])<<8|uint64(x.TransactionID[2]))
+			w.uint(`,"xid":`, uint64(x.TransactionID[0])<<16|uint64(x.TransactionID[1])<<8|uint64(x.TransactionID[2]))
 		}
 	case decode.KindNTP:
 		x := &p.NTP[i]
-		w.uint("flags_li", uint64(x.LeapIndicator))
-		w.uint("flags_vn", uint64(x.Version))
-		w.uint("flags_mode", uint64(x.Mode))
-		w.uint("stratum", uint64(x.Stratum))
-		w.int("ppoll", int64(x.Poll))
-		w.int("precision", int64(x.Precision))
-		w.float("rootdelay", float64(x.RootDelay)/65536)
-		w.float("rootdispersion", float64(x.RootDispersion)/65536)
+		w.uint(`,"flags_li":`, uint64(x.LeapIndicator))
+		w.uint(`,"flags_vn":`, uint64(x.Version))
+		w.uint(`,"flags_mode":`, uint64(x.Mode))
+		w.uint(`,"stratum":`, uint64(x.Stratum))
+		w.int(`,"ppoll":`, int64(x.Poll))
+		w.int(`,"precision":`, int64(x.Precision))
+		w.float(`,"rootdelay":`, float64(x.RootDelay)/65536)
+		w.float(`,"rootdispersion":`, float64(x.RootDispersion)/65536)
 	case decode.KindHTTP:
 		e.http(&p.HTTP[i])
 	case decode.KindTLS:
@@ -354,39 +412,30 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 
 func (e *Encoder) tcp(x *layers.TCP, partial bool) {
 	w := &e.w
-	w.uint("srcport", uint64(x.SrcPort))
-	w.uint("dstport", uint64(x.DstPort))
+	w.uint(`,"srcport":`, uint64(x.SrcPort))
+	w.uint(`,"dstport":`, uint64(x.DstPort))
 	if partial {
 		return
 	}
-	w.uint("seq_raw", uint64(x.Seq))
-	w.uint("ack_raw", uint64(x.Ack))
-	w.uint("hdr_len", uint64(x.DataOffset)*4)
-	var f uint64
-	for _, b := range [9]bool{x.FIN, x.SYN, x.RST, x.PSH, x.ACK, x.URG, x.ECE, x.CWR, x.NS} {
-		f >>= 1
+	w.uint(`,"seq_raw":`, uint64(x.Seq))
+	w.uint(`,"ack_raw":`, uint64(x.Ack))
+	w.uint(`,"hdr_len":`, uint64(x.DataOffset)*4)
+	var f uint16
+	for _, b := range [9]bool{x.NS, x.CWR, x.ECE, x.URG, x.ACK, x.PSH, x.RST, x.SYN, x.FIN} {
+		f <<= 1
 		if b {
-			f |= 1 << 8
+			f |= 1
 		}
 	}
-	w.uint("flags", f)
-	w.bool("flags_ns", x.NS)
-	w.bool("flags_cwr", x.CWR)
-	w.bool("flags_ecn", x.ECE)
-	w.bool("flags_urg", x.URG)
-	w.bool("flags_ack", x.ACK)
-	w.bool("flags_push", x.PSH)
-	w.bool("flags_reset", x.RST)
-	w.bool("flags_syn", x.SYN)
-	w.bool("flags_fin", x.FIN)
-	w.uint("window_size_value", uint64(x.Window))
-	w.uint("checksum", uint64(x.Checksum))
-	w.uint("urgent_pointer", uint64(x.Urgent))
-	w.uint("len", uint64(len(x.Payload)))
+	w.b = append(w.b, tcpFlags[f]...)
+	w.uint(`,"window_size_value":`, uint64(x.Window))
+	w.uint(`,"checksum":`, uint64(x.Checksum))
+	w.uint(`,"urgent_pointer":`, uint64(x.Urgent))
+	w.uint(`,"len":`, uint64(len(x.Payload)))
 	if len(x.Options) == 0 {
 		return
 	}
-	w.key("option_kind")
+	w.key(`,"option_kind":`)
 	w.openArray()
 	for _, o := range x.Options {
 		w.elem()
@@ -397,18 +446,18 @@ func (e *Encoder) tcp(x *layers.TCP, partial bool) {
 		switch o.OptionType {
 		case layers.TCPOptionKindMSS:
 			if len(o.OptionData) == 2 {
-				w.uint("options_mss_val", uint64(o.OptionData[0])<<8|uint64(o.OptionData[1]))
+				w.uint(`,"options_mss_val":`, uint64(o.OptionData[0])<<8|uint64(o.OptionData[1]))
 			}
 		case layers.TCPOptionKindWindowScale:
 			if len(o.OptionData) == 1 {
-				w.uint("options_wscale_shift", uint64(o.OptionData[0]))
+				w.uint(`,"options_wscale_shift":`, uint64(o.OptionData[0]))
 			}
 		case layers.TCPOptionKindSACKPermitted:
-			w.bool("options_sack_perm", true)
+			w.bool(`,"options_sack_perm":`, true)
 		case layers.TCPOptionKindTimestamps:
 			if d := o.OptionData; len(d) == 8 {
-				w.uint("options_timestamp_tsval", uint64(d[0])<<24|uint64(d[1])<<16|uint64(d[2])<<8|uint64(d[3]))
-				w.uint("options_timestamp_tsecr", uint64(d[4])<<24|uint64(d[5])<<16|uint64(d[6])<<8|uint64(d[7]))
+				w.uint(`,"options_timestamp_tsval":`, uint64(d[0])<<24|uint64(d[1])<<16|uint64(d[2])<<8|uint64(d[3]))
+				w.uint(`,"options_timestamp_tsecr":`, uint64(d[4])<<24|uint64(d[5])<<16|uint64(d[6])<<8|uint64(d[7]))
 			}
 		}
 	}

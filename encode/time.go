@@ -1,9 +1,6 @@
 package encode
 
-import (
-	"strconv"
-	"time"
-)
+import "time"
 
 // nanosOf returns the nanoseconds within the second of a Unix nanosecond
 // time (also for times before 1970).
@@ -25,22 +22,12 @@ func secondsOf(ts int64) int64 {
 	return s
 }
 
-// appendFrac appends v (< 10^digits) zero-padded to digits digits.
-func appendFrac(dst []byte, v int64, digits int) []byte {
-	var buf [9]byte
-	for i := digits - 1; i >= 0; i-- {
-		buf[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(dst, buf[:digits]...)
-}
-
 // appendSeconds appends a Unix nanosecond time as a JSON number of seconds,
 // with 6 decimals (9 when the time has sub-microsecond digits), as espcap's
 // sniff_timestamp.
 func appendSeconds(dst []byte, ts int64) []byte {
 	sec, ns := secondsOf(ts), nanosOf(ts)
-	dst = strconv.AppendInt(dst, sec, 10)
+	dst = appendInt(dst, sec)
 	dst = append(dst, '.')
 	if ns%1000 == 0 {
 		return appendFrac(dst, ns/1000, 6)
