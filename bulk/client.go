@@ -149,3 +149,14 @@ func (ix *Indexer) installVersioned(ctx context.Context, api, listKey, itemKey, 
 	ix.cfg.Logf("bulk: %s %s installed", api, name)
 	return nil
 }
+
+// Request performs one small request (not a bulk) on the cluster through the
+// indexer's transport (same nodes, credentials and TLS settings) and returns
+// the status and the whole answer. For searches, template checks and tests.
+func (ix *Indexer) Request(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	status, _, b, err := ix.do(ctx, method, path, body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("bulk: %s %s: %w", method, path, err)
+	}
+	return status, b, nil
+}

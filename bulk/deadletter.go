@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 
@@ -15,19 +16,48 @@ import (
 //	{"index":"packets-2024-01-02","_id":"…","status":400,"error":{…},"doc":{…}}
 //
 // A document that is not valid JSON is stored as a string in "doc_raw".
+//
+// The file is created (or appended to) only when the first item is written,
+// so that a run without rejections leaves no empty file behind.
 type deadLetter struct {
 	mu   sync.Mutex
+	path string
 	f    *os.File
 	w    *bufio.Writer
 	line []byte
 }
 
+// openDeadLetter checks that path can be created (its directory exists and
+// is writable, or the file exists and is writable) without creating it.
 func openDeadLetter(path string) (*deadLetter, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("bulk: open dead-letter file: %w", err)
+	if st, err := os.Stat(path); err == nil {
+		if st.IsDir() {
+			return nil, fmt.Errorf("bulk: dead-letter file %s is a directory", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return nil, fmt.Errorf("bulk: dead-letter file: %w", err)
+		}
+		f.Close()
+	} else if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("bulk: dead-letter file: %w", err)
+	} else if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("bulk: dead-letter file %s: directory %s does not exist", path, filepath.Dir(path))
 	}
-	return &deadLetter{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+	return &deadLetter{path: path}, nil
+}
+
+// open creates the file on first use; d.mu is held.
+func (d *deadLetter) open() error {
+	if d.f != nil {
+		return nil
+	}
+	f, err := os.OpenFile(d.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("bulk: open dead-letter file: %w", err)
+	}
+	d.f, d.w = f, bufio.NewWriterSize(f, 256<<10)
+	return nil
 }
 
 // write appends one line; indexLit and idLit are quoted JSON strings (idLit
@@ -35,6 +65,9 @@ func openDeadLetter(path string) (*deadLetter, error) {
 func (d *deadLetter) write(indexLit, idLit []byte, status int, errJSON, doc []byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := d.open(); err != nil {
+		return err
+	}
 	l := append(d.line[:0], `{"index":`...)
 	l = append(l, indexLit...)
 	if idLit != nil {
@@ -63,6 +96,9 @@ func (d *deadLetter) write(indexLit, idLit []byte, status int, errJSON, doc []by
 func (d *deadLetter) flush() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.w == nil {
+		return nil
+	}
 	if err := d.w.Flush(); err != nil {
 		return fmt.Errorf("bulk: write dead-letter file: %w", err)
 	}
@@ -71,6 +107,9 @@ func (d *deadLetter) flush() error {
 
 func (d *deadLetter) close() error {
 	err := d.flush()
+	if d.f == nil {
+		return err
+	}
 	if cerr := d.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("bulk: close dead-letter file: %w", cerr)
 	}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - the project's test command: installs what the tests need when it
-# is missing (Debian packages: tshark, tcpdump, libpcap), starts a real
+# is missing (Debian packages: tshark, tcpdump, libpcap, tcpreplay, iproute2
+# for the live-capture tests on their own network namespaces), starts a real
 # Elasticsearch on 127.0.0.1:9200 (scripts/es-server.sh; downloads cached in
 # ~/.cache/espcap-fast), runs every Go test, and stops the server. CI runs it
 # through .ci/run; developers run it as it is. ESPCAP_ES_URL=URL uses a
@@ -18,6 +19,9 @@ need=()
 command -v tshark >/dev/null || need+=(tshark)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v editcap >/dev/null || need+=(wireshark-common)
+command -v tcpreplay >/dev/null || need+=(tcpreplay)
+command -v ip >/dev/null || need+=(iproute2)
+command -v setpriv >/dev/null || need+=(util-linux)
 ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need+=(libpcap0.8)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -eq 0 ]; then

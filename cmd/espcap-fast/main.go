@@ -43,10 +43,8 @@ type options struct {
 	files     stringList
 	dirs      stringList
 	nics      stringList
-	nodes     stringList
 	bpf       string
 	count     uint64
-	chunk     int
 	workers   int
 	recursive bool
 	quiet     bool
@@ -59,6 +57,14 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "template":
+			return runTemplate(args[1:], stdout, stderr)
+		case "query":
+			return runQuery(args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("espcap-fast", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
@@ -68,11 +74,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.recursive, "recursive", false, "with --dir, descend into subdirectories")
 	fs.Var(&o.nics, "nic", "network interface for live capture")
 	fs.Var(&o.nics, "i", "same as --nic (tcpdump's flag)")
-	fs.Var(&o.nodes, "node", "Elasticsearch node, host:port or URL; repeatable or comma-separated (absent: NDJSON to stdout)")
 	fs.StringVar(&o.bpf, "bpf", "", "tcpdump filter expression, for live capture and files alike (also: trailing arguments)")
 	fs.Uint64Var(&o.count, "count", 0, "stop after exactly this many packets (0: all)")
 	fs.Uint64Var(&o.count, "c", 0, "same as --count (tcpdump's flag)")
-	fs.IntVar(&o.chunk, "chunk", 1000, "documents per bulk request")
+	es := registerESFlags(fs)
+	live := registerLiveFlags(fs)
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decode/encode workers")
 	fs.BoolVar(&o.quiet, "q", false, "no progress or summary on stderr")
 	fs.BoolVar(&o.list, "list", false, "list the network interfaces and exit")
@@ -116,12 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if len(o.nics) > 0 {
-		fmt.Fprintln(stderr, "espcap-fast: live capture (--nic/-i) is not available in this build yet")
-		return 2
-	}
-	if len(o.nodes) > 0 {
-		fmt.Fprintln(stderr, "espcap-fast: indexing into Elasticsearch (--node) is not available in this build yet; without --node documents go to stdout")
-		return 2
+		return runLive(&o, es, live, stdout, stderr)
 	}
 	if o.workers < 1 {
 		fmt.Fprintln(stderr, "espcap-fast: --workers must be at least 1")
@@ -157,8 +158,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	out := bufio.NewWriterSize(stdout, 1<<20)
-	sink := &ndjsonSink{w: out}
+	var sink pipeline.Sink = &ndjsonSink{w: out}
 	prog := newProgress(stderr, o.quiet)
+	var idx *indexSink
+	if len(es.nodes) > 0 {
+		if idx, err = newIndexSink(es, stderr, o.quiet, prog.warn); err != nil {
+			fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+			return 1
+		}
+		sink = idx
+	}
 	cfg := pipeline.Config{
 		Workers:   o.workers,
 		Count:     o.count,
@@ -168,8 +177,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	runner, err := pipeline.New(cfg, sink)
 	if err != nil {
+		if idx != nil {
+			idx.finish(context.Background())
+		}
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
+	}
+	if idx != nil {
+		idx.packets = runner.Stats.Packets.Load
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -181,6 +196,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		prog.warn(errors.New("interrupted: stopping, writing what was read (again to abort)"))
 		cancel()
 		<-sigs
+		runAbortHook()
 		os.Exit(130)
 	}()
 
@@ -189,6 +205,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	runErr := runner.Run(ctx, func(f *pipeline.Feeder) error { return in.Read(f, prog.warn) })
 	flushErr := out.Flush()
 	prog.stop()
+	idxCode := 0
+	if idx != nil {
+		idxCode = idx.finish(ctx)
+	}
 	st := &runner.Stats
 	if !o.quiet {
 		el := time.Since(start)
@@ -206,6 +226,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	case st.FilesFailed.Load() > 0:
 		return 1
+	case idxCode != 0:
+		return idxCode
 	case ctx.Err() != nil:
 		return 130
 	}

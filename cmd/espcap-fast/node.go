@@ -1,0 +1,455 @@
+package main
+
+// The Elasticsearch sink: --node and its flags, deterministic document IDs,
+// the interrupt protocol and the indexing summary. See docs/ELASTICSEARCH.md.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/espcap/espcap-fast/bulk"
+	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/pipeline"
+)
+
+// esFlags are the flags of the Elasticsearch sink.
+type esFlags struct {
+	nodes         stringList
+	chunk         int
+	bulkBytes     byteSize
+	indexers      int
+	prefix        string
+	dataStream    string
+	noGzip        bool
+	noTemplate    bool
+	user          string
+	passwordFile  string
+	apiKeyFile    string
+	caCert        string
+	insecure      bool
+	deadLetter    string
+	flushTimeout  time.Duration
+	statsInterval time.Duration
+}
+
+// defaultDeadLetter is the dead-letter file's default name, in the current
+// directory. It is created only when a document is rejected.
+const defaultDeadLetter = "espcap-fast-dead-letter.ndjson"
+
+// registerESFlags defines the Elasticsearch flags on fs.
+func registerESFlags(fs *flag.FlagSet) *esFlags {
+	e := &esFlags{bulkBytes: bulk.DefaultMaxBytes}
+	fs.Var(&e.nodes, "node", "Elasticsearch/OpenSearch node, host:port (http) or URL; repeatable or comma-separated (absent: NDJSON to stdout)")
+	fs.IntVar(&e.chunk, "chunk", bulk.DefaultChunk, "documents per bulk request")
+	fs.Var(&e.bulkBytes, "bulk-bytes", "cap of one bulk request body before compression (e.g. 5MB, 512KB)")
+	fs.IntVar(&e.indexers, "indexers", bulk.DefaultIndexers, "bulk requests in flight")
+	fs.StringVar(&e.prefix, "index-prefix", "packets-", "daily index name prefix: documents go to <prefix>YYYY-MM-DD (UTC day of the packet)")
+	fs.StringVar(&e.dataStream, "data-stream", "", "index into this data stream instead of daily indices")
+	fs.BoolVar(&e.noGzip, "no-gzip", false, "send bulk bodies uncompressed")
+	fs.BoolVar(&e.noTemplate, "no-template", false, "do not install the index template at start")
+	fs.StringVar(&e.user, "user", "", "user for basic auth; the password comes from $ES_PASSWORD or --password-file")
+	fs.StringVar(&e.passwordFile, "password-file", "", "file holding the password for --user")
+	fs.StringVar(&e.apiKeyFile, "api-key-file", "", "file holding an API key (base64 id:key); default $ES_API_KEY")
+	fs.StringVar(&e.caCert, "ca-cert", "", "PEM file of the CA(s) to trust for https nodes")
+	fs.BoolVar(&e.insecure, "insecure", false, "do not verify the nodes' TLS certificates")
+	fs.StringVar(&e.deadLetter, "dead-letter", defaultDeadLetter, "NDJSON file receiving the documents rejected for good (created only when needed)")
+	fs.DurationVar(&e.flushTimeout, "flush-timeout", 30*time.Second, "after an interrupt, how long to keep sending what was read before giving up")
+	fs.DurationVar(&e.statsInterval, "stats-interval", 10*time.Second, "how often to print indexing progress on stderr (0: only at the end)")
+	return e
+}
+
+// byteSize is a flag holding a size in bytes: 5000000, 5MB, 512KB, 1MiB.
+type byteSize int
+
+func (b *byteSize) String() string { return strconv.Itoa(int(*b)) }
+
+func (b *byteSize) Set(s string) error {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n <= 0 || n > (1<<31)/mult {
+		return fmt.Errorf("not a size: %q", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+// readSecret returns the secret in file (surrounding white space trimmed),
+// else the environment variable env. Errors never contain the secret.
+func readSecret(file, env string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", fmt.Errorf("%s is empty", file)
+		}
+		return s, nil
+	}
+	return os.Getenv(env), nil
+}
+
+// config turns the flags into a bulk.Config.
+func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
+	cfg := bulk.DefaultConfig()
+	cfg.Nodes = e.nodes
+	cfg.Chunk, cfg.MaxBytes, cfg.Indexers = e.chunk, int(e.bulkBytes), e.indexers
+	cfg.Gzip = !e.noGzip
+	cfg.CACert, cfg.Insecure = e.caCert, e.insecure
+	cfg.DeadLetter = e.deadLetter
+	cfg.Logf = logf
+	switch {
+	case e.chunk < 1:
+		return cfg, errors.New("--chunk must be at least 1")
+	case e.indexers < 1 || e.indexers > 256:
+		return cfg, errors.New("--indexers must be 1..256")
+	case e.deadLetter == "":
+		return cfg, errors.New("--dead-letter must name a file")
+	}
+	if e.dataStream != "" {
+		if err := checkIndexName(e.dataStream, "--data-stream"); err != nil {
+			return cfg, err
+		}
+	} else if err := checkIndexName(e.prefix, "--index-prefix"); err != nil {
+		return cfg, err
+	}
+	apiKey, err := readSecret(e.apiKeyFile, "ES_API_KEY")
+	if err != nil {
+		return cfg, fmt.Errorf("--api-key-file: %w", err)
+	}
+	if e.user != "" {
+		pass, err := readSecret(e.passwordFile, "ES_PASSWORD")
+		if err != nil {
+			return cfg, fmt.Errorf("--password-file: %w", err)
+		}
+		if pass == "" {
+			return cfg, errors.New("--user needs a password: set ES_PASSWORD or give --password-file")
+		}
+		if e.apiKeyFile != "" {
+			return cfg, errors.New("give either --user or --api-key-file, not both")
+		}
+		cfg.User, cfg.Password = e.user, pass
+		apiKey = "" // --user wins over an API key in the environment
+	} else if e.passwordFile != "" {
+		return cfg, errors.New("--password-file needs --user")
+	}
+	cfg.APIKey = apiKey
+	return cfg, nil
+}
+
+// checkIndexName rejects what Elasticsearch refuses in index names, so that
+// a bad prefix fails at once instead of dead-lettering every document.
+func checkIndexName(s, flagName string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%s must not be empty", flagName)
+	case s != strings.ToLower(s):
+		return fmt.Errorf("%s %q: index names must be lowercase", flagName, s)
+	case strings.ContainsAny(s, `\/*?"<>| ,#:`):
+		return fmt.Errorf("%s %q: index names must not contain \\ / * ? \" < > | space , # :", flagName, s)
+	case strings.ContainsAny(s[:1], "-_+."):
+		return fmt.Errorf("%s %q: index names must not start with - _ + or .", flagName, s)
+	case len(s) > 200:
+		return fmt.Errorf("%s is too long", flagName)
+	}
+	return nil
+}
+
+// abortHook is called by main on the second interrupt, before it exits: it
+// abandons what is still in flight (dead-lettered as "aborted") and lets
+// the summary be printed. Set while an indexing run is active.
+var abortHook atomic.Pointer[func()]
+
+func runAbortHook() {
+	if f := abortHook.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// indexSink is the pipeline.Sink that indexes documents.
+//
+// Document IDs: <source id>-<frame number>, where the source id is the
+// capture file's content hash (pipeline.Source.ID: size and first 64 KiB),
+// so re-importing a file, under any name, gives the same IDs, and the bulk
+// "create" action turns every re-sent document into a 409, counted as a
+// duplicate. Standard input has no stable identity: it gets a random id per
+// run ("stdin-<16 hex>"), so two different captures piped in never collide
+// (and a re-import through stdin is not deduplicated).
+type indexSink struct {
+	ix         *bulk.Indexer
+	flags      *esFlags
+	w          io.Writer
+	quiet      bool
+	packets    func() uint64 // packets read so far (the pipeline's counter)
+	start      time.Time
+	runID      string
+	ctx        context.Context // Add and Close; ends on abort or flush timeout
+	cancel     context.CancelFunc
+	sigs       chan os.Signal
+	interrupts atomic.Int32
+	tickOnce   sync.Once // the ticker starts with the first Write
+	stopTicker chan struct{}
+	tickerDone chan struct{}
+	finished   chan struct{}
+	finishOnce sync.Once
+	code       int
+
+	srcID    string // last Source.ID seen
+	idPrefix []byte // its document id prefix
+	day      int64  // UTC day of the cached index name
+	index    string
+	id       []byte
+	name     []byte
+	notSent  atomic.Int64 // documents the sink could not hand to the indexer
+}
+
+// newIndexSink connects to the cluster (a clear error when it is not there
+// or refuses the credentials), installs the index template unless
+// --no-template, and starts the periodic summary.
+func newIndexSink(e *esFlags, w io.Writer, quiet bool, warn func(error)) (*indexSink, error) {
+	var lastRetryMsg atomic.Int64
+	logf := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		switch {
+		case strings.Contains(msg, "retrying") || strings.Contains(msg, "to retry"):
+			// Every retry is reported by the indexer; show at most
+			// one every 10 s (the summary counts them all).
+			now := time.Now().UnixNano()
+			last := lastRetryMsg.Load()
+			if now-last < int64(10*time.Second) || !lastRetryMsg.CompareAndSwap(last, now) {
+				return
+			}
+			msg += " (retrying until the server answers; further retries are counted in the summary)"
+		case strings.Contains(msg, " installed") || strings.Contains(msg, ": kept") ||
+			strings.HasPrefix(msg, "bulk: elasticsearch") || strings.HasPrefix(msg, "bulk: opensearch") ||
+			strings.Contains(msg, "documents dead-lettered"):
+			// Set-up chatter and what the summary says anyway.
+			if os.Getenv("ESPCAP_DEBUG") == "" {
+				return
+			}
+		}
+		warn(errors.New(msg))
+	}
+	cfg, err := e.config(logf)
+	if err != nil {
+		return nil, err
+	}
+	setup, cancelSetup := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelSetup()
+	ix, err := bulk.New(setup, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !e.noTemplate {
+		if err := ix.InstallTemplates(setup, e.prefix, e.dataStream); err != nil {
+			_ = ix.Close(context.Background())
+			return nil, fmt.Errorf("%w (--no-template skips the template)", err)
+		}
+	}
+	s := &indexSink{
+		ix: ix, flags: e, w: w, quiet: quiet, start: time.Now(),
+		day: -1 << 62, stopTicker: make(chan struct{}), tickerDone: make(chan struct{}),
+		finished: make(chan struct{}), sigs: make(chan os.Signal, 2),
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	s.runID = hex.EncodeToString(rnd[:])
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	// Interrupts: main cancels the reading; here the first one starts the
+	// flush deadline and the second abandons what is in flight.
+	signal.Notify(s.sigs, os.Interrupt, syscall.SIGTERM)
+	go s.watchSignals()
+	hook := s.abort
+	abortHook.Store(&hook)
+	return s, nil
+}
+
+func (s *indexSink) watchSignals() {
+	for range s.sigs {
+		if s.interrupts.Add(1) == 1 {
+			s.interrupted()
+		} else {
+			s.cancel()
+		}
+	}
+}
+
+// interrupted starts the flush deadline: what was read is still sent for
+// --flush-timeout, then abandoned (dead-lettered as "aborted").
+func (s *indexSink) interrupted() {
+	if s.interrupts.Load() == 0 {
+		s.interrupts.Store(1)
+	}
+	d := s.flags.flushTimeout
+	fmt.Fprintf(s.w, "espcap-fast: sending the documents already read (at most %s; interrupt again to abort)\n", d)
+	time.AfterFunc(d, s.cancel)
+}
+
+// abort is the second interrupt: stop at once, then wait (briefly) for the
+// summary.
+func (s *indexSink) abort() {
+	s.cancel()
+	select {
+	case <-s.finished:
+	case <-time.After(15 * time.Second):
+	}
+}
+
+// Write implements pipeline.Sink: one bulk item per document, in the
+// packet's daily index (or the data stream), with a deterministic _id.
+func (s *indexSink) Write(b *pipeline.Batch) error {
+	s.tickOnce.Do(func() { go s.ticker() })
+	if src := b.Source(); src != nil && (s.idPrefix == nil || src.ID != s.srcID) {
+		s.srcID = src.ID
+		s.idPrefix = docIDPrefix(s.idPrefix[:0], src.ID, s.runID)
+	}
+	for i := range b.Len() {
+		doc, ts, n := b.Doc(i)
+		if doc == nil {
+			continue
+		}
+		s.id = strconv.AppendUint(append(s.id[:0], s.idPrefix...), n, 10)
+		if err := s.ix.Add(s.ctx, s.indexFor(ts), s.id, doc); err != nil {
+			for j := i; j < b.Len(); j++ {
+				if d, _, _ := b.Doc(j); d != nil {
+					s.notSent.Add(1)
+				}
+			}
+			return fmt.Errorf("indexing: %w", err)
+		}
+	}
+	return nil
+}
+
+// indexFor returns the index for a packet time (Unix nanoseconds).
+func (s *indexSink) indexFor(ts int64) string {
+	if s.flags.dataStream != "" {
+		return s.flags.dataStream
+	}
+	const dayNs = 86400 * int64(time.Second)
+	day := ts / dayNs
+	if ts < 0 && ts%dayNs != 0 {
+		day--
+	}
+	if day != s.day {
+		s.day = day
+		s.name = encode.AppendIndexName(s.name[:0], s.flags.prefix, ts)
+		s.index = string(s.name)
+	}
+	return s.index
+}
+
+// docIDPrefix appends the document id prefix for a source id: the id
+// itself when it is a content hash, a per-run random id for standard input,
+// else a hash-free but safe form of it.
+func docIDPrefix(dst []byte, srcID, runID string) []byte {
+	switch {
+	case srcID == "" || srcID == "stdin":
+		dst = append(dst, "stdin-"...)
+		dst = append(dst, runID...)
+	default:
+		if len(srcID) > 128 {
+			srcID = srcID[:128]
+		}
+		dst = append(dst, srcID...)
+	}
+	return append(dst, '-')
+}
+
+// ticker prints the progress line every --stats-interval.
+func (s *indexSink) ticker() {
+	defer close(s.tickerDone)
+	if s.quiet || s.flags.statsInterval <= 0 {
+		<-s.stopTicker
+		return
+	}
+	t := time.NewTicker(s.flags.statsInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopTicker:
+			return
+		case <-t.C:
+			fmt.Fprintf(s.w, "espcap-fast: indexing: %s\n", s.summary())
+		}
+	}
+}
+
+// summary renders the counters.
+func (s *indexSink) summary() string {
+	st := s.ix.Stats()
+	var read uint64
+	if s.packets != nil {
+		read = s.packets()
+	}
+	el := time.Since(s.start)
+	rate := float64(st.Indexed+st.Duplicates) / el.Seconds()
+	return fmt.Sprintf("%d packets read, %d docs indexed, %d duplicates, %d retried, %d dead-lettered, %d in flight; %d bulk requests (%d failed), latency avg %s max %s; %s, %.0f docs/s",
+		read, st.Indexed, st.Duplicates, st.Retried, st.DeadLettered, st.Added-st.Indexed-st.Duplicates-st.DeadLettered,
+		st.Requests, st.FailedRequests, st.LatencyAvg.Round(time.Millisecond), st.LatencyMax.Round(time.Millisecond),
+		el.Round(time.Millisecond), rate)
+}
+
+// finish flushes and closes the indexer (waiting without limit, unless
+// interrupted: then for --flush-timeout from the interrupt), prints the
+// summary (even with -q when something was lost) and returns the exit
+// status: 0, or 1 when a document was dead-lettered or not sent.
+func (s *indexSink) finish(runCtx context.Context) int {
+	s.finishOnce.Do(func() {
+		defer close(s.finished)
+		if runCtx.Err() != nil && s.interrupts.Load() == 0 {
+			// main saw the interrupt before our own handler did
+			s.interrupted()
+		}
+		closeErr := s.ix.Close(s.ctx)
+		signal.Stop(s.sigs)
+		close(s.sigs)
+		abortHook.Store(nil)
+		s.tickOnce.Do(func() { close(s.tickerDone) }) // never started
+		close(s.stopTicker)
+		<-s.tickerDone
+		st := s.ix.Stats()
+		lost := st.DeadLettered + s.notSent.Load()
+		if !s.quiet || lost > 0 || closeErr != nil {
+			fmt.Fprintf(s.w, "espcap-fast: indexed: %s\n", s.summary())
+		}
+		if closeErr != nil {
+			fmt.Fprintf(s.w, "espcap-fast: %v\n", closeErr)
+		}
+		if st.DeadLettered > 0 {
+			fmt.Fprintf(s.w, "espcap-fast: %d documents could not be indexed; they are in %s with the reason\n", st.DeadLettered, s.flags.deadLetter)
+		}
+		if n := s.notSent.Load(); n > 0 {
+			fmt.Fprintf(s.w, "espcap-fast: %d documents were read but not sent (aborted); importing the same files again adds them without duplicates\n", n)
+		}
+		if lost > 0 || closeErr != nil {
+			s.code = 1
+		}
+		s.cancel()
+	})
+	return s.code
+}

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/espcap/espcap-fast/bulk"
+)
+
+// runQuery is `espcap-fast query`, the successor of espcap's
+// packet_query.sh: a Lucene query string over the packet indices, hits
+// sorted by capture time (then frame number, then file name), printed as
+// NDJSON (the documents as indexed) or as a table.
+//
+//	espcap-fast query --node localhost:9200 'layers.ip.src:10.0.0.1 AND protocol:dns'
+func runQuery(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("espcap-fast query", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	index := fs.String("index", "packets-*", "indices (or data stream) to search, comma-separated patterns")
+	size := fs.Int("size", 100, "most hits to print (0: all)")
+	format := fs.String("format", "ndjson", "ndjson (the documents) or table (time, protocol, src:port → dst:port, summary)")
+	es := registerESFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: espcap-fast query --node URL [--index 'packets-*'] [--size N] [--format ndjson|table] 'lucene query'\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	q := strings.Join(fs.Args(), " ")
+	switch {
+	case len(es.nodes) == 0:
+		fmt.Fprintln(stderr, "espcap-fast: query needs --node")
+		return 2
+	case strings.TrimSpace(q) == "":
+		fmt.Fprintln(stderr, "espcap-fast: query needs a query string (e.g. 'protocol:dns', or '*' for everything)")
+		return 2
+	case *size < 0:
+		fmt.Fprintln(stderr, "espcap-fast: --size must be >= 0")
+		return 2
+	case *format != "ndjson" && *format != "table":
+		fmt.Fprintln(stderr, "espcap-fast: --format is ndjson or table")
+		return 2
+	}
+	es.deadLetter = "unused" // a query writes nothing
+	cfg, err := es.config(func(string, ...any) {})
+	if err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+	cfg.DeadLetter = ""
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ix, err := bulk.New(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 1
+	}
+	defer ix.Close(context.Background())
+	out := bufio.NewWriterSize(stdout, 256<<10)
+	defer out.Flush()
+	n, total, err := search(ctx, ix, *index, q, *size, func(src *fastjson.Value, raw []byte) error {
+		if *format == "table" {
+			_, err := out.WriteString(tableRow(src))
+			return err
+		}
+		out.Write(raw)
+		return out.WriteByte('\n')
+	})
+	if err != nil {
+		out.Flush()
+		fmt.Fprintf(stderr, "espcap-fast: query: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "espcap-fast: %d of %d hits\n", n, total)
+	return 0
+}
+
+// search runs query_string q over index, sorted by @timestamp, frame.number
+// and file_name, paging with search_after, and calls fn for up to max hits
+// (0: all). It returns the hits printed and the total.
+func search(ctx context.Context, ix *bulk.Indexer, index, q string, max int, fn func(src *fastjson.Value, raw []byte) error) (int, int64, error) {
+	const page = 1000
+	var p fastjson.Parser
+	var after []byte
+	n := 0
+	var total int64
+	path := "/" + url.PathEscape(index) + "/_search?ignore_unavailable=true&allow_no_indices=true"
+	for {
+		want := page
+		if max > 0 && max-n < want {
+			want = max - n
+		}
+		body := []byte(`{"size":`)
+		body = strconv.AppendInt(body, int64(want), 10)
+		body = append(body, `,"track_total_hits":true,"query":{"query_string":{"query":`...)
+		qj, _ := json.Marshal(q) // a string always marshals
+		body = append(body, qj...)
+		body = append(body, `,"lenient":true}},"sort":[{"@timestamp":{"order":"asc","unmapped_type":"date_nanos"}},{"frame.number":{"order":"asc","unmapped_type":"long"}},{"file_name":{"order":"asc","unmapped_type":"keyword"}}]`...)
+		if after != nil {
+			body = append(body, `,"search_after":`...)
+			body = append(body, after...)
+		}
+		body = append(body, '}')
+		status, resp, err := ix.Request(ctx, http.MethodPost, path, body)
+		if err != nil {
+			return n, total, err
+		}
+		v, perr := p.ParseBytes(resp)
+		if status != http.StatusOK {
+			reason := strings.TrimSpace(string(resp))
+			if perr == nil && v.Get("error") != nil {
+				e := v.Get("error")
+				if rc := e.GetArray("root_cause"); len(rc) > 0 {
+					e = rc[0]
+				}
+				reason = string(e.GetStringBytes("type")) + ": " + string(e.GetStringBytes("reason"))
+			}
+			return n, total, fmt.Errorf("HTTP %d: %s", status, reason)
+		}
+		if perr != nil {
+			return n, total, fmt.Errorf("answer is not JSON: %w", perr)
+		}
+		total = v.GetInt64("hits", "total", "value")
+		hits := v.GetArray("hits", "hits")
+		for _, h := range hits {
+			src := h.Get("_source")
+			if src == nil {
+				continue
+			}
+			if err := fn(src, src.MarshalTo(nil)); err != nil {
+				return n, total, err
+			}
+			n++
+		}
+		if len(hits) < want || (max > 0 && n >= max) || len(hits) == 0 {
+			return n, total, nil
+		}
+		after = hits[len(hits)-1].Get("sort").MarshalTo(after[:0])
+	}
+}
+
+// tableRow renders one document as a table line: time, protocol,
+// src:port → dst:port, summary.
+func tableRow(d *fastjson.Value) string {
+	ts := string(d.GetStringBytes("@timestamp"))
+	if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+		ts = t.UTC().Format("2006-01-02 15:04:05.000000")
+	}
+	src, dst := endpoint(d, "source"), endpoint(d, "destination")
+	if src == "" {
+		if l := layer(d, "eth"); l != nil {
+			src, dst = string(l.GetStringBytes("src")), string(l.GetStringBytes("dst"))
+		}
+	}
+	return fmt.Sprintf("%-26s %-8s %-45s %s\n", ts, d.GetStringBytes("protocol"), src+" → "+dst, summarize(d))
+}
+
+func endpoint(d *fastjson.Value, side string) string {
+	ip := string(d.GetStringBytes(side, "ip"))
+	if ip == "" {
+		return ""
+	}
+	if strings.Contains(ip, ":") {
+		ip = "[" + ip + "]"
+	}
+	if p := d.Get(side, "port"); p != nil {
+		return ip + ":" + p.String()
+	}
+	return ip
+}
+
+// layer returns layers.<name>, the first object when it is repeated.
+func layer(d *fastjson.Value, name string) *fastjson.Value {
+	l := d.Get("layers", name)
+	if l != nil && l.Type() == fastjson.TypeArray {
+		a, _ := l.Array()
+		if len(a) == 0 {
+			return nil
+		}
+		return a[0]
+	}
+	return l
+}
+
+// str returns a field as text; a list is joined with commas.
+func str(v *fastjson.Value, key string) string {
+	f := v.Get(key)
+	if f == nil {
+		return ""
+	}
+	switch f.Type() {
+	case fastjson.TypeString:
+		return string(f.GetStringBytes())
+	case fastjson.TypeArray:
+		a, _ := f.Array()
+		s := make([]string, len(a))
+		for i, e := range a {
+			if e.Type() == fastjson.TypeString {
+				s[i] = string(e.GetStringBytes())
+			} else {
+				s[i] = e.String()
+			}
+		}
+		return strings.Join(s, ",")
+	}
+	return f.String()
+}
+
+// summarize says in a few words what the packet is, from its highest layers.
+func summarize(d *fastjson.Value) string {
+	if l := layer(d, "dns"); l != nil {
+		s := "query " + str(l, "qry_name")
+		if l.GetBool("flags_response") {
+			s = "response " + str(l, "qry_name")
+			if a := str(l, "a"); a != "" {
+				s += " A " + a
+			}
+			if a := str(l, "aaaa"); a != "" {
+				s += " AAAA " + a
+			}
+		}
+		return s
+	}
+	if l := layer(d, "http"); l != nil {
+		switch {
+		case l.GetBool("request"):
+			return str(l, "request_method") + " " + str(l, "host") + str(l, "request_uri")
+		case l.GetBool("response"):
+			return str(l, "response_code") + " " + str(l, "response_phrase")
+		}
+		return "continuation"
+	}
+	if l := layer(d, "tls"); l != nil {
+		if sni := str(l, "handshake_extensions_server_name"); sni != "" {
+			return "client hello " + sni
+		}
+		if t := str(l, "handshake_type"); t != "" {
+			return "handshake type " + t
+		}
+		if t := str(l, "record_content_type"); t != "" {
+			return "record type " + t
+		}
+	}
+	if l := layer(d, "dhcp"); l != nil {
+		return "dhcp type " + str(l, "option_dhcp") + " " + str(l, "hw_mac_addr")
+	}
+	if l := layer(d, "arp"); l != nil {
+		if str(l, "opcode") == "1" {
+			return "who has " + str(l, "dst_proto_ipv4") + "? tell " + str(l, "src_proto_ipv4")
+		}
+		return str(l, "src_proto_ipv4") + " is at " + str(l, "src_hw_mac")
+	}
+	for _, k := range []string{"icmp", "icmpv6"} {
+		if l := layer(d, k); l != nil {
+			return "type " + str(l, "type") + " code " + str(l, "code")
+		}
+	}
+	if l := layer(d, "tcp"); l != nil {
+		var f []string
+		for _, k := range []string{"syn", "fin", "reset", "push", "ack"} {
+			if l.GetBool("flags_" + k) {
+				f = append(f, strings.ToUpper(k[:1])+k[1:])
+			}
+		}
+		return "[" + strings.Join(f, ",") + "] len " + str(l, "len")
+	}
+	if l := layer(d, "udp"); l != nil {
+		return "len " + str(l, "length")
+	}
+	return str(d.Get("frame"), "protocols")
+}

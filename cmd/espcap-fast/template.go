@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/espcap/espcap-fast/bulk"
+)
+
+// runTemplate is `espcap-fast template`: print the index template (in the
+// Kibana Dev Tools console form, so it can be pasted there), or install it.
+//
+//	espcap-fast template --print [--index-prefix P | --data-stream N] [--backend opensearch]
+//	espcap-fast template --install --node URL [--index-prefix P | --data-stream N]
+func runTemplate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("espcap-fast template", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	print := fs.Bool("print", false, "print the component templates and the index template")
+	install := fs.Bool("install", false, "install them on --node (what an indexing run does at start)")
+	backend := fs.String("backend", "elasticsearch", "with --print: elasticsearch or opensearch")
+	version := fs.String("version", "8.19.0", "with --print: the server version the settings are for")
+	es := registerESFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: espcap-fast template --print|--install [flags]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *print == *install || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	if es.dataStream != "" {
+		if err := checkIndexName(es.dataStream, "--data-stream"); err != nil {
+			fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+			return 2
+		}
+	} else if err := checkIndexName(es.prefix, "--index-prefix"); err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+	if *print {
+		ts, err := bulk.Templates(es.prefix, es.dataStream, bulk.Target{Backend: *backend, Version: *version})
+		if err != nil {
+			fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+			return 1
+		}
+		for _, t := range ts {
+			fmt.Fprintf(stdout, "PUT _%s/%s\n%s\n", t.Kind, t.Name, t.Body)
+		}
+		return 0
+	}
+	if len(es.nodes) == 0 {
+		fmt.Fprintln(stderr, "espcap-fast: template --install needs --node")
+		return 2
+	}
+	cfg, err := es.config(func(f string, a ...any) { fmt.Fprintf(stderr, "espcap-fast: "+f+"\n", a...) })
+	if err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ix, err := bulk.New(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 1
+	}
+	defer ix.Close(context.Background())
+	if err := ix.InstallTemplates(ctx, es.prefix, es.dataStream); err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 1
+	}
+	return 0
+}
