@@ -64,6 +64,38 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	w.depth = 0
 	w.open()
 
+	e.head(m)
+
+	// the protocol chain, as tshark's frame.protocols
+	highest := e.highest(p)
+	w.raw(`,"protocol":`, highest)
+
+	w.object(`,"frame":`)
+	w.uint(`,"number":`, m.Number)
+	w.uint(`,"len":`, uint64(m.OrigLen))
+	w.uint(`,"cap_len":`, uint64(m.CapLen))
+	w.key(`,"protocols":`)
+	w.b = append(w.b, '"')
+	w.b = appendChain(w.b, p)
+	w.b = append(w.b, '"')
+	w.close()
+
+	e.ecs(p, highest)
+	e.flags(p)
+
+	w.object(`,"layers":`)
+	e.layers(p)
+	w.close()
+
+	w.close()
+	return w.b
+}
+
+// head writes the fields every document starts with: @timestamp, espcap's
+// sniff_timestamp and sniff_date_utc, file_name, file_date_utc and
+// interface.name.
+func (e *Encoder) head(m *Meta) {
+	w := &e.w
 	e.dates(m.Timestamp)
 	// @timestamp: UTC, nanoseconds
 	w.key(`,"@timestamp":`)
@@ -97,30 +129,6 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 		w.strs(`,"name":`, m.Interface)
 		w.close()
 	}
-
-	// the protocol chain, as tshark's frame.protocols
-	highest := e.highest(p)
-	w.raw(`,"protocol":`, highest)
-
-	w.object(`,"frame":`)
-	w.uint(`,"number":`, m.Number)
-	w.uint(`,"len":`, uint64(m.OrigLen))
-	w.uint(`,"cap_len":`, uint64(m.CapLen))
-	w.key(`,"protocols":`)
-	w.b = append(w.b, '"')
-	w.b = appendChain(w.b, p)
-	w.b = append(w.b, '"')
-	w.close()
-
-	e.ecs(p, highest)
-	e.flags(p)
-
-	w.object(`,"layers":`)
-	e.layers(p)
-	w.close()
-
-	w.close()
-	return w.b
 }
 
 // highest returns the packet's protocol: the highest decoded layer listed in
@@ -221,7 +229,6 @@ func (e *Encoder) flags(p *decode.Packet) {
 // ecs writes the ECS summary fields of the outermost IP header and the
 // transport layer that follows it.
 func (e *Encoder) ecs(p *decode.Packet, highest string) {
-	w := &e.w
 	var src, dst []byte
 	var proto uint8
 	var netType string
@@ -276,6 +283,17 @@ func (e *Encoder) ecs(p *decode.Packet, highest string) {
 	app := appProtocol(p)
 	cidOK := ipAt >= 0 && (transport != "" || p.Flags&decode.FlagFragment == 0)
 
+	e.writeECS(ipAt >= 0, src, dst, proto, netType, sport, dport, transport, hasPorts, app, cidOK)
+}
+
+// writeECS writes the ECS summary fields (source, destination, network)
+// from their values: hasIP tells whether there is an IP header at all,
+// src and dst are 4- or 16-byte addresses, sport and dport the ports (or
+// ICMP type and code), transport the ECS network.transport ("" if none),
+// app the network.protocol ("" if none), and cidOK whether the Community ID
+// can be computed.
+func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType string, sport, dport uint16, transport string, hasPorts bool, app string, cidOK bool) {
+	w := &e.w
 	// The ECS fields are the same for every packet of a flow direction:
 	// look them up in the flow cache before writing them again.
 	var k flowKey
@@ -286,7 +304,7 @@ func (e *Encoder) ecs(p *decode.Packet, highest string) {
 		return
 	}
 	start := len(w.b)
-	if ipAt >= 0 {
+	if hasIP {
 		w.object(`,"source":`)
 		w.ip(`,"ip":`, src)
 		if hasPorts {

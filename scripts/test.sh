@@ -43,7 +43,7 @@ fi
 # tests): started here unless ESPCAP_ES_URL points at a running one.
 if [ -z "${ESPCAP_ES_URL:-}" ] && [ -z "${ESPCAP_NO_ES:-}" ]; then
 	scripts/es-server.sh start
-	trap 'scripts/es-server.sh stop' EXIT
+	trap 'scripts/es-server.sh stop; scripts/es-server.sh stop --flavor os2 --port 9202 >/dev/null 2>&1; scripts/es-server.sh stop --flavor es9 --port 9203 >/dev/null 2>&1' EXIT
 	ESPCAP_ES_URL=$(scripts/es-server.sh url)
 	export ESPCAP_ES_URL
 fi
@@ -52,3 +52,17 @@ if [ $# -eq 0 ]; then
 fi
 go vet ./...
 go test -timeout 40m "$@"
+
+# The same sink against the other servers users run: OpenSearch 2 and
+# Elasticsearch 9 (its own JDK), with the quick integration tests. Skipped
+# with ESPCAP_NO_ES, or ESPCAP_ONE_SERVER=1 (a developer's quick run).
+if [ -z "${ESPCAP_NO_ES:-}" ] && [ -z "${ESPCAP_ONE_SERVER:-}" ] && [ $# -eq 1 ] && [ "$1" = ./... ]; then
+	for fp in os2:9202 es9:9203; do
+		flavor=${fp%%:*} port=${fp##*:}
+		scripts/es-server.sh start --flavor "$flavor" --port "$port"
+		echo "test.sh: integration tests against $flavor" >&2
+		ESPCAP_ES_URL=$(scripts/es-server.sh url --flavor "$flavor" --port "$port") \
+			go test -short -count=1 -timeout 10m -run 'Integration|Node|Template' ./bulk/ ./cmd/espcap-fast/
+		scripts/es-server.sh stop --flavor "$flavor" --port "$port"
+	done
+fi

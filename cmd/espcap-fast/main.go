@@ -78,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&o.count, "count", 0, "stop after exactly this many packets (0: all)")
 	fs.Uint64Var(&o.count, "c", 0, "same as --count (tcpdump's flag)")
 	es := registerESFlags(fs)
+	eng := registerEngineFlags(fs)
 	live := registerLiveFlags(fs)
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decode/encode workers")
 	fs.BoolVar(&o.quiet, "q", false, "no progress or summary on stderr")
@@ -119,6 +120,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case kinds > 1:
 		fmt.Fprintln(stderr, "espcap-fast: give only one of --nic/-i, --file/-r and --dir")
+		return 2
+	}
+	if err := eng.validate(&o); err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
 	if len(o.nics) > 0 {
@@ -167,6 +172,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		sink = idx
+	}
+	if eng.engine == "tshark" {
+		return runTsharkEngine(&o, eng, in, protos, sink, out, idx, prog, stderr)
 	}
 	cfg := pipeline.Config{
 		Workers:   o.workers,

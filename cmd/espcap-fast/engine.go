@@ -1,0 +1,134 @@
+package main
+
+// --engine: which dissector makes the documents. "native" is the pipeline
+// of decode/encode; "tshark" runs Wireshark's tshark on the files
+// (package tsharkek), for the protocols the native decoder does not know.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/pipeline"
+	"github.com/espcap/espcap-fast/tsharkek"
+)
+
+// engineFlags holds --engine and --tshark.
+type engineFlags struct {
+	engine string
+	tshark string
+}
+
+// registerEngineFlags adds --engine and --tshark to fs.
+func registerEngineFlags(fs *flag.FlagSet) *engineFlags {
+	e := &engineFlags{}
+	fs.StringVar(&e.engine, "engine", "native", "dissector: native (built-in decoders, fast) or tshark (Wireshark's tshark -T ek: every protocol Wireshark knows; capture files only for now)")
+	fs.StringVar(&e.tshark, "tshark", "tshark", "with --engine tshark: the tshark to run")
+	return e
+}
+
+// validate checks the engine choice against the other options.
+func (e *engineFlags) validate(o *options) error {
+	switch e.engine {
+	case "native":
+		return nil
+	case "tshark":
+	default:
+		return fmt.Errorf("--engine %q: use native or tshark", e.engine)
+	}
+	switch {
+	case len(o.nics) > 0:
+		return errors.New("--engine tshark reads capture files only: live capture (--nic/-i) with tshark is not available yet")
+	case o.bpf != "":
+		return errors.New("--engine tshark: a BPF filter (--bpf or trailing arguments) is not available for files yet")
+	case o.workers < 1:
+		return errors.New("--workers must be at least 1")
+	}
+	return nil
+}
+
+// runTsharkEngine reads the files of in with tshark and writes their
+// documents to sink (NDJSON through out, or the index sink idx), as run
+// does for the native engine: same progress, summary and exit status.
+func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos *encode.Protocols,
+	sink pipeline.Sink, out *bufio.Writer, idx *indexSink, prog *progress, stderr io.Writer) int {
+	fail := func(err error) int {
+		if idx != nil {
+			idx.finish(context.Background())
+		}
+		fmt.Fprintf(stderr, "espcap-fast: --engine tshark: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := tsharkek.Check(ctx, e.tshark); err != nil {
+		return fail(err)
+	}
+	// the field table loads while the first files start
+	fields := sync.OnceValues(func() (*encode.EKFields, error) { return tsharkek.LoadFields(ctx, e.tshark) })
+	go fields()
+	var st pipeline.Stats
+	if idx != nil {
+		idx.packets = st.Packets.Load
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		<-sigs
+		prog.warn(errors.New("interrupted: stopping, writing what was read (again to abort)"))
+		cancel()
+		<-sigs
+		runAbortHook()
+		os.Exit(130)
+	}()
+
+	cfg := tsharkek.Config{
+		Tshark:     e.tshark,
+		Workers:    o.workers,
+		Count:      o.count,
+		Protocols:  protos,
+		FieldsFunc: fields,
+		FromDir:    in.FromDir,
+		Warn:       prog.warn,
+	}
+	start := time.Now()
+	prog.start(&st, start)
+	runErr := tsharkek.Run(ctx, cfg, in.Paths, sink, &st)
+	flushErr := out.Flush()
+	prog.stop()
+	idxCode := 0
+	if idx != nil {
+		idxCode = idx.finish(ctx)
+	}
+	if !o.quiet {
+		el := time.Since(start)
+		fmt.Fprintf(stderr, "espcap-fast: tshark engine: %d packets read, %d documents written, %d malformed, %d of %d files failed, %s (%.0f packets/s)\n",
+			st.Packets.Load(), st.Docs.Load(), st.Malformed.Load(), st.FilesFailed.Load(), len(in.Paths),
+			el.Round(time.Millisecond), float64(st.Packets.Load())/el.Seconds())
+	}
+	switch {
+	case runErr != nil && !errors.Is(runErr, context.Canceled):
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", runErr)
+		return 1
+	case flushErr != nil && !errors.Is(flushErr, syscall.EPIPE):
+		fmt.Fprintf(stderr, "espcap-fast: writing documents: %v\n", flushErr)
+		return 1
+	case st.FilesFailed.Load() > 0:
+		return 1
+	case idxCode != 0:
+		return idxCode
+	case ctx.Err() != nil:
+		return 130
+	}
+	return 0
+}

@@ -1,0 +1,813 @@
+package encode
+
+// This file turns packets as tshark prints them with -T ek (Elasticsearch
+// bulk format) into the same documents the native decoder gives
+// (docs/SCHEMA.md, section "tshark engine").
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fastjson"
+)
+
+// EKKind is how a tshark field's value is written.
+type EKKind uint8
+
+// Kinds of tshark fields, from the field types of `tshark -G fields`.
+const (
+	// EKString is written as a JSON string (also addresses, bytes, times).
+	EKString EKKind = iota
+	// EKInt and EKUint are integers (FT_INT*, FT_UINT*, FT_FRAMENUM):
+	// tshark's "0x0800" and "6" become JSON numbers.
+	EKInt
+	EKUint
+	// EKFloat is FT_FLOAT, FT_DOUBLE and FT_RELATIVE_TIME: a JSON number.
+	EKFloat
+	// EKProtocol is an item that is itself a protocol (tcp.options.sack_perm):
+	// present, so written as true, as the native decoder does.
+	EKProtocol
+	// EKBool is an integer that docs/SCHEMA.md types as a boolean (a
+	// one-bit field Wireshark 4.0 declares as an integer): 0 → false.
+	EKBool
+	// EKInt8 is an 8-bit two's complement number that Wireshark 4.0
+	// declares unsigned (ntp.precision: 245 → -11).
+	EKInt8
+	// EKFixed16 is an unsigned 16.16 fixed-point number of seconds, written
+	// as seconds (ntp.rootdelay: 4109 → 0.0626983642578125).
+	EKFixed16
+)
+
+// contractKinds are the fields whose type in docs/SCHEMA.md differs from
+// Wireshark 4.0's field type, so that both engines write the same JSON type
+// into the same index.
+var contractKinds = map[string]EKKind{
+	"mpls.bottom":        EKBool,
+	"erspan.truncated":   EKBool,
+	"ntp.precision":      EKInt8,
+	"ntp.rootdelay":      EKFixed16,
+	"ntp.rootdispersion": EKFixed16,
+}
+
+// ekField is what the table knows of one EK key.
+type ekField struct {
+	parentLen uint16 // length of "<parent>_" at the start of the key (0: no parent)
+	kind      EKKind
+}
+
+// EKFields maps tshark's EK keys ("ip_ip_src": the parent protocol and the
+// field name, dots turned into underscores) to the field's type and to
+// where its Wireshark name starts in the key. Fill it once from
+// `tshark -G fields` (tsharkek.LoadFields); it is read-only afterwards and
+// can be shared by any number of EKEncoders.
+type EKFields struct {
+	m map[string]ekField
+}
+
+// NewEKFields returns an empty table.
+func NewEKFields() *EKFields { return &EKFields{m: make(map[string]ekField, 1<<17)} }
+
+// Len returns the number of keys stored (string fields whose names follow
+// the usual pattern need no entry).
+func (t *EKFields) Len() int { return len(t.m) }
+
+// AddField registers a field: parent is its protocol's abbreviation ("ip"),
+// abbrev the field's ("ip.src"), ftype its type as `tshark -G fields`
+// prints it ("FT_IPv4").
+func (t *EKFields) AddField(parent, abbrev, ftype string) {
+	kind := EKString
+	switch ftype {
+	case "FT_INT8", "FT_INT16", "FT_INT24", "FT_INT32", "FT_INT40", "FT_INT48", "FT_INT56", "FT_INT64":
+		kind = EKInt
+	case "FT_UINT8", "FT_UINT16", "FT_UINT24", "FT_UINT32", "FT_UINT40", "FT_UINT48", "FT_UINT56", "FT_UINT64", "FT_FRAMENUM":
+		kind = EKUint
+	case "FT_FLOAT", "FT_DOUBLE", "FT_RELATIVE_TIME":
+		kind = EKFloat
+	}
+	if k, ok := contractKinds[abbrev]; ok {
+		kind = k
+	}
+	key := ekName(parent) + "_" + ekName(abbrev)
+	f := ekField{parentLen: uint16(len(parent) + 1), kind: kind}
+	if _, dup := t.m[key]; dup {
+		return // the first registration wins
+	}
+	if kind == EKString && guessParentLen(key) == int(f.parentLen) {
+		return // the default: nothing to store
+	}
+	t.m[key] = f
+}
+
+// AddProtocol registers a protocol ("tcp.options.sack_perm"); protocols that
+// occur as items inside another protocol's tree are written as true.
+func (t *EKFields) AddProtocol(abbrev string) {
+	key := ekName(abbrev)
+	if _, dup := t.m[key]; !dup {
+		t.m[key] = ekField{kind: EKProtocol}
+	}
+}
+
+// ekName turns a Wireshark name into tshark's EK form: dots become
+// underscores.
+func ekName(s string) string { return strings.ReplaceAll(s, ".", "_") }
+
+// lookup returns what the table knows of key, or the default guess.
+func (t *EKFields) lookup(key []byte) ekField {
+	if t != nil {
+		if f, ok := t.m[string(key)]; ok {
+			return f
+		}
+	}
+	return ekField{parentLen: uint16(guessParentLen(key))}
+}
+
+// guessParentLen returns the length of "X_" when key is "X_X_rest" (the
+// usual form of a field X.rest of protocol X), else 0.
+func guessParentLen[S string | []byte](key S) int {
+	for i := 1; 2*i+1 < len(key); i++ {
+		if key[i] != '_' {
+			continue
+		}
+		if key[2*i+1] == '_' && string(key[:i]) == string(key[i+1:2*i+1]) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// ekAlias names the layers that the native engine files under another
+// protocol's key (docs/SCHEMA.md: dns also for mDNS and LLMNR, http also
+// for SSDP).
+func ekAlias(layer []byte) []byte {
+	switch string(layer) {
+	case "mdns", "llmnr":
+		return []byte("dns")
+	case "ssdp":
+		return []byte("http")
+	}
+	return layer
+}
+
+// EKInfo is what the pipeline needs to know of a document written by
+// EKEncoder.Encode.
+type EKInfo struct {
+	Timestamp int64  // capture time, Unix nanoseconds
+	Number    uint64 // frame number
+	Malformed bool   // tshark found the packet malformed
+}
+
+// ekLayer is one layer occurrence of a packet, in order.
+type ekLayer struct {
+	key   []byte           // EK key, as tshark names it ("mdns")
+	name  []byte           // key in the document ("dns")
+	v     *fastjson.Value  // the layer object
+	stray *fastjson.Object // tshark's layers object, when fields beside the layers belong to this one
+}
+
+// ekItem is one field (or nested object) of a layer being written.
+type ekItem struct {
+	name   []byte
+	key    []byte
+	v      *fastjson.Value
+	nested bool // an object written as such (_ws.expert)
+}
+
+// ekScratch is reused per nesting level of EKEncoder.writeLayer.
+type ekScratch struct {
+	items  []ekItem
+	order  []int          // first item of each name, in order of appearance
+	groups map[string]int // name -> index in order
+	next   []int          // next item of the same name, -1 at the end
+	last   []int          // per group: its last item
+}
+
+// EKEncoder writes documents from packets as tshark -T ek prints them. Give
+// each goroutine its own.
+type EKEncoder struct {
+	enc    *Encoder
+	fields *EKFields
+	layers []ekLayer
+	levels [4]ekScratch
+	addr   [2][16]byte
+}
+
+// NewEKEncoder returns an EKEncoder that names a packet's protocol from
+// protos and types fields from fields (nil: every field is a string, except
+// tshark's booleans).
+func NewEKEncoder(protos *Protocols, fields *EKFields) *EKEncoder {
+	e := &EKEncoder{enc: NewEncoder(protos), fields: fields}
+	for i := range e.levels {
+		e.levels[i].groups = make(map[string]int)
+	}
+	return e
+}
+
+// errNoLayers is the error of a line that is not a tshark EK packet.
+var errNoLayers = errors.New("not a tshark EK packet: no layers object")
+
+// Encode appends the document of one tshark EK packet (the parsed line
+// after the bulk action line) to dst. m gives file_name, file_date_utc and
+// interface.name (tshark's frame.interface_name wins when present); capture
+// time, frame number and lengths come from tshark's frame layer. On error
+// dst is returned unchanged.
+func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EKInfo, error) {
+	var info EKInfo
+	lv := pkt.Get("layers")
+	if lv == nil || lv.Type() != fastjson.TypeObject {
+		return dst, info, errNoLayers
+	}
+	lo, _ := lv.Object()
+
+	// frame fields and layer occurrences, in order
+	var frame *fastjson.Object
+	e.layers = e.layers[:0]
+	lo.Visit(func(k []byte, v *fastjson.Value) {
+		if string(k) == "frame" && v.Type() == fastjson.TypeObject && frame == nil {
+			frame, _ = v.Object()
+			return
+		}
+		e.addLayer(k, v, 0)
+	})
+	if frame == nil {
+		return dst, info, errors.New("tshark EK packet without frame layer")
+	}
+	// fields that tshark prints beside the layers (tcp.segments after
+	// reassembly) go to the last layer of their protocol
+	lo.Visit(func(k []byte, v *fastjson.Value) {
+		if t := v.Type(); t == fastjson.TypeObject || isObjectArray(v) {
+			return
+		}
+		pl := int(e.fields.lookup(k).parentLen)
+		if pl == 0 {
+			return
+		}
+		proto := k[:pl-1]
+		for i := len(e.layers) - 1; i >= 0; i-- {
+			if bytes.Equal(e.layers[i].key, proto) {
+				e.layers[i].stray = lo
+				return
+			}
+		}
+	})
+
+	meta := *m
+	var chain []byte
+	var err error
+	if meta.Timestamp, err = parseEpoch(frame.Get("frame_frame_time_epoch").GetStringBytes()); err != nil {
+		return dst, info, fmt.Errorf("frame.time_epoch: %w", err)
+	}
+	meta.Number = uintOf(frame.Get("frame_frame_number"))
+	meta.OrigLen = int(uintOf(frame.Get("frame_frame_len")))
+	meta.CapLen = int(uintOf(frame.Get("frame_frame_cap_len")))
+	if s := frame.Get("frame_frame_interface_name").GetStringBytes(); len(s) > 0 {
+		meta.Interface = string(s)
+	}
+	chain = frame.Get("frame_frame_protocols").GetStringBytes()
+	info.Timestamp, info.Number = meta.Timestamp, meta.Number
+
+	w := &e.enc.w
+	w.b = dst
+	w.depth = 0
+	w.open()
+	e.enc.head(&meta)
+
+	highest := e.enc.protos.Highest(string(chain))
+	if highest == "" {
+		highest = "unknown"
+		if i := bytes.LastIndexByte(chain, ':'); len(chain) > 0 {
+			highest = string(chain[i+1:])
+		}
+	}
+	w.strs(`,"protocol":`, highest)
+	w.object(`,"frame":`)
+	w.uint(`,"number":`, meta.Number)
+	w.uint(`,"len":`, uint64(meta.OrigLen))
+	w.uint(`,"cap_len":`, uint64(meta.CapLen))
+	w.str(`,"protocols":`, chain)
+	w.close()
+
+	fragment := e.ecs(chain)
+	info.Malformed = e.tags(&meta, fragment)
+
+	w.object(`,"layers":`)
+	for i := range e.layers {
+		l := &e.layers[i]
+		if l.name == nil || isWS(l.key) {
+			continue // written already as part of an earlier group, or tshark's own
+		}
+		n := 0
+		for j := i; j < len(e.layers); j++ {
+			if bytes.Equal(e.layers[j].name, l.name) {
+				n++
+			}
+		}
+		w.key(`,`)
+		w.b = appendString(w.b, l.name)
+		w.b = append(w.b, ':')
+		if n > 1 {
+			w.openArray()
+		}
+		name := l.name
+		for j := i; j < len(e.layers); j++ {
+			if o := &e.layers[j]; bytes.Equal(o.name, name) {
+				if n > 1 {
+					w.elem()
+				}
+				e.writeLayer(o.key, o.v, o.stray, 0)
+				o.name = nil
+			}
+		}
+		if n > 1 {
+			w.closeArray()
+		}
+	}
+	w.close()
+
+	w.close()
+	return w.b, info, nil
+}
+
+// isObjectArray reports whether v is an array of objects (tshark groups
+// repeated layers and subtrees so).
+func isObjectArray(v *fastjson.Value) bool {
+	if v.Type() != fastjson.TypeArray {
+		return false
+	}
+	a, _ := v.Array()
+	return len(a) > 0 && a[0].Type() == fastjson.TypeObject
+}
+
+// isWS reports whether an EK key is one of tshark's own pseudo-protocols
+// (_ws.malformed, _ws.expert, ...).
+func isWS(k []byte) bool { return bytes.HasPrefix(k, []byte("_ws_")) }
+
+// addLayer records the layer occurrences of v (an object, or an array of
+// objects) under key k, and the protocols nested in them.
+func (e *EKEncoder) addLayer(k []byte, v *fastjson.Value, depth int) {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		e.layers = append(e.layers, ekLayer{key: k, name: ekAlias(k), v: v})
+		if depth < 8 {
+			o, _ := v.Object()
+			o.Visit(func(ck []byte, cv *fastjson.Value) {
+				if hoisted(k, ck) && (cv.Type() == fastjson.TypeObject || isObjectArray(cv)) {
+					e.addLayer(ck, cv, depth+1)
+				}
+			})
+		}
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		for _, x := range a {
+			if x.Type() == fastjson.TypeObject {
+				e.addLayer(k, x, depth)
+			}
+		}
+	}
+}
+
+// hoisted reports whether an object ck nested in layer k is a layer of its
+// own: a protocol carried inside another (the IP datagram quoted in an ICMP
+// error, TLS inside QUIC), as opposed to a part of the same protocol
+// (ipv6.hopopts inside ipv6), which is flattened into it, and tshark's own
+// annotations (_ws.expert), which stay nested.
+func hoisted(k, ck []byte) bool {
+	if isWS(ck) {
+		return false
+	}
+	return !(len(ck) > len(k) && bytes.HasPrefix(ck, k) && ck[len(k)] == '_')
+}
+
+// writeLayer writes one layer object: its fields with the protocol prefix
+// dropped, repeated fields as arrays.
+func (e *EKEncoder) writeLayer(layer []byte, v *fastjson.Value, stray *fastjson.Object, depth int) {
+	w := &e.enc.w
+	if depth >= len(e.levels) {
+		w.b = append(w.b, "{}"...)
+		return
+	}
+	s := &e.levels[depth]
+	s.items = s.items[:0]
+	e.collect(s, layer, v, depth)
+	if stray != nil {
+		stray.Visit(func(k []byte, v *fastjson.Value) {
+			if v.Type() == fastjson.TypeObject || isObjectArray(v) {
+				return
+			}
+			if pl := int(e.fields.lookup(k).parentLen); pl > 0 && bytes.Equal(k[:pl-1], layer) {
+				s.items = append(s.items, ekItem{name: e.fieldName(layer, k), key: k, v: v})
+			}
+		})
+	}
+
+	// group the items by name, in order of first appearance
+	clear(s.groups)
+	s.order = s.order[:0]
+	s.last = s.last[:0]
+	s.next = s.next[:0]
+	for i := range s.items {
+		s.next = append(s.next, -1)
+		g, ok := s.groups[string(s.items[i].name)]
+		if !ok {
+			g = len(s.order)
+			s.groups[string(s.items[i].name)] = g
+			s.order = append(s.order, i)
+			s.last = append(s.last, i)
+			continue
+		}
+		s.next[s.last[g]] = i
+		s.last[g] = i
+	}
+
+	w.open()
+	for _, first := range s.order {
+		it := &s.items[first]
+		w.key(`,`)
+		w.b = appendString(w.b, it.name)
+		w.b = append(w.b, ':')
+		if it.nested {
+			n := 0
+			for i := first; i >= 0; i = s.next[i] {
+				n++
+			}
+			if n > 1 {
+				w.openArray()
+			}
+			for i := first; i >= 0; i = s.next[i] {
+				if n > 1 {
+					w.elem()
+				}
+				e.writeLayer(s.items[i].key, s.items[i].v, nil, depth+1)
+			}
+			if n > 1 {
+				w.closeArray()
+			}
+			continue
+		}
+		n := 0
+		for i := first; i >= 0; i = s.next[i] {
+			n += valueCount(s.items[i].v)
+		}
+		if n != 1 {
+			w.openArray()
+		}
+		for i := first; i >= 0; i = s.next[i] {
+			e.writeValue(s.items[i].key, s.items[i].v, n != 1)
+		}
+		if n != 1 {
+			w.closeArray()
+		}
+	}
+	w.close()
+}
+
+// collect gathers the items of layer object v (named layer in EK form),
+// flattening the subtrees of the same protocol.
+func (e *EKEncoder) collect(s *ekScratch, layer []byte, v *fastjson.Value, depth int) {
+	o, err := v.Object()
+	if err != nil {
+		return
+	}
+	o.Visit(func(k []byte, cv *fastjson.Value) {
+		if string(k) == "text" {
+			return // tshark's unnamed text labels
+		}
+		if cv.Type() == fastjson.TypeObject || isObjectArray(cv) {
+			switch {
+			case isWS(k):
+				s.items = append(s.items, ekItem{name: k[len("_ws_"):], key: k, v: cv, nested: true})
+				if cv.Type() == fastjson.TypeArray {
+					// one item per object, so that they group into an array
+					s.items = s.items[:len(s.items)-1]
+					a, _ := cv.Array()
+					for _, x := range a {
+						s.items = append(s.items, ekItem{name: k[len("_ws_"):], key: k, v: x, nested: true})
+					}
+				}
+			case !hoisted(layer, k) && depth < 8:
+				if cv.Type() == fastjson.TypeArray {
+					a, _ := cv.Array()
+					for _, x := range a {
+						e.collect(s, layer, x, depth+1)
+					}
+				} else {
+					e.collect(s, layer, cv, depth+1)
+				}
+			}
+			return
+		}
+		s.items = append(s.items, ekItem{name: e.fieldName(layer, k), key: k, v: cv})
+	})
+}
+
+// fieldName returns the document name of EK key k in layer (EK form):
+// Wireshark's field name without its protocol prefix, dots as underscores
+// ("ip_ip_src" in ip → "src", "ipv6_hopopts_ipv6_hopopts_nxt" in ipv6 →
+// "hopopts_nxt", "dns_dns_qry_name" in mdns → "qry_name").
+func (e *EKEncoder) fieldName(layer, k []byte) []byte {
+	pl := int(e.fields.lookup(k).parentLen)
+	abbrev := k[pl:]
+	if len(abbrev) > len(layer)+1 && bytes.HasPrefix(abbrev, layer) && abbrev[len(layer)] == '_' {
+		return abbrev[len(layer)+1:]
+	}
+	if pl > 0 && len(abbrev) > pl && bytes.HasPrefix(abbrev, k[:pl]) {
+		return abbrev[pl:]
+	}
+	return abbrev
+}
+
+// valueCount returns how many values v holds (its length if an array).
+func valueCount(v *fastjson.Value) int {
+	if v.Type() == fastjson.TypeArray {
+		a, _ := v.Array()
+		return len(a)
+	}
+	return 1
+}
+
+// writeValue writes the value(s) of field k, typed by the field table; with
+// elem, each value as an array element.
+func (e *EKEncoder) writeValue(k []byte, v *fastjson.Value, elem bool) {
+	w := &e.enc.w
+	if v.Type() == fastjson.TypeArray {
+		a, _ := v.Array()
+		for _, x := range a {
+			e.writeValue(k, x, true)
+		}
+		return
+	}
+	if elem {
+		w.elem()
+	}
+	switch v.Type() {
+	case fastjson.TypeTrue, fastjson.TypeNull: // FT_NONE items: present
+		w.b = append(w.b, "true"...)
+	case fastjson.TypeFalse:
+		w.b = append(w.b, "false"...)
+	case fastjson.TypeNumber:
+		w.b = v.MarshalTo(w.b)
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		w.b = appendTyped(w.b, e.fields.lookup(k).kind, s)
+	default:
+		w.b = append(w.b, "null"...) // not produced by tshark
+	}
+}
+
+// appendTyped appends tshark's text s of a field of the given kind.
+// Integers are read in tshark's bases ("0x0800", "6"); a value that does not
+// read as its type is kept as a string.
+func appendTyped(dst []byte, kind EKKind, s []byte) []byte {
+	switch kind {
+	case EKUint, EKInt:
+		if v, ok := parseUint(s); ok {
+			return appendUint(dst, v)
+		}
+		if kind == EKInt && len(s) > 1 && s[0] == '-' {
+			if v, ok := parseUint(s[1:]); ok && v <= 1<<63 {
+				return appendUint(append(dst, '-'), v)
+			}
+		}
+	case EKFloat:
+		if f, err := strconv.ParseFloat(string(s), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return strconv.AppendFloat(dst, f, 'f', -1, 64)
+		}
+	case EKProtocol:
+		return append(dst, "true"...)
+	case EKBool:
+		if v, ok := parseUint(s); ok {
+			if v != 0 {
+				return append(dst, "true"...)
+			}
+			return append(dst, "false"...)
+		}
+	case EKInt8:
+		if v, ok := parseUint(s); ok && v < 256 {
+			return appendInt(dst, int64(int8(v)))
+		}
+	case EKFixed16:
+		if v, ok := parseUint(s); ok && v < 1<<32 {
+			return strconv.AppendFloat(dst, float64(v)/65536, 'f', -1, 64)
+		}
+	}
+	return appendString(dst, s)
+}
+
+// parseUint reads an unsigned integer as tshark prints one: decimal, or hex
+// with 0x.
+func parseUint(s []byte) (uint64, bool) {
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		v, err := strconv.ParseUint(string(s[2:]), 16, 64)
+		return v, err == nil
+	}
+	if len(s) == 0 || len(s) > 20 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
+// uintOf returns the unsigned integer in a tshark string value, or 0.
+func uintOf(v *fastjson.Value) uint64 {
+	n, _ := parseUint(v.GetStringBytes())
+	return n
+}
+
+// parseEpoch reads tshark's frame.time_epoch ("1438233730.468623000") as
+// Unix nanoseconds.
+func parseEpoch(s []byte) (int64, error) {
+	sec, frac, _ := bytes.Cut(s, []byte("."))
+	neg := len(sec) > 0 && sec[0] == '-'
+	if neg {
+		sec = sec[1:]
+	}
+	n, ok := parseUint(sec)
+	if !ok || n > math.MaxInt64/1_000_000_000-1 {
+		return 0, fmt.Errorf("bad time %q", s)
+	}
+	var ns int64
+	for i := 0; i < 9; i++ {
+		ns *= 10
+		if i < len(frac) {
+			c := frac[i]
+			if c < '0' || c > '9' {
+				return 0, fmt.Errorf("bad time %q", s)
+			}
+			ns += int64(c - '0')
+		}
+	}
+	t := int64(n)*1e9 + ns
+	if neg {
+		t = -t
+	}
+	return t, nil
+}
+
+// firstLayer returns the first occurrence of the layer with EK key k.
+func (e *EKEncoder) firstLayer(k string) *fastjson.Value {
+	for i := range e.layers {
+		if string(e.layers[i].key) == k {
+			return e.layers[i].v
+		}
+	}
+	return nil
+}
+
+// ekApp is the ECS network.protocol of the layers the native engine names
+// there (see appProtocol).
+var ekApp = map[string]string{
+	"dns": "dns", "mdns": "mdns", "llmnr": "llmnr", "dhcp": "dhcp", "dhcpv6": "dhcpv6",
+	"ntp": "ntp", "http": "http", "ssdp": "ssdp", "tls": "tls",
+}
+
+// ecs writes the ECS summary fields of the outermost IP header and the
+// transport header right after it in the protocol chain, and reports
+// whether that IP header is a fragment.
+func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
+	// the outermost IP layer and what follows it in the chain
+	var ipName, next string
+	app := ""
+	for rest := string(chain); rest != ""; {
+		var p string
+		p, rest, _ = strings.Cut(rest, ":")
+		if a, ok := ekApp[p]; ok {
+			app = a
+		}
+		switch {
+		case ipName == "" && (p == "ip" || p == "ipv6"):
+			ipName = p
+		case ipName != "" && next == "" && !strings.HasPrefix(p, "ipv6."):
+			next = p
+		}
+	}
+	var src, dst []byte
+	var proto uint8
+	netType := ""
+	if ipName != "" {
+		ip := e.firstLayer(ipName)
+		if ip == nil {
+			ipName = ""
+		} else if ipName == "ip" {
+			src = e.parseAddr(0, ip.GetStringBytes("ip_ip_src"))
+			dst = e.parseAddr(1, ip.GetStringBytes("ip_ip_dst"))
+			proto = uint8(uintOf(ip.Get("ip_ip_proto")))
+			netType = "ipv4"
+			fragment = ip.GetBool("ip_ip_flags_mf") || uintOf(ip.Get("ip_ip_frag_offset")) > 0
+		} else {
+			src = e.parseAddr(0, ip.GetStringBytes("ipv6_ipv6_src"))
+			dst = e.parseAddr(1, ip.GetStringBytes("ipv6_ipv6_dst"))
+			proto = uint8(uintOf(ip.Get("ipv6_ipv6_nxt")))
+			netType = "ipv6"
+			for _, x := range [...][2]string{
+				{"ipv6_hopopts", "ipv6_hopopts_ipv6_hopopts_nxt"},
+				{"ipv6_routing", "ipv6_routing_ipv6_routing_nxt"},
+				{"ipv6_fraghdr", "ipv6_fraghdr_ipv6_fraghdr_nxt"},
+				{"ipv6_dstopts", "ipv6_dstopts_ipv6_dstopts_nxt"},
+			} {
+				if h := ip.Get(x[0]); h != nil {
+					if n := h.Get(x[1]); n != nil {
+						proto = uint8(uintOf(n))
+					}
+					if x[0] == "ipv6_fraghdr" {
+						fragment = true
+					}
+				}
+			}
+		}
+		if src == nil || dst == nil || len(src) != len(dst) {
+			ipName, src, dst, netType = "", nil, nil, ""
+		}
+	}
+	var sport, dport uint16
+	transport := ""
+	hasPorts := false
+	if ipName != "" {
+		switch next {
+		case "tcp", "udp", "sctp":
+			if t := e.firstLayer(next); t != nil {
+				sport = uint16(uintOf(t.Get(next + "_" + next + "_srcport")))
+				dport = uint16(uintOf(t.Get(next + "_" + next + "_dstport")))
+				transport, hasPorts = next, true
+			}
+		case "icmp", "icmpv6":
+			if t := e.firstLayer(next); t != nil {
+				sport = uint16(uintOf(t.Get(next + "_" + next + "_type")))
+				dport = uint16(uintOf(t.Get(next + "_" + next + "_code")))
+				transport = next
+				if next == "icmpv6" {
+					transport = "ipv6-icmp"
+				}
+			}
+		}
+	}
+	cidOK := ipName != "" && (transport != "" || !fragment)
+	e.enc.writeECS(ipName != "", src, dst, proto, netType, sport, dport, transport, hasPorts, app, cidOK)
+	return fragment
+}
+
+// parseAddr reads an IPv4 or IPv6 address into the encoder's slot i.
+func (e *EKEncoder) parseAddr(i int, s []byte) []byte {
+	a, err := netip.ParseAddr(string(s))
+	if err != nil {
+		return nil
+	}
+	if a.Is4() {
+		b := a.As4()
+		return append(e.addr[i][:0], b[:]...)
+	}
+	b := a.As16()
+	return append(e.addr[i][:0], b[:]...)
+}
+
+// tags writes tags and error.message: malformed when tshark added its
+// _ws.malformed layer, snaplen_truncated, ip_fragment. It reports whether
+// the packet is malformed.
+func (e *EKEncoder) tags(m *Meta, fragment bool) bool {
+	mal := e.firstLayer("_ws_malformed")
+	trunc := m.CapLen < m.OrigLen
+	if mal == nil && !trunc && !fragment {
+		return false
+	}
+	w := &e.enc.w
+	w.key(`,"tags":`)
+	w.openArray()
+	for _, t := range [...]struct {
+		on   bool
+		name string
+	}{{mal != nil, "malformed"}, {trunc, "snaplen_truncated"}, {fragment, "ip_fragment"}} {
+		if t.on {
+			w.elem()
+			w.b = append(w.b, '"')
+			w.b = append(w.b, t.name...)
+			w.b = append(w.b, '"')
+		}
+	}
+	w.closeArray()
+	if mal != nil {
+		msg := mal.GetStringBytes("_ws_expert", "_ws_expert__ws_expert_message")
+		if len(msg) == 0 {
+			msg = mal.GetStringBytes("_ws_malformed")
+		}
+		if len(msg) == 0 {
+			msg = []byte("Malformed Packet")
+		}
+		w.object(`,"error":`)
+		w.str(`,"message":`, msg)
+		w.close()
+	}
+	return mal != nil
+}

@@ -1,0 +1,334 @@
+package tsharkek
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/pipeline"
+)
+
+// Config configures a run of the tshark engine.
+type Config struct {
+	// Tshark is the tshark to run ("": tshark from PATH).
+	Tshark string
+	// Args are tshark's dissection options (nil: DefaultArgs). -T ek and -r
+	// are added.
+	Args []string
+	// Workers is the most tshark processes at a time, each reading one file
+	// (default 1).
+	Workers int
+	// Count stops the run after exactly this many documents (0: all).
+	Count uint64
+	// Protocols names a packet's highest protocol.
+	Protocols *encode.Protocols
+	// Fields types tshark's fields (LoadFields). When nil, FieldsFunc is
+	// called (once per file, before its first packet), so that loading the
+	// table can overlap tshark's start.
+	Fields     *encode.EKFields
+	FieldsFunc func() (*encode.EKFields, error)
+	// FromDir marks files found by a directory scan: one that tshark does
+	// not take for a capture is skipped with a note instead of failing.
+	FromDir map[string]bool
+	// Warn reports a problem that does not stop the run: a file that failed
+	// (a *pipeline.FileError), tshark's messages on standard error.
+	Warn func(err error)
+}
+
+// job is one file being read.
+type job struct {
+	path string
+	out  chan *pipeline.Batch
+	done chan error
+}
+
+// Run reads the files with tshark, at most cfg.Workers at a time, and hands
+// their documents to sink in file order, counting in st. A file that tshark
+// cannot read, or not to its end, is reported through cfg.Warn (a
+// *pipeline.FileError naming the file, tshark's exit status and its standard
+// error) and counted in st.FilesFailed; its documents up to the failure are
+// kept and the next file is read. Run returns the sink's error, if any;
+// cancelling ctx stops the run (what was read is still written) and makes
+// Run return ctx's error.
+func Run(ctx context.Context, cfg Config, paths []string, sink pipeline.Sink, st *pipeline.Stats) error {
+	if cfg.Protocols == nil {
+		return errors.New("tshark engine: no protocols list")
+	}
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
+	if cfg.Args == nil {
+		cfg.Args = DefaultArgs
+	}
+	if cfg.Tshark == "" {
+		cfg.Tshark = "tshark"
+	}
+	if cfg.Warn == nil {
+		cfg.Warn = func(error) {}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	pool := sync.Pool{New: func() any { return pipeline.NewDocBatch(nil) }}
+	jobs := make([]*job, len(paths))
+	for i, p := range paths {
+		jobs[i] = &job{path: p, out: make(chan *pipeline.Batch, 4), done: make(chan error, 1)}
+	}
+	// start the files in order, cfg.Workers at a time: the file being
+	// written always runs, so the bounded channels cannot deadlock
+	sem := make(chan struct{}, cfg.Workers)
+	go func() {
+		for _, j := range jobs {
+			select {
+			case sem <- struct{}{}:
+			case <-runCtx.Done():
+				close(j.out)
+				j.done <- nil
+				continue
+			}
+			go func(j *job) {
+				defer func() { <-sem }()
+				err := readFile(runCtx, &cfg, j.path, j.out, &pool, st)
+				close(j.out)
+				j.done <- err
+			}(j)
+		}
+	}()
+
+	var docs uint64
+	var sinkErr error
+	stopped := false
+	for _, j := range jobs {
+		name := j.path
+		st.Current.Store(&name)
+		st.Size.Store(-1)
+		for b := range j.out {
+			if !stopped {
+				n := b.Len()
+				if cfg.Count > 0 && docs+uint64(n) >= cfg.Count {
+					n = int(cfg.Count - docs)
+					b.CutDocs(n)
+					stopped = true
+					stop()
+				}
+				if n > 0 {
+					if err := sink.Write(b); err != nil {
+						sinkErr = err
+						stopped = true
+						stop()
+					}
+				}
+				docs += uint64(n)
+				st.Docs.Add(uint64(n))
+				for i := 0; i < n; i++ {
+					if b.Malformed(i) {
+						st.Malformed.Add(1)
+					}
+				}
+			}
+			pool.Put(b)
+		}
+		if err := <-j.done; err != nil {
+			var fe *pipeline.FileError
+			if !errors.As(err, &fe) || !fe.Skipped {
+				st.FilesFailed.Add(1)
+			}
+			cfg.Warn(err)
+		}
+	}
+	if sinkErr != nil {
+		return sinkErr
+	}
+	return ctx.Err()
+}
+
+// readFile runs tshark on one file and sends its documents, in batches, to
+// out. It returns a *pipeline.FileError when tshark fails or its output
+// cannot be read, nil when the file was read to its end or ctx was
+// cancelled.
+func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipeline.Batch, pool *sync.Pool, st *pipeline.Stats) error {
+	src := &pipeline.Source{Name: path, ID: "tshark-" + path}
+	if path != "-" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: %w", path, err)}
+		}
+		src.Date = string(encode.AppendDateUTC(nil, fi.ModTime()))
+		src.ID = fmt.Sprintf("tshark-%s-%d-%d", path, fi.Size(), fi.ModTime().UnixNano())
+	}
+	args := append([]string(nil), cfg.Args...)
+	args = append(args, "-T", "ek", "-r", path)
+	if cfg.Count > 0 {
+		args = append(args, "-c", strconv.FormatUint(cfg.Count, 10))
+	}
+	cmd := exec.CommandContext(ctx, cfg.Tshark, args...)
+	if path == "-" {
+		cmd.Stdin = os.Stdin
+	}
+	stderr := &limitedBuffer{max: 64 << 10}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: tshark: %w", path, err)}
+	}
+	if err := cmd.Start(); err != nil {
+		return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: starting tshark: %w", path, err)}
+	}
+	st.Files.Add(1)
+
+	readErr := decodeStream(ctx, cfg, src, stdout, out, pool, st)
+	if readErr != nil {
+		// stop tshark: nothing more will be read
+		cmd.Process.Kill()
+		io.Copy(io.Discard, stdout)
+	}
+	waitErr := cmd.Wait()
+	if ctx.Err() != nil {
+		return nil // stopped on purpose: --count reached, interrupted, sink failed
+	}
+	msg := stderrText(stderr.Bytes())
+	switch {
+	case waitErr != nil && readErr == nil:
+		fe := &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: tshark failed (%v): %s", path, waitErr, msg)}
+		fe.Skipped = cfg.FromDir[path] && bytes.Contains(stderr.Bytes(), []byte("isn't a capture file in a format TShark understands"))
+		return fe
+	case readErr != nil:
+		return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: %w (tshark: %s)", path, readErr, msg)}
+	case msg != "(nothing on standard error)":
+		cfg.Warn(fmt.Errorf("%s: tshark: %s", path, msg))
+	}
+	return nil
+}
+
+// decodeStream reads tshark's EK output line by line, drops the bulk action
+// lines and sends the documents of the packets to out.
+func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, r io.Reader, out chan<- *pipeline.Batch, pool *sync.Pool, st *pipeline.Stats) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	var p fastjson.Parser
+	var enc *encode.EKEncoder
+	meta := encode.Meta{FileName: src.Name, FileDate: src.Date}
+	var long, doc []byte
+	var b *pipeline.Batch
+	send := func() error {
+		if b == nil || b.Len() == 0 {
+			return nil
+		}
+		select {
+		case out <- b:
+			b = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	readErr := readLines(br, &long, func(lineNo int, line []byte, last bool) error {
+		if len(line) == 0 || bytes.HasPrefix(line, []byte(`{"index":`)) {
+			return nil
+		}
+		if last {
+			// a packet line without its newline: tshark stopped mid-line
+			return fmt.Errorf("tshark output ends inside line %d", lineNo)
+		}
+		if enc == nil {
+			fields := cfg.Fields
+			if fields == nil && cfg.FieldsFunc != nil {
+				var err error
+				if fields, err = cfg.FieldsFunc(); err != nil {
+					return err
+				}
+			}
+			enc = encode.NewEKEncoder(cfg.Protocols, fields)
+		}
+		v, err := p.ParseBytes(line)
+		if err != nil {
+			return fmt.Errorf("tshark output line %d: %w", lineNo, err)
+		}
+		var info encode.EKInfo
+		doc, info, err = enc.Encode(doc[:0], &meta, v)
+		if err != nil {
+			return fmt.Errorf("tshark output line %d: %w", lineNo, err)
+		}
+		st.Packets.Add(1)
+		if b == nil {
+			b = pool.Get().(*pipeline.Batch)
+			b.ResetDocs(src)
+		}
+		b.AddDoc(doc, info.Timestamp, info.Number, info.Malformed)
+		if b.DocsFull() {
+			return send()
+		}
+		return nil
+	})
+	// the documents before a failure are kept
+	if err := send(); err != nil || ctx.Err() != nil {
+		return nil
+	}
+	return readErr
+}
+
+// readLines calls fn with each line of r, without its line end; last is set
+// for a final line without newline. long is a buffer for lines longer than
+// br's buffer.
+func readLines(br *bufio.Reader, long *[]byte, fn func(lineNo int, line []byte, last bool) error) error {
+	lineNo := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// a line longer than the buffer (large reassembled payloads)
+			*long = append((*long)[:0], line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				*long = append(*long, line...)
+			}
+			line = *long
+		}
+		if len(line) > 0 {
+			lineNo++
+			if ferr := fn(lineNo, bytes.TrimRight(line, "\r\n"), err == io.EOF); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading tshark output: %w", err)
+		}
+	}
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if room := l.max - l.buf.Len(); room > 0 {
+		if len(p) > room {
+			l.buf.Write(p[:room])
+		} else {
+			l.buf.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Bytes()
+}
