@@ -65,6 +65,7 @@ const (
 	nDone next = iota
 	nEthernet
 	nDot1Q
+	nDot1AD
 	nSLL
 	nSLL2
 	nNull
@@ -147,6 +148,7 @@ func (d *Decoder) run(nx next, data []byte) {
 	df.truncated = false
 	icmpDepth := 0 // >0 while decoding the packet quoted in an ICMP error
 	greSeq, erspan3, cmdInGRE := false, false, false
+	ipPayload := -1 // bytes after the last IP header, by its length field
 	var sport, dport uint16
 	for nx != nDone {
 		if len(data) == 0 && nx != nTCPApp && nx != nUDPApp {
@@ -169,17 +171,21 @@ func (d *Decoder) run(nx next, data []byte) {
 				continue
 			}
 			nx, data = d.etherType(uint16(l.EthernetType)), l.Payload
-		case nDot1Q:
-			i := p.add(KindDot1Q)
+		case nDot1Q, nDot1AD:
+			k, name, arr := KindDot1Q, "vlan", &p.Dot1Q
+			if nx == nDot1AD {
+				k, name, arr = KindDot1AD, "ieee8021ad", &p.Dot1AD
+			}
+			i := p.add(k)
 			if i < 0 {
 				return
 			}
-			l := &p.Dot1Q[i]
+			l := &arr[i]
 			if err := l.DecodeFromBytes(data, df); err != nil {
-				p.fail(KindDot1Q, err)
+				p.fail(k, err)
 				return
 			}
-			p.commit(KindDot1Q, i, "vlan")
+			p.commit(k, i, name)
 			if l.Type < 0x0600 {
 				nx, data = nLLC, l.Payload
 				continue
@@ -288,6 +294,7 @@ func (d *Decoder) run(nx next, data []byte) {
 				return
 			}
 			p.commit(KindIPv4, i, "ip")
+			ipPayload = int(l.Length) - int(l.IHL)*4
 			fragment := l.Flags&layers.IPv4MoreFragments != 0 || l.FragOffset != 0
 			if fragment {
 				p.Flags |= FlagFragment
@@ -313,11 +320,16 @@ func (d *Decoder) run(nx next, data []byte) {
 			payload := l.Payload
 			if l.HopByHop != nil {
 				ext.HopOptsNxt = int(l.HopByHop.NextHeader)
-				ext.HopOptsLen = l.HopByHop.ActualLength
+				ext.HopOptsLen = l.HopByHop.ActualLength/8 - 1
 				proto = uint8(l.HopByHop.NextHeader)
 			}
 			var later bool
+			before := len(payload)
 			proto, payload, later = d.ipv6Ext(ext, proto, payload)
+			ipPayload = int(l.Length) - (before - len(payload))
+			if l.HopByHop != nil {
+				ipPayload -= l.HopByHop.ActualLength
+			}
 			if later {
 				return
 			}
@@ -482,6 +494,10 @@ func (d *Decoder) run(nx next, data []byte) {
 				return
 			}
 			p.commit(KindTCP, i, "tcp")
+			p.TCPSegLen[i] = -1
+			if ipPayload >= int(l.DataOffset)*4 {
+				p.TCPSegLen[i] = ipPayload - int(l.DataOffset)*4
+			}
 			if icmpDepth > 0 {
 				return
 			}
@@ -568,6 +584,7 @@ func (d *Decoder) run(nx next, data []byte) {
 			}
 			g.Version = data[0] >> 6
 			g.OptLen = data[0] & 0x3f
+			g.Flags = data[1]
 			g.OAM = data[1]&0x80 != 0
 			g.Critical = data[1]&0x40 != 0
 			g.Protocol = binary.BigEndian.Uint16(data[2:4])
@@ -736,8 +753,10 @@ func (d *Decoder) etherType(t uint16) next {
 		return nARP
 	case 0x8909:
 		return nCMD
-	case 0x8100, 0x88a8, 0x9100:
+	case 0x8100, 0x9100:
 		return nDot1Q
+	case 0x88a8:
+		return nDot1AD
 	case 0x8847, 0x8848:
 		return nMPLS
 	case 0x8864:
@@ -805,8 +824,8 @@ func (d *Decoder) ipv6Ext(ext *IPv6Ext, proto uint8, b []byte) (uint8, []byte, b
 				return proto, b, false
 			}
 			ext.DstOptsNxt = int(b[0])
+			ext.DstOptsLen = int(b[1])
 			l := (int(b[1]) + 1) * 8
-			ext.DstOptsLen = l
 			if l > len(b) {
 				return proto, b, false
 			}

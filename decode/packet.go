@@ -31,6 +31,7 @@ const (
 	KindNone Kind = iota
 	KindEthernet
 	KindDot1Q
+	KindDot1AD
 	KindLinuxSLL
 	KindLinuxSLL2
 	KindLoopback
@@ -63,12 +64,17 @@ const (
 	numKinds
 )
 
+// NumKinds is the number of layer kinds (an array indexed by Kind needs
+// this many elements).
+const NumKinds = int(numKinds)
+
 // kindNames are the Wireshark protocol names, used as keys under "layers" in
 // documents and as the field-name prefix.
 var kindNames = [numKinds]string{
 	KindNone:      "",
 	KindEthernet:  "eth",
 	KindDot1Q:     "vlan",
+	KindDot1AD:    "ieee8021ad",
 	KindLinuxSLL:  "sll",
 	KindLinuxSLL2: "sll",
 	KindLoopback:  "null",
@@ -134,6 +140,11 @@ const (
 	MaxRepeat = 6
 )
 
+// IPPayload holds, per TCP layer, the length of its segment according to
+// the IP header that carries it (-1 when unknown): Wireshark's tcp.len
+// counts from there, also when the capture cut the frame short.
+type IPPayload [MaxRepeat]int
+
 // Layer is one decoded layer: its kind, the index of its instance in the
 // Packet's array for that kind, and the protocol name it shows in
 // frame.protocols (which differs from Kind.Name for DNS on the mDNS and LLMNR
@@ -168,7 +179,7 @@ const (
 // IPv6Ext holds the IPv6 extension headers found after one IPv6 header.
 type IPv6Ext struct {
 	HopOptsNxt  int // -1 when absent; next header of the hop-by-hop header
-	HopOptsLen  int
+	HopOptsLen  int // the length field: 8-octet units, not counting the first 8
 	RoutingNxt  int // -1 when absent
 	RoutingType int
 	RoutingSegs int
@@ -177,7 +188,7 @@ type IPv6Ext struct {
 	FragMore    bool
 	FragIdent   uint32
 	DstOptsNxt  int // -1 when absent
-	DstOptsLen  int
+	DstOptsLen  int // the length field: 8-octet units, not counting the first 8
 }
 
 func (e *IPv6Ext) reset() {
@@ -222,6 +233,7 @@ type Packet struct {
 
 	Ethernet  [MaxRepeat]layers.Ethernet
 	Dot1Q     [MaxRepeat]layers.Dot1Q
+	Dot1AD    [MaxRepeat]layers.Dot1Q // 802.1ad service tags (EtherType 0x88a8)
 	LinuxSLL  [1]layers.LinuxSLL
 	LinuxSLL2 [1]layers.LinuxSLL2
 	Loopback  [1]layers.Loopback
@@ -237,6 +249,7 @@ type Packet struct {
 	ICMPv4    [MaxRepeat]layers.ICMPv4
 	ICMPv6    [MaxRepeat]layers.ICMPv6
 	TCP       [MaxRepeat]layers.TCP
+	TCPSegLen IPPayload
 	UDP       [MaxRepeat]layers.UDP
 	SCTP      [MaxRepeat]layers.SCTP
 	SCTPChunk [MaxRepeat]SCTPChunks
@@ -258,6 +271,7 @@ type Packet struct {
 type GeneveHeader struct {
 	Version   uint8
 	OptLen    uint8 // in 4-byte words
+	Flags     uint8 // the second byte: O, C and reserved bits
 	OAM       bool
 	Critical  bool
 	Protocol  uint16

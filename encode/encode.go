@@ -168,9 +168,9 @@ func appendChain(dst []byte, p *decode.Packet) []byte {
 				dst = append(dst, ":ipv6.dstopts"...)
 			}
 		}
-		if i+1 < len(p.Layers) {
+		if i+1 < len(p.Layers) && p.Layers[i+1].Kind != decode.KindLLC {
 			switch l.Kind {
-			case decode.KindEthernet, decode.KindDot1Q, decode.KindLinuxSLL, decode.KindLinuxSLL2:
+			case decode.KindEthernet, decode.KindDot1Q, decode.KindDot1AD, decode.KindLinuxSLL, decode.KindLinuxSLL2:
 				dst = append(dst, ":ethertype"...)
 			}
 		}

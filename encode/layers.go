@@ -13,7 +13,7 @@ import (
 // outermost first, so no occurrence overwrites another.
 func (e *Encoder) layers(p *decode.Packet) {
 	w := &e.w
-	var done [32]bool
+	var done [decode.NumKinds]bool
 	for i, l := range p.Layers {
 		k := l.Kind
 		if int(k) < len(done) && done[k] {
@@ -48,7 +48,7 @@ func (e *Encoder) layers(p *decode.Packet) {
 }
 
 // Runs of fields that depend on a few bits only, written once at start-up
-// and then appended whole: the TCP flags (9 bits), the IPv4 flags (3 bits),
+// and then appended whole: the TCP flag bits (9 bits), the IPv4 flags (3 bits),
 // the DS field (8 bits) and the IPv4 version and header length.
 var (
 	tcpFlags   [512]string
@@ -61,10 +61,9 @@ func init() {
 	var w writer
 	for f := range tcpFlags {
 		w.b = w.b[:0]
-		w.uint(`,"flags":`, uint64(f))
-		w.bool(`,"flags_ns":`, f&0x100 != 0)
+		w.bool(`,"flags_ae":`, f&0x100 != 0)
 		w.bool(`,"flags_cwr":`, f&0x80 != 0)
-		w.bool(`,"flags_ecn":`, f&0x40 != 0)
+		w.bool(`,"flags_ece":`, f&0x40 != 0)
 		w.bool(`,"flags_urg":`, f&0x20 != 0)
 		w.bool(`,"flags_ack":`, f&0x10 != 0)
 		w.bool(`,"flags_push":`, f&0x08 != 0)
@@ -97,7 +96,7 @@ func init() {
 }
 
 // kindKeys are the layer keys, as writer keys: `,"ip":`.
-var kindKeys = func() (keys [32]string) {
+var kindKeys = func() (keys [decode.NumKinds]string) {
 	for k := decode.Kind(0); int(k) < len(keys); k++ {
 		if n := k.Name(); n != "" {
 			keys[k] = `,"` + n + `":`
@@ -121,10 +120,22 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		} else {
 			w.uint(`,"len":`, uint64(x.Length))
 		}
-	case decode.KindDot1Q:
+	case decode.KindDot1Q, decode.KindDot1AD:
 		x := &p.Dot1Q[i]
+		if l.Kind == decode.KindDot1AD {
+			x = &p.Dot1AD[i]
+		}
 		w.uint(`,"priority":`, uint64(x.Priority))
-		w.bool(`,"dei":`, x.DropEligible)
+		if l.Kind == decode.KindDot1AD {
+			// Wireshark's ieee8021ad.dei is a number, vlan.dei a boolean
+			var dei uint64
+			if x.DropEligible {
+				dei = 1
+			}
+			w.uint(`,"dei":`, dei)
+		} else {
+			w.bool(`,"dei":`, x.DropEligible)
+		}
 		w.uint(`,"id":`, uint64(x.VLANIdentifier))
 		if x.Type >= 0x0600 {
 			w.uint(`,"etype":`, uint64(x.Type))
@@ -277,7 +288,7 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 			w.uint(`,"echo_sequence_number":`, uint64(x.Payload[2])<<8|uint64(x.Payload[3]))
 		}
 	case decode.KindTCP:
-		e.tcp(&p.TCP[i], l.Partial)
+		e.tcp(&p.TCP[i], p.TCPSegLen[i], l.Partial)
 	case decode.KindUDP:
 		x := &p.UDP[i]
 		w.uint(`,"srcport":`, uint64(x.SrcPort))
@@ -337,12 +348,17 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		}
 	case decode.KindVXLAN:
 		x := &p.VXLAN[i]
-		w.bool(`,"flags_i":`, x.ValidIDFlag)
+		var f uint64
+		if c := x.Contents; len(c) >= 2 {
+			f = uint64(c[0])<<8 | uint64(c[1])
+		}
+		w.uint(`,"flags":`, f)
+		w.bool(`,"flag_i":`, x.ValidIDFlag)
 		w.uint(`,"vni":`, uint64(x.VNI))
 	case decode.KindGeneve:
 		x := &p.Geneve[i]
 		w.uint(`,"version":`, uint64(x.Version))
-		w.uint(`,"options_length":`, uint64(x.OptionLen))
+		w.uint(`,"flags":`, uint64(x.Flags))
 		w.bool(`,"flags_oam":`, x.OAM)
 		w.bool(`,"flags_critical":`, x.Critical)
 		w.uint(`,"proto_type":`, uint64(x.Protocol))
@@ -380,7 +396,7 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		x := &p.CMD[i]
 		w.uint(`,"version":`, uint64(x.Version))
 		w.uint(`,"length":`, uint64(x.Length))
-		w.uint(`,"option":`, uint64(x.OptionType))
+		w.uint(`,"options":`, uint64(x.OptionType))
 		w.uint(`,"sgt":`, uint64(x.SGT))
 		w.uint(`,"type":`, uint64(x.Type))
 	case decode.KindDNS:
@@ -410,7 +426,9 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 	}
 }
 
-func (e *Encoder) tcp(x *layers.TCP, partial bool) {
+// tcp writes a TCP layer; segLen is the segment's length by the IP header
+// (-1 if unknown), which Wireshark's tcp.len counts from.
+func (e *Encoder) tcp(x *layers.TCP, segLen int, partial bool) {
 	w := &e.w
 	w.uint(`,"srcport":`, uint64(x.SrcPort))
 	w.uint(`,"dstport":`, uint64(x.DstPort))
@@ -420,18 +438,21 @@ func (e *Encoder) tcp(x *layers.TCP, partial bool) {
 	w.uint(`,"seq_raw":`, uint64(x.Seq))
 	w.uint(`,"ack_raw":`, uint64(x.Ack))
 	w.uint(`,"hdr_len":`, uint64(x.DataOffset)*4)
+	// flags from the header itself: gopacket drops the 3 reserved bits
 	var f uint16
-	for _, b := range [9]bool{x.NS, x.CWR, x.ECE, x.URG, x.ACK, x.PSH, x.RST, x.SYN, x.FIN} {
-		f <<= 1
-		if b {
-			f |= 1
-		}
+	if c := x.Contents; len(c) >= 14 {
+		f = uint16(c[12]&0x0f)<<8 | uint16(c[13])
 	}
-	w.b = append(w.b, tcpFlags[f]...)
+	w.uint(`,"flags":`, uint64(f))
+	w.bool(`,"flags_res":`, f&0x0e00 != 0)
+	w.b = append(w.b, tcpFlags[f&0x1ff]...)
 	w.uint(`,"window_size_value":`, uint64(x.Window))
 	w.uint(`,"checksum":`, uint64(x.Checksum))
 	w.uint(`,"urgent_pointer":`, uint64(x.Urgent))
-	w.uint(`,"len":`, uint64(len(x.Payload)))
+	if segLen < 0 {
+		segLen = len(x.Payload)
+	}
+	w.uint(`,"len":`, uint64(segLen))
 	if len(x.Options) == 0 {
 		return
 	}

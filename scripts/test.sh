@@ -51,7 +51,7 @@ if [ $# -eq 0 ]; then
 	set -- ./...
 fi
 go vet ./...
-go test -timeout 40m "$@"
+go test -count=1 -timeout 40m "$@"
 
 # The same sink against the other servers users run: OpenSearch 2 and
 # Elasticsearch 9 (its own JDK), with the quick integration tests. Skipped

@@ -84,13 +84,9 @@ type knownDifference struct {
 }
 
 var knownDifferences = map[string]knownDifference{
-	"frame.protocols": {"one engine dissects further: tshark knows more protocols (data, stp, cdp, ...), the native engine's content heuristics find HTTP/TLS where tshark 4.0 shows data; also the native chain has an ethertype before llc (802.3 length frames) and vlan for an 802.1ad tag",
+	"frame.protocols": {"one engine dissects further: tshark knows more protocols (data, stp, cdp, ...), the native engine's content heuristics find HTTP/TLS where tshark 4.0 shows data",
 		func(nv, tv []string, _, _ map[string]any) bool {
 			n, t := strings.Trim(nv[0], `"`), strings.Trim(tv[0], `"`)
-			n = strings.ReplaceAll(n, ":ethertype:llc", ":llc")
-			if strings.Contains(t, "ieee8021ad") {
-				n = strings.Replace(n, "vlan", "ieee8021ad", 1)
-			}
 			t = strings.TrimSuffix(t, ":data")
 			return strings.HasPrefix(t+":", n+":") || strings.HasPrefix(n+":", t+":")
 		}},
@@ -108,29 +104,11 @@ var knownDifferences = map[string]knownDifference{
 			slices.Sort(t)
 			return slices.Equal(slices.Compact(n), slices.Compact(t))
 		}},
-	"layers.tcp.len": {"snaplen-truncated packets: Wireshark counts from the IP total length, the native engine the captured payload",
-		func(_, _ []string, nd, _ map[string]any) bool { return slices.Contains(tags(nd), "snaplen_truncated") }},
 	"layers.tls.record_content_type": {"tshark lists every TLS record of the segment, the native engine the first", firstOf},
 	"layers.tls.record_version":      {"tshark lists every TLS record of the segment, the native engine the first", firstOf},
 	"layers.tls.handshake_type":      {"tshark lists every TLS record of the segment, the native engine the first", firstOf},
 	"layers.dhcp.hw_type":            {"Wireshark also names the hardware type and address of the client identifier option dhcp.hw.*", firstOf},
 	"layers.dhcp.hw_mac_addr":        {"Wireshark also names the hardware type and address of the client identifier option dhcp.hw.*", firstOf},
-	"layers.ipv6.hopopts_len": {"the native engine writes bytes, Wireshark's ipv6.hopopts.len is in 8-octet units minus 1 (a native deviation from the contract)",
-		func(nv, tv []string, _, _ map[string]any) bool {
-			for i := range nv {
-				var n, t int
-				fmt.Sscan(nv[i], &n)
-				fmt.Sscan(tv[i], &t)
-				if n != (t+1)*8 {
-					return false
-				}
-			}
-			return len(nv) == len(tv)
-		}},
-	"layers.vlan.priority": {"Wireshark names an 802.1ad S-tag ieee8021ad, the native engine vlan", dot1ad},
-	"layers.vlan.dei":      {"Wireshark names an 802.1ad S-tag ieee8021ad, the native engine vlan", dot1ad},
-	"layers.vlan.id":       {"Wireshark names an 802.1ad S-tag ieee8021ad, the native engine vlan", dot1ad},
-	"layers.vlan.etype":    {"Wireshark names an 802.1ad S-tag ieee8021ad, the native engine vlan", dot1ad},
 	"layers.http.request_version": {"a request line with extra words (\"GET /Hello Arkime HTTP/1.0\"): Wireshark keeps them in the version",
 		func(nv, tv []string, _, _ map[string]any) bool {
 			return len(nv) == 1 && len(tv) == 1 && strings.HasSuffix(tv[0], " "+strings.Trim(nv[0], `"`)+`"`)
@@ -141,11 +119,6 @@ var knownDifferences = map[string]knownDifference{
 // native engine, which gives the first.
 func firstOf(nv, tv []string, _, _ map[string]any) bool {
 	return len(nv) == 1 && len(tv) > 1 && (tv[0] == nv[0] || slices.Contains(tv, nv[0]))
-}
-
-// dot1ad explains a vlan difference in an 802.1ad packet.
-func dot1ad(_, _ []string, _, td map[string]any) bool {
-	return strings.Contains(td["frame"].(map[string]any)["protocols"].(string), "ieee8021ad")
 }
 
 // tags returns a document's tags.
