@@ -36,13 +36,16 @@ type Meta struct {
 // it saw and the Community IDs of recent flows, so give each worker its own.
 type Encoder struct {
 	protos *Protocols
+	listed [decode.NumKinds]bool // whether each kind's name is in protos
 	w      writer
 
-	// date cache: the second last formatted and its two renderings
+	// date cache: the second last formatted, and the time fields around
+	// the fractions of that second
 	lastSec  int64
-	iso      [20]byte // "2006-01-02T15:04:05" + 'Z' slot unused
-	espDate  [24]byte // "2006-01-02T15:04:05+0000"
 	haveDate bool
+	tsHead   []byte // ,"@timestamp":"2006-01-02T15:04:05.
+	tsMid    []byte // Z","sniff_timestamp":1136214245.
+	tsTail   []byte // ,"sniff_date_utc":"2006-01-02T15:04:05+0000"
 
 	flows flowCache
 
@@ -53,7 +56,11 @@ type Encoder struct {
 
 // NewEncoder returns an Encoder that names a packet's protocol from protos.
 func NewEncoder(protos *Protocols) *Encoder {
-	return &Encoder{protos: protos}
+	e := &Encoder{protos: protos}
+	for k := range e.listed {
+		e.listed[k] = protos != nil && protos.Contains(decode.Kind(k).Name())
+	}
+	return e
 }
 
 // Encode appends the JSON document of packet p to dst and returns it. The
@@ -97,20 +104,18 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 func (e *Encoder) head(m *Meta) {
 	w := &e.w
 	e.dates(m.Timestamp)
-	// @timestamp: UTC, nanoseconds
-	w.key(`,"@timestamp":`)
-	w.b = append(w.b, '"')
-	w.b = append(w.b, e.iso[:19]...)
-	w.b = append(w.b, '.')
-	w.b = appendFrac(w.b, nanosOf(m.Timestamp), 9)
-	w.b = append(w.b, 'Z', '"')
-	// espcap's fields
-	w.key(`,"sniff_timestamp":`)
-	w.b = appendSeconds(w.b, m.Timestamp)
-	w.key(`,"sniff_date_utc":`)
-	w.b = append(w.b, '"')
-	w.b = append(w.b, e.espDate[:]...)
-	w.b = append(w.b, '"')
+	// @timestamp (UTC, nanoseconds), espcap's sniff_timestamp and
+	// sniff_date_utc: all but the fractions are rendered once a second
+	ns := nanosOf(m.Timestamp)
+	w.b = append(w.b, e.tsHead...)
+	w.b = appendFrac(w.b, ns, 9)
+	w.b = append(w.b, e.tsMid...)
+	if ns%1000 == 0 {
+		w.b = appendFrac(w.b, ns/1000, 6)
+	} else {
+		w.b = appendFrac(w.b, ns, 9)
+	}
+	w.b = append(w.b, e.tsTail...)
 	if m.FileName != "" {
 		if m.FileName != e.fileName || m.FileDate != e.fileDate {
 			// the same for every packet of a file: render once
@@ -135,8 +140,13 @@ func (e *Encoder) head(m *Meta) {
 // protocols.list, else the highest decoded layer, else "unknown".
 func (e *Encoder) highest(p *decode.Packet) string {
 	for i := len(p.Layers) - 1; i >= 0; i-- {
-		if e.protos.Contains(p.Layers[i].Proto) {
-			return p.Layers[i].Proto
+		l := p.Layers[i]
+		if l.Proto == l.Kind.Name() {
+			if e.listed[l.Kind] {
+				return l.Proto
+			}
+		} else if e.protos.Contains(l.Proto) {
+			return l.Proto
 		}
 	}
 	if n := len(p.Layers); n > 0 {

@@ -22,19 +22,6 @@ func secondsOf(ts int64) int64 {
 	return s
 }
 
-// appendSeconds appends a Unix nanosecond time as a JSON number of seconds,
-// with 6 decimals (9 when the time has sub-microsecond digits), as espcap's
-// sniff_timestamp.
-func appendSeconds(dst []byte, ts int64) []byte {
-	sec, ns := secondsOf(ts), nanosOf(ts)
-	dst = appendInt(dst, sec)
-	dst = append(dst, '.')
-	if ns%1000 == 0 {
-		return appendFrac(dst, ns/1000, 6)
-	}
-	return appendFrac(dst, ns, 9)
-}
-
 // dates fills the encoder's date cache for the second of ts.
 func (e *Encoder) dates(ts int64) {
 	sec := secondsOf(ts)
@@ -43,10 +30,14 @@ func (e *Encoder) dates(ts int64) {
 	}
 	e.lastSec, e.haveDate = sec, true
 	t := time.Unix(sec, 0).UTC()
-	b := t.AppendFormat(e.iso[:0], "2006-01-02T15:04:05")
-	copy(e.iso[:], b)
-	b = t.AppendFormat(e.espDate[:0], "2006-01-02T15:04:05-0700")
-	copy(e.espDate[:], b)
+	b := append(e.tsHead[:0], `,"@timestamp":"`...)
+	e.tsHead = t.AppendFormat(b, "2006-01-02T15:04:05.")
+	b = append(e.tsMid[:0], `Z","sniff_timestamp":`...)
+	b = appendInt(b, sec)
+	e.tsMid = append(b, '.')
+	b = append(e.tsTail[:0], `,"sniff_date_utc":"`...)
+	b = t.AppendFormat(b, "2006-01-02T15:04:05-0700")
+	e.tsTail = append(b, '"')
 }
 
 // AppendDateUTC appends t in the form of espcap's sniff_date_utc and
