@@ -608,12 +608,19 @@ func (d *Decoder) run(nx next, data []byte) {
 			}
 			h := &p.ERSPAN[i]
 			*h = ERSPAN{}
+			n := 0 // type I: no header
 			switch {
 			case erspan3:
-				if len(data) < 12 {
-					p.fail(KindERSPAN, errShort)
-					return
-				}
+				n = 12
+			case greSeq:
+				n = 8
+			}
+			if len(data) < n {
+				p.fail(KindERSPAN, errShort)
+				return
+			}
+			if n > 0 {
+				// the first word is the same in types II and III
 				v := binary.BigEndian.Uint32(data)
 				h.Version = uint8(v >> 28)
 				h.VLAN = uint16(v>>16) & 0xfff
@@ -621,9 +628,10 @@ func (d *Decoder) run(nx next, data []byte) {
 				h.Encap = uint8(v>>11) & 3
 				h.Truncated = v&0x400 != 0
 				h.SessionID = uint16(v & 0x3ff)
+			}
+			if erspan3 {
 				h.Timestamp = binary.BigEndian.Uint32(data[4:8])
 				h.SGT = binary.BigEndian.Uint16(data[8:10])
-				n := 12
 				if data[11]&1 != 0 { // platform-specific subheader follows
 					n += 8
 				}
@@ -631,22 +639,10 @@ func (d *Decoder) run(nx next, data []byte) {
 					p.fail(KindERSPAN, errShort)
 					return
 				}
-				data = data[n:]
-			case greSeq:
-				if len(data) < 8 {
-					p.fail(KindERSPAN, errShort)
-					return
-				}
-				v := binary.BigEndian.Uint32(data)
-				h.Version = uint8(v >> 28)
-				h.VLAN = uint16(v>>16) & 0xfff
-				h.CoS = uint8(v>>13) & 7
-				h.Encap = uint8(v>>11) & 3
-				h.Truncated = v&0x400 != 0
-				h.SessionID = uint16(v & 0x3ff)
+			} else if n > 0 {
 				h.Index = binary.BigEndian.Uint32(data[4:8]) & 0xfffff
-				data = data[8:]
 			}
+			data = data[n:]
 			p.commit(KindERSPAN, i, "erspan")
 			nx = nEthernet
 		case nCMD:

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // writer appends JSON to a byte slice.
@@ -168,38 +169,10 @@ func appendStringS(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// appendEscapedS is appendEscaped for a Go string.
+// appendEscapedS is appendEscaped for a Go string (read in place, not
+// copied).
 func appendEscapedS(dst []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			dst = appendEscapedByte(dst, c)
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || r == 0x2028 || r == 0x2029 {
-			dst = append(dst, s[start:i]...)
-			if r == utf8.RuneError {
-				dst = append(dst, `\ufffd`...)
-			} else {
-				dst = append(dst, `\u202`...)
-				dst = append(dst, hexDigits[r&0xf])
-			}
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(dst, s[start:]...)
+	return appendEscaped(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 func appendEscapedByte(dst []byte, c byte) []byte {

@@ -3,9 +3,11 @@
 package testpcap
 
 import (
-	"io"
 	"path/filepath"
 	"sort"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/espcap/espcap-fast/capfile"
 )
@@ -38,10 +40,7 @@ func Load(pattern string, max int) ([]Packet, error) {
 		}
 		for n := 1; max == 0 || len(out) < max; n++ {
 			if err := r.Next(&rec); err != nil {
-				if err != io.EOF {
-					break
-				}
-				break
+				break // io.EOF, or damage: keep what came before
 			}
 			out = append(out, Packet{
 				File: f, Number: n, Data: append([]byte(nil), rec.Data...),
@@ -49,6 +48,21 @@ func Load(pattern string, max int) ([]Packet, error) {
 			})
 		}
 		r.Close()
+	}
+	return out, nil
+}
+
+// Gopacket returns the packets of a capture as gopacket Packets, decoded
+// with gopacket's default decoders, in file order (for tests that compare
+// against gopacket's own view of a packet).
+func Gopacket(path string) ([]gopacket.Packet, error) {
+	pk, err := Load(path, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gopacket.Packet, len(pk))
+	for i, p := range pk {
+		out[i] = gopacket.NewPacket(p.Data, layers.LinkType(p.LinkType), gopacket.Default)
 	}
 	return out, nil
 }
