@@ -43,6 +43,9 @@ func (ix *Indexer) do(ctx context.Context, method, path string, body []byte) (in
 func (ix *Indexer) detect(ctx context.Context) error {
 	where := ix.nodeList()
 	status, hdr, body, err := ix.do(ctx, http.MethodGet, "/", nil)
+	if err != nil && certError(err) {
+		return fmt.Errorf("bulk: cannot connect to %s: %w%s", where, err, certHint)
+	}
 	if err != nil {
 		return fmt.Errorf("bulk: cannot reach Elasticsearch at %s: %w", where, err)
 	}

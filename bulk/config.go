@@ -173,3 +173,20 @@ func (cfg Config) httpTransport() (*http.Transport, error) {
 	t.TLSClientConfig = tc
 	return t, nil
 }
+
+// certHint follows TLS certificate errors.
+const certHint = " (the server's TLS certificate is not trusted: give its CA with --ca-cert, or --insecure to skip verification)"
+
+// certError reports whether err is a TLS certificate verification failure
+// (unknown authority, expired, wrong host name), which retrying cannot fix:
+// the indexer fails at once instead of retrying without end.
+func certError(err error) bool {
+	var (
+		ve  *tls.CertificateVerificationError
+		ua  x509.UnknownAuthorityError
+		ci  x509.CertificateInvalidError
+		he  x509.HostnameError
+		uae *x509.UnknownAuthorityError
+	)
+	return errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he) || errors.As(err, &uae)
+}

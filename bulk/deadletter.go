@@ -132,6 +132,33 @@ func (ix *Indexer) deadLetterItem(b *batch, it *item, status int, errJSON []byte
 	ix.cfg.Logf("bulk: rejected %s %s: %d %s", b.indexLit(it), b.idLit(it), status, summary)
 }
 
+// DeadLetter records one document that was never sent (for instance because
+// the run was aborted before it could be added): it is counted as added and
+// dead-lettered, and written to the dead-letter file with the error
+// {"type":typ,"reason":reason} and status 0, or logged when there is none.
+// It is safe for concurrent use and works until Close.
+func (ix *Indexer) DeadLetter(index string, id, doc []byte, typ, reason string) error {
+	ix.added.Add(1)
+	ix.dead.Add(1)
+	e := appendJSONString([]byte(`{"type":`), typ)
+	e = append(e, `,"reason":`...)
+	e = appendJSONString(e, reason)
+	e = append(e, '}')
+	indexLit := appendJSONString(nil, index)
+	var idLit []byte
+	if len(id) > 0 {
+		idLit = appendJSONString(nil, id)
+	}
+	if ix.dl == nil {
+		ix.cfg.Logf("bulk: not sent %s %s: %s: %s", indexLit, idLit, typ, reason)
+		return nil
+	}
+	if err := ix.dl.write(indexLit, idLit, 0, e, doc); err != nil {
+		return err
+	}
+	return ix.dl.flush()
+}
+
 // deadLetterAll records every item of b with the same synthetic error.
 func (ix *Indexer) deadLetterAll(b *batch, status int, typ, reason string) {
 	e := append([]byte(`{"type":`), strconv.Quote(typ)...)

@@ -357,7 +357,11 @@ func (ix *Indexer) process(w *workerState, b *batch) {
 	lastStatus, lastErr := 0, ""
 	for len(b.items) > 0 {
 		if ix.runCtx.Err() != nil {
-			ix.deadLetterAll(b, lastStatus, "aborted", "indexer closed before the items were indexed; last error: "+lastErr)
+			reason := "indexer closed before the items were indexed"
+			if lastErr != "" {
+				reason += "; last error: " + lastErr
+			}
+			ix.deadLetterAll(b, lastStatus, "aborted", reason)
 			return
 		}
 		if ix.cfg.MaxRetries > 0 && attempt > ix.cfg.MaxRetries {
@@ -372,6 +376,15 @@ func (ix *Indexer) process(w *workerState, b *batch) {
 		}
 		attempt++
 		status, resp, err := ix.send(w, b)
+		if err != nil && certError(err) {
+			// Retrying cannot help: the certificate stays untrusted
+			// until someone changes --ca-cert/--insecure. Fail like
+			// a refused password: at once and loudly.
+			ferr := fmt.Errorf("bulk: %s: %w%s", ix.nodeList(), err, certHint)
+			ix.fatal.CompareAndSwap(nil, &ferr)
+			ix.deadLetterAll(b, 0, "tls_error", err.Error())
+			return
+		}
 		if err != nil {
 			if ix.runCtx.Err() == nil {
 				lastStatus, lastErr = 0, err.Error()

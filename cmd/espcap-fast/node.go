@@ -225,6 +225,8 @@ type indexSink struct {
 	id       []byte
 	name     []byte
 	notSent  atomic.Int64 // documents the sink could not hand to the indexer
+	handed   atomic.Int64 // packets of the batches the pipeline wrote to the sink
+	failed   atomic.Bool  // Write returned an error: the pipeline stopped reading and writing
 }
 
 // newIndexSink connects to the cluster (a clear error when it is not there
@@ -327,6 +329,10 @@ func (s *indexSink) Write(b *pipeline.Batch) error {
 		s.srcID = src.ID
 		s.idPrefix = docIDPrefix(s.idPrefix[:0], src.ID, s.runID)
 	}
+	s.handed.Add(int64(b.Len()))
+	if s.ctx.Err() != nil {
+		return s.deadLetterRest(b, 0)
+	}
 	for i := range b.Len() {
 		doc, ts, n := b.Doc(i)
 		if doc == nil {
@@ -334,12 +340,36 @@ func (s *indexSink) Write(b *pipeline.Batch) error {
 		}
 		s.id = strconv.AppendUint(append(s.id[:0], s.idPrefix...), n, 10)
 		if err := s.ix.Add(s.ctx, s.indexFor(ts), s.id, doc); err != nil {
+			if s.ctx.Err() != nil {
+				// Aborted (second interrupt, or the flush timeout):
+				// what the pipeline still hands over was read, so it
+				// goes to the dead-letter file instead of vanishing.
+				return s.deadLetterRest(b, i)
+			}
 			for j := i; j < b.Len(); j++ {
 				if d, _, _ := b.Doc(j); d != nil {
 					s.notSent.Add(1)
 				}
 			}
+			s.failed.Store(true)
 			return fmt.Errorf("indexing: %w", err)
+		}
+	}
+	return nil
+}
+
+// deadLetterRest writes the documents of b from the i-th on to the
+// dead-letter file as "aborted" (the run was aborted: they were read but
+// will not be sent). Those it cannot write are counted as not sent.
+func (s *indexSink) deadLetterRest(b *pipeline.Batch, i int) error {
+	for j := i; j < b.Len(); j++ {
+		doc, ts, n := b.Doc(j)
+		if doc == nil {
+			continue
+		}
+		s.id = strconv.AppendUint(append(s.id[:0], s.idPrefix...), n, 10)
+		if err := s.ix.DeadLetter(s.indexFor(ts), s.id, doc, "aborted", "interrupted before the document was sent"); err != nil {
+			s.notSent.Add(1)
 		}
 	}
 	return nil
@@ -444,10 +474,22 @@ func (s *indexSink) finish(runCtx context.Context) int {
 			fmt.Fprintf(s.w, "espcap-fast: %d documents could not be indexed; they are in %s with the reason\n", st.DeadLettered, s.flags.deadLetter)
 		}
 		if n := s.notSent.Load(); n > 0 {
-			fmt.Fprintf(s.w, "espcap-fast: %d documents were read but not sent (aborted); importing the same files again adds them without duplicates\n", n)
+			fmt.Fprintf(s.w, "espcap-fast: %d documents were read but not sent; importing the same files again adds them without duplicates\n", n)
+		}
+		if s.failed.Load() && s.packets != nil {
+			// After a Write error the pipeline stops reading and hands
+			// nothing more to the sink: say how much of what it had
+			// read that leaves out, rather than lose it silently.
+			if n := int64(s.packets()) - s.handed.Load(); n > 0 {
+				lost += n
+				fmt.Fprintf(s.w, "espcap-fast: %d more packets were read but not indexed: reading stopped at the error; importing the same files again adds them without duplicates\n", n)
+			}
 		}
 		if lost > 0 || closeErr != nil {
 			s.code = 1
+		}
+		if s.interrupts.Load() > 1 {
+			s.code = 130 // aborted: the same status main exits with
 		}
 		s.cancel()
 	})
