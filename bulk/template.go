@@ -94,6 +94,11 @@ func Templates(prefix, dataStream string, tg Target) ([]Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bulk: embedded template: %w", err)
 	}
+	if tg.Backend == "opensearch" {
+		if mappings, err = openSearchMappings(mappings, tg); err != nil {
+			return nil, err
+		}
+	}
 	raw, err := templateFS.ReadFile("template/index-template.json")
 	if err != nil {
 		return nil, fmt.Errorf("bulk: embedded template: %w", err)
@@ -141,6 +146,55 @@ func parseVersion(v string) (major, minor int) {
 		minor, _ = strconv.Atoi(parts[1])
 	}
 	return major, minor
+}
+
+// supportsFlatObject: OpenSearch 2.7 and later have flat_object, its
+// counterpart of Elasticsearch's flattened.
+func supportsFlatObject(tg Target) bool {
+	major, minor := parseVersion(tg.Version)
+	return major > 2 || major == 2 && minor >= 7
+}
+
+// openSearchMappings adapts the mappings component to OpenSearch, which has
+// no flattened type: the dynamic templates that map unknown layers to
+// flattened map them to flat_object instead (which takes no ignore_above),
+// and before OpenSearch 2.7, which lacks flat_object too, they are left out,
+// so that the fields of unknown layers become keywords one by one (bounded
+// by the total-fields limit; see docs/SCHEMA.md, "Index template").
+func openSearchMappings(mappings []byte, tg Target) ([]byte, error) {
+	var v map[string]any
+	if err := json.Unmarshal(mappings, &v); err != nil {
+		return nil, fmt.Errorf("bulk: embedded mappings template: %w", err)
+	}
+	tmpl, _ := v["template"].(map[string]any)
+	mp, _ := tmpl["mappings"].(map[string]any)
+	dts, _ := mp["dynamic_templates"].([]any)
+	if dts == nil {
+		return mappings, nil
+	}
+	kept := dts[:0]
+	for _, dt := range dts {
+		flat := false
+		for _, body := range dt.(map[string]any) {
+			m, _ := body.(map[string]any)["mapping"].(map[string]any)
+			if m["type"] == "flattened" {
+				flat = true
+				delete(m, "ignore_above")
+				m["type"] = "flat_object"
+			}
+		}
+		if !flat || supportsFlatObject(tg) {
+			kept = append(kept, dt)
+		}
+	}
+	mp["dynamic_templates"] = kept
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("bulk: mappings template: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // dropSetting removes index.mapping.total_fields.ignore_dynamic_beyond_limit

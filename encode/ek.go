@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
@@ -41,7 +42,18 @@ const (
 	// EKFixed16 is an unsigned 16.16 fixed-point number of seconds, written
 	// as seconds (ntp.rootdelay: 4109 → 0.0626983642578125).
 	EKFixed16
+	// EKBytes is a byte string (FT_BYTES, FT_UINT_BYTES), written as
+	// tshark's hex text, or left out when longer than MaxBytesText.
+	EKBytes
 )
+
+// MaxBytesText is the longest hex text of a byte-string field (FT_BYTES,
+// FT_UINT_BYTES: payloads such as tcp.payload, data.data, tls.app_data) that
+// goes into a document: 1024 characters, 341 bytes as tshark prints them
+// ("de:ad:..."). Longer ones are left out: the index ignores keyword values
+// above 1024 characters anyway (ignore_above), so they would only bloat
+// _source (56 % of the bytes of the documents of the shared test captures).
+const MaxBytesText = 1024
 
 // contractKinds are the fields whose type in docs/SCHEMA.md differs from
 // Wireshark 4.0's field type, so that both engines write the same JSON type
@@ -88,6 +100,8 @@ func (t *EKFields) AddField(parent, abbrev, ftype string) {
 		kind = EKUint
 	case "FT_FLOAT", "FT_DOUBLE", "FT_RELATIVE_TIME":
 		kind = EKFloat
+	case "FT_BYTES", "FT_UINT_BYTES":
+		kind = EKBytes
 	}
 	if k, ok := contractKinds[abbrev]; ok {
 		kind = k
@@ -146,12 +160,14 @@ func guessParentLen[S string | []byte](key S) int {
 func ekAlias(layer []byte) []byte {
 	switch string(layer) {
 	case "mdns", "llmnr":
-		return []byte("dns")
+		return aliasDNS
 	case "ssdp":
-		return []byte("http")
+		return aliasHTTP
 	}
 	return layer
 }
+
+var aliasDNS, aliasHTTP = []byte("dns"), []byte("http")
 
 // EKInfo is what the pipeline needs to know of a document written by
 // EKEncoder.Encode.
@@ -169,22 +185,56 @@ type ekLayer struct {
 	stray *fastjson.Object // tshark's layers object, when fields beside the layers belong to this one
 }
 
+// ekRef is what an EKEncoder knows of an EK key inside a given layer,
+// worked out on the key's first occurrence and cached: the field's name in
+// the document (and its number, for grouping repeated fields), its kind and
+// the length of its "<parent>_" prefix.
+type ekRef struct {
+	key       []byte // the EK key
+	name      []byte
+	id        int32
+	kind      EKKind
+	parentLen uint16
+}
+
 // ekItem is one field (or nested object) of a layer being written.
 type ekItem struct {
+	id     int32 // name number (EKEncoder.intern)
 	name   []byte
 	key    []byte
+	kind   EKKind
 	v      *fastjson.Value
 	nested bool // an object written as such (_ws.expert)
 }
 
 // ekScratch is reused per nesting level of EKEncoder.writeLayer.
 type ekScratch struct {
-	items  []ekItem
-	order  []int          // first item of each name, in order of appearance
-	groups map[string]int // name -> index in order
-	next   []int          // next item of the same name, -1 at the end
-	last   []int          // per group: its last item
+	items []ekItem
+	order []int32 // first item of each name, in order of appearance
+	next  []int32 // next item of the same name, -1 at the end
+	last  []int32 // per group: its last item
+	// group[id] is the group of name id when stamp[id] == gen
+	group []int32
+	stamp []uint32
+	gen   uint32
+	// seq is the layer's keys in the order of its last occurrence, pos the
+	// position in it (refAt)
+	seq *ekSeq
+	pos int
 }
+
+// ekSeq is the sequence of keys of one layer as last seen: tshark writes
+// the fields of a protocol in the same order from packet to packet, so the
+// key at a position is usually the one there last time, found by comparing
+// bytes instead of hashing.
+type ekSeq struct{ refs []*ekRef }
+
+// maxSeq bounds an ekSeq.
+const maxSeq = 4096
+
+// maxRefs bounds an EKEncoder's cache of keys; tshark's keys come from its
+// field table, so it is reached only by a field table of pathological size.
+const maxRefs = 1 << 16
 
 // EKEncoder writes documents from packets as tshark -T ek prints them. Give
 // each goroutine its own.
@@ -194,17 +244,93 @@ type EKEncoder struct {
 	layers []ekLayer
 	levels [4]ekScratch
 	addr   [2][16]byte
+	// refs caches ekRefs by layer + "\x00" + EK key; names numbers the
+	// document names (intern)
+	refs  map[string]*ekRef
+	names map[string]int32
+	seqs  map[string]*ekSeq // by layer EK key
+	kbuf  []byte
+	iface []byte // the last frame.interface_name, and as a string:
+	ifstr string
 }
 
 // NewEKEncoder returns an EKEncoder that names a packet's protocol from
 // protos and types fields from fields (nil: every field is a string, except
 // tshark's booleans).
 func NewEKEncoder(protos *Protocols, fields *EKFields) *EKEncoder {
-	e := &EKEncoder{enc: NewEncoder(protos), fields: fields}
-	for i := range e.levels {
-		e.levels[i].groups = make(map[string]int)
+	return &EKEncoder{
+		enc:    NewEncoder(protos),
+		fields: fields,
+		refs:   make(map[string]*ekRef, 1024),
+		seqs:   make(map[string]*ekSeq, 64),
+		names:  make(map[string]int32, 1024),
 	}
-	return e
+}
+
+// ref returns what is known of EK key k in layer (EK form), from the cache
+// after the key's first occurrence: one map lookup, no allocation.
+func (e *EKEncoder) ref(layer, k []byte) *ekRef {
+	e.kbuf = append(append(append(e.kbuf[:0], layer...), 0), k...)
+	if r, ok := e.refs[string(e.kbuf)]; ok {
+		return r
+	}
+	f := e.fields.lookup(k)
+	name := bytes.Clone(fieldName(layer, k, int(f.parentLen)))
+	r := &ekRef{key: bytes.Clone(k), name: name, id: e.intern(name), kind: f.kind, parentLen: f.parentLen}
+	e.refs[string(e.kbuf)] = r
+	return r
+}
+
+// refAt is ref for the next key of the layer being collected into s:
+// checked first against the key at the same position in the layer's last
+// occurrence.
+func (e *EKEncoder) refAt(s *ekScratch, layer, k []byte) *ekRef {
+	i := s.pos
+	s.pos++
+	seq := s.seq.refs
+	if i < len(seq) && bytes.Equal(seq[i].key, k) {
+		return seq[i]
+	}
+	r := e.ref(layer, k)
+	switch {
+	case i < len(seq):
+		seq[i] = r
+	case i == len(seq) && i < maxSeq:
+		s.seq.refs = append(seq, r)
+	}
+	return r
+}
+
+// seqFor returns the key sequence of a layer.
+func (e *EKEncoder) seqFor(layer []byte) *ekSeq {
+	if q, ok := e.seqs[string(layer)]; ok {
+		return q
+	}
+	q := &ekSeq{}
+	e.seqs[string(layer)] = q
+	return q
+}
+
+// intern returns the number of a document name.
+func (e *EKEncoder) intern(name []byte) int32 {
+	if id, ok := e.names[string(name)]; ok {
+		return id
+	}
+	id := int32(len(e.names))
+	e.names[string(name)] = id
+	return id
+}
+
+// reset empties the caches (and the grouping tables, whose name numbers
+// they define).
+func (e *EKEncoder) reset() {
+	clear(e.refs)
+	clear(e.names)
+	clear(e.seqs)
+	for i := range e.levels {
+		s := &e.levels[i]
+		s.group, s.stamp, s.gen = s.group[:0], s.stamp[:0], 0
+	}
 }
 
 // errNoLayers is the error of a line that is not a tshark EK packet.
@@ -222,6 +348,9 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 		return dst, info, errNoLayers
 	}
 	lo, _ := lv.Object()
+	if len(e.refs) >= maxRefs {
+		e.reset()
+	}
 
 	// frame fields and layer occurrences, in order
 	var frame *fastjson.Object
@@ -242,7 +371,7 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 		if t := v.Type(); t == fastjson.TypeObject || isObjectArray(v) {
 			return
 		}
-		pl := int(e.fields.lookup(k).parentLen)
+		pl := int(e.ref(nil, k).parentLen)
 		if pl == 0 {
 			return
 		}
@@ -265,7 +394,11 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 	meta.OrigLen = int(uintOf(frame.Get("frame_frame_len")))
 	meta.CapLen = int(uintOf(frame.Get("frame_frame_cap_len")))
 	if s := frame.Get("frame_frame_interface_name").GetStringBytes(); len(s) > 0 {
-		meta.Interface = string(s)
+		if !bytes.Equal(s, e.iface) {
+			e.iface = append(e.iface[:0], s...)
+			e.ifstr = string(s)
+		}
+		meta.Interface = e.ifstr
 	}
 	chain = frame.Get("frame_frame_protocols").GetStringBytes()
 	info.Timestamp, info.Number = meta.Timestamp, meta.Number
@@ -276,14 +409,13 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 	w.open()
 	e.enc.head(&meta)
 
-	highest := e.enc.protos.Highest(string(chain))
-	if highest == "" {
-		highest = "unknown"
-		if i := bytes.LastIndexByte(chain, ':'); len(chain) > 0 {
-			highest = string(chain[i+1:])
-		}
+	if highest := e.enc.protos.Highest(unsafeString(chain)); highest != "" {
+		w.strs(`,"protocol":`, highest)
+	} else if len(chain) > 0 {
+		w.str(`,"protocol":`, chain[bytes.LastIndexByte(chain, ':')+1:])
+	} else {
+		w.strs(`,"protocol":`, "unknown")
 	}
-	w.strs(`,"protocol":`, highest)
 	w.object(`,"frame":`)
 	w.uint(`,"number":`, meta.Number)
 	w.uint(`,"len":`, uint64(meta.OrigLen))
@@ -392,48 +524,58 @@ func (e *EKEncoder) writeLayer(layer []byte, v *fastjson.Value, stray *fastjson.
 	}
 	s := &e.levels[depth]
 	s.items = s.items[:0]
+	s.seq, s.pos = e.seqFor(layer), 0
 	e.collect(s, layer, v, depth)
 	if stray != nil {
 		stray.Visit(func(k []byte, v *fastjson.Value) {
 			if v.Type() == fastjson.TypeObject || isObjectArray(v) {
 				return
 			}
-			if pl := int(e.fields.lookup(k).parentLen); pl > 0 && bytes.Equal(k[:pl-1], layer) {
-				s.items = append(s.items, ekItem{name: e.fieldName(layer, k), key: k, v: v})
+			if r := e.refAt(s, layer, k); r.parentLen > 0 && bytes.Equal(k[:r.parentLen-1], layer) {
+				s.items = append(s.items, ekItem{id: r.id, name: r.name, key: k, kind: r.kind, v: v})
 			}
 		})
 	}
 
 	// group the items by name, in order of first appearance
-	clear(s.groups)
+	s.gen++
+	if s.gen == 0 { // wrapped: forget every stamp
+		clear(s.stamp)
+		s.gen = 1
+	}
+	if n := len(e.names); len(s.group) < n {
+		s.group = append(s.group, make([]int32, n-len(s.group))...)
+		s.stamp = append(s.stamp, make([]uint32, n-len(s.stamp))...)
+	}
 	s.order = s.order[:0]
 	s.last = s.last[:0]
 	s.next = s.next[:0]
 	for i := range s.items {
 		s.next = append(s.next, -1)
-		g, ok := s.groups[string(s.items[i].name)]
-		if !ok {
-			g = len(s.order)
-			s.groups[string(s.items[i].name)] = g
-			s.order = append(s.order, i)
-			s.last = append(s.last, i)
+		id := s.items[i].id
+		if s.stamp[id] != s.gen {
+			s.stamp[id] = s.gen
+			s.group[id] = int32(len(s.order))
+			s.order = append(s.order, int32(i))
+			s.last = append(s.last, int32(i))
 			continue
 		}
-		s.next[s.last[g]] = i
-		s.last[g] = i
+		g := s.group[id]
+		s.next[s.last[g]] = int32(i)
+		s.last[g] = int32(i)
 	}
 
 	w.open()
 	for _, first := range s.order {
 		it := &s.items[first]
-		w.key(`,`)
-		w.b = appendString(w.b, it.name)
-		w.b = append(w.b, ':')
 		if it.nested {
 			n := 0
 			for i := first; i >= 0; i = s.next[i] {
 				n++
 			}
+			w.key(`,`)
+			w.b = appendString(w.b, it.name)
+			w.b = append(w.b, ':')
 			if n > 1 {
 				w.openArray()
 			}
@@ -450,13 +592,19 @@ func (e *EKEncoder) writeLayer(layer []byte, v *fastjson.Value, stray *fastjson.
 		}
 		n := 0
 		for i := first; i >= 0; i = s.next[i] {
-			n += valueCount(s.items[i].v)
+			n += valueCount(s.items[i].kind, s.items[i].v)
 		}
+		if n == 0 {
+			continue // only byte strings too long to keep
+		}
+		w.key(`,`)
+		w.b = appendString(w.b, it.name)
+		w.b = append(w.b, ':')
 		if n != 1 {
 			w.openArray()
 		}
 		for i := first; i >= 0; i = s.next[i] {
-			e.writeValue(s.items[i].key, s.items[i].v, n != 1)
+			e.writeValue(s.items[i].kind, s.items[i].v, n != 1)
 		}
 		if n != 1 {
 			w.closeArray()
@@ -476,20 +624,23 @@ func (e *EKEncoder) collect(s *ekScratch, layer []byte, v *fastjson.Value, depth
 		if string(k) == "text" {
 			return // tshark's unnamed text labels
 		}
-		if cv.Type() == fastjson.TypeObject || isObjectArray(cv) {
+		t := cv.Type()
+		if t == fastjson.TypeObject || t == fastjson.TypeArray && isObjectArray(cv) {
 			switch {
 			case isWS(k):
-				s.items = append(s.items, ekItem{name: k[len("_ws_"):], key: k, v: cv, nested: true})
-				if cv.Type() == fastjson.TypeArray {
+				name := k[len("_ws_"):]
+				id := e.intern(name)
+				if t == fastjson.TypeArray {
 					// one item per object, so that they group into an array
-					s.items = s.items[:len(s.items)-1]
 					a, _ := cv.Array()
 					for _, x := range a {
-						s.items = append(s.items, ekItem{name: k[len("_ws_"):], key: k, v: x, nested: true})
+						s.items = append(s.items, ekItem{id: id, name: name, key: k, v: x, nested: true})
 					}
+				} else {
+					s.items = append(s.items, ekItem{id: id, name: name, key: k, v: cv, nested: true})
 				}
 			case !hoisted(layer, k) && depth < 8:
-				if cv.Type() == fastjson.TypeArray {
+				if t == fastjson.TypeArray {
 					a, _ := cv.Array()
 					for _, x := range a {
 						e.collect(s, layer, x, depth+1)
@@ -500,16 +651,17 @@ func (e *EKEncoder) collect(s *ekScratch, layer []byte, v *fastjson.Value, depth
 			}
 			return
 		}
-		s.items = append(s.items, ekItem{name: e.fieldName(layer, k), key: k, v: cv})
+		r := e.refAt(s, layer, k)
+		s.items = append(s.items, ekItem{id: r.id, name: r.name, key: k, kind: r.kind, v: cv})
 	})
 }
 
-// fieldName returns the document name of EK key k in layer (EK form):
-// Wireshark's field name without its protocol prefix, dots as underscores
-// ("ip_ip_src" in ip → "src", "ipv6_hopopts_ipv6_hopopts_nxt" in ipv6 →
-// "hopopts_nxt", "dns_dns_qry_name" in mdns → "qry_name").
-func (e *EKEncoder) fieldName(layer, k []byte) []byte {
-	pl := int(e.fields.lookup(k).parentLen)
+// fieldName returns the document name of EK key k in layer (EK form), given
+// the length pl of its "<parent>_" prefix: Wireshark's field name without
+// its protocol prefix, dots as underscores ("ip_ip_src" in ip → "src",
+// "ipv6_hopopts_ipv6_hopopts_nxt" in ipv6 → "hopopts_nxt",
+// "dns_dns_qry_name" in mdns → "qry_name").
+func fieldName(layer, k []byte, pl int) []byte {
 	abbrev := k[pl:]
 	if len(abbrev) > len(layer)+1 && bytes.HasPrefix(abbrev, layer) && abbrev[len(layer)] == '_' {
 		return abbrev[len(layer)+1:]
@@ -520,30 +672,63 @@ func (e *EKEncoder) fieldName(layer, k []byte) []byte {
 	return abbrev
 }
 
-// valueCount returns how many values v holds (its length if an array).
-func valueCount(v *fastjson.Value) int {
-	if v.Type() == fastjson.TypeArray {
-		a, _ := v.Array()
-		return len(a)
-	}
-	return 1
+// fieldName is fieldName with the prefix length from the field table.
+func (e *EKEncoder) fieldName(layer, k []byte) []byte {
+	return fieldName(layer, k, int(e.fields.lookup(k).parentLen))
 }
 
-// writeValue writes the value(s) of field k, typed by the field table; with
-// elem, each value as an array element.
-func (e *EKEncoder) writeValue(k []byte, v *fastjson.Value, elem bool) {
+// keep reports whether a value of a field of kind goes into the document:
+// not a byte string longer than MaxBytesText.
+func keep(kind EKKind, v *fastjson.Value) bool {
+	if kind != EKBytes || v.Type() != fastjson.TypeString {
+		return true
+	}
+	s, _ := v.StringBytes()
+	return len(s) <= MaxBytesText
+}
+
+// valueCount returns how many values of v (one, or its elements if an
+// array) go into the document.
+func valueCount(kind EKKind, v *fastjson.Value) int {
+	if v.Type() != fastjson.TypeArray {
+		if keep(kind, v) {
+			return 1
+		}
+		return 0
+	}
+	a, _ := v.Array()
+	if kind != EKBytes {
+		return len(a)
+	}
+	n := 0
+	for _, x := range a {
+		if keep(kind, x) {
+			n++
+		}
+	}
+	return n
+}
+
+// writeValue writes the value(s) of a field of the given kind; with elem,
+// each value as an array element.
+func (e *EKEncoder) writeValue(kind EKKind, v *fastjson.Value, elem bool) {
 	w := &e.enc.w
-	if v.Type() == fastjson.TypeArray {
+	t := v.Type()
+	if t == fastjson.TypeArray {
 		a, _ := v.Array()
 		for _, x := range a {
-			e.writeValue(k, x, true)
+			// without elem, the array holds one value that is kept
+			e.writeValue(kind, x, elem)
 		}
+		return
+	}
+	if !keep(kind, v) {
 		return
 	}
 	if elem {
 		w.elem()
 	}
-	switch v.Type() {
+	switch t {
 	case fastjson.TypeTrue, fastjson.TypeNull: // FT_NONE items: present
 		w.b = append(w.b, "true"...)
 	case fastjson.TypeFalse:
@@ -552,7 +737,7 @@ func (e *EKEncoder) writeValue(k []byte, v *fastjson.Value, elem bool) {
 		w.b = v.MarshalTo(w.b)
 	case fastjson.TypeString:
 		s, _ := v.StringBytes()
-		w.b = appendTyped(w.b, e.fields.lookup(k).kind, s)
+		w.b = appendTyped(w.b, kind, s)
 	default:
 		w.b = append(w.b, "null"...) // not produced by tshark
 	}
@@ -681,7 +866,7 @@ func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
 	// the outermost IP layer and what follows it in the chain
 	var ipName, next string
 	app := ""
-	for rest := string(chain); rest != ""; {
+	for rest := unsafeString(chain); rest != ""; {
 		var p string
 		p, rest, _ = strings.Cut(rest, ":")
 		if a, ok := ekApp[p]; ok {
@@ -737,20 +922,12 @@ func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
 	hasPorts := false
 	if ipName != "" {
 		switch next {
-		case "tcp", "udp", "sctp":
-			if t := e.firstLayer(next); t != nil {
-				sport = uint16(uintOf(t.Get(next + "_" + next + "_srcport")))
-				dport = uint16(uintOf(t.Get(next + "_" + next + "_dstport")))
-				transport, hasPorts = next, true
-			}
-		case "icmp", "icmpv6":
-			if t := e.firstLayer(next); t != nil {
-				sport = uint16(uintOf(t.Get(next + "_" + next + "_type")))
-				dport = uint16(uintOf(t.Get(next + "_" + next + "_code")))
-				transport = next
-				if next == "icmpv6" {
-					transport = "ipv6-icmp"
-				}
+		case "tcp", "udp", "sctp", "icmp", "icmpv6":
+			k := ekTransportKeys[next]
+			if t := e.firstLayer(k[0]); t != nil {
+				sport = uint16(uintOf(t.Get(k[1])))
+				dport = uint16(uintOf(t.Get(k[2])))
+				transport, hasPorts = k[3], next == "tcp" || next == "udp" || next == "sctp"
 			}
 		}
 	}
@@ -759,9 +936,24 @@ func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
 	return fragment
 }
 
+// ekTransportKeys are, per transport in the protocol chain, its layer's EK
+// key, the keys of the fields ECS takes as source and destination port
+// (ICMP: type and code) and its network.transport name.
+var ekTransportKeys = map[string][4]string{
+	"tcp":    {"tcp", "tcp_tcp_srcport", "tcp_tcp_dstport", "tcp"},
+	"udp":    {"udp", "udp_udp_srcport", "udp_udp_dstport", "udp"},
+	"sctp":   {"sctp", "sctp_sctp_srcport", "sctp_sctp_dstport", "sctp"},
+	"icmp":   {"icmp", "icmp_icmp_type", "icmp_icmp_code", "icmp"},
+	"icmpv6": {"icmpv6", "icmpv6_icmpv6_type", "icmpv6_icmpv6_code", "ipv6-icmp"},
+}
+
+// unsafeString returns b as a string without copying, for reading only
+// while b is not modified (the parsed tshark line).
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 // parseAddr reads an IPv4 or IPv6 address into the encoder's slot i.
 func (e *EKEncoder) parseAddr(i int, s []byte) []byte {
-	a, err := netip.ParseAddr(string(s))
+	a, err := netip.ParseAddr(unsafeString(s))
 	if err != nil {
 		return nil
 	}

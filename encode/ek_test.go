@@ -118,3 +118,40 @@ func TestEKErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEKBytesCap: byte strings longer than MaxBytesText are left out, a
+// field whose values are all left out is absent, the rest of an array is
+// kept; a packet seen before is encoded without allocating.
+func TestEKBytesCap(t *testing.T) {
+	protos, err := ParseProtocols([]byte("ip\ntcp\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := NewEKFields()
+	tb.AddField("tcp", "tcp.payload", "FT_BYTES")
+	tb.AddField("data", "data.data", "FT_BYTES")
+	tb.AddField("tcp", "tcp.srcport", "FT_UINT16")
+	long := strings.Repeat("ab:", MaxBytesText/3+1)
+	line := `{"layers":{"frame":{"frame_frame_time_epoch":"1.5","frame_frame_number":"1","frame_frame_len":"9","frame_frame_cap_len":"9","frame_frame_protocols":"ip:tcp:data"},` +
+		`"tcp":{"tcp_tcp_srcport":"80","tcp_tcp_payload":"` + long + `"},` +
+		`"data":{"data_data_data":["` + long + `","01:02"],"data_data_len":"2"}}}`
+	v := fastjson.MustParse(line)
+	e := NewEKEncoder(protos, tb)
+	doc, _, err := e.Encode(nil, &Meta{}, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(doc) {
+		t.Fatalf("not JSON: %s", doc)
+	}
+	want := `"layers":{"tcp":{"srcport":80},"data":{"data":"01:02","len":"2"}}}`
+	if !strings.HasSuffix(string(doc), want) {
+		t.Errorf("document\n got %s\nwant ...%s", doc, want)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		doc, _, _ = e.Encode(doc[:0], &Meta{}, v)
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per document seen before, want 0", allocs)
+	}
+}
