@@ -88,7 +88,7 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 		if in.OnOpen != nil {
 			in.OnOpen(r)
 		}
-		src := &Source{Name: path, ID: fileID(path, r)}
+		src := &Source{Name: path, ID: FileID(path)}
 		if st, err := os.Stat(path); err == nil && path != "-" {
 			src.Date = string(encode.AppendDateUTC(nil, st.ModTime()))
 		}
@@ -151,10 +151,11 @@ func (s *Source) withInterfaces(ifs []capfile.Interface) *Source {
 	return &c
 }
 
-// fileID identifies a capture by its content: a hash of its size and its
-// first 64 KiB, so that importing the same file again (under any name)
-// gives the same document IDs. Standard input has no stable identity.
-func fileID(path string, r *capfile.Reader) string {
+// FileID identifies a capture by its content: a hash of its size and its
+// first 64 KiB, so that importing the same file again (under any name, with
+// either engine) gives the same document IDs. Standard input has no stable
+// identity ("stdin").
+func FileID(path string) string {
 	if path == "-" {
 		return "stdin"
 	}

@@ -157,14 +157,13 @@ func Run(ctx context.Context, cfg Config, paths []string, sink pipeline.Sink, st
 // cannot be read, nil when the file was read to its end or ctx was
 // cancelled.
 func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipeline.Batch, pool *sync.Pool, st *pipeline.Stats) error {
-	src := &pipeline.Source{Name: path, ID: "tshark-" + path}
+	src := &pipeline.Source{Name: path, ID: pipeline.FileID(path)}
 	if path != "-" {
 		fi, err := os.Stat(path)
 		if err != nil {
 			return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: %w", path, err)}
 		}
 		src.Date = string(encode.AppendDateUTC(nil, fi.ModTime()))
-		src.ID = fmt.Sprintf("tshark-%s-%d-%d", path, fi.Size(), fi.ModTime().UnixNano())
 	}
 	args := append([]string(nil), cfg.Args...)
 	args = append(args, "-T", "ek", "-r", path)
