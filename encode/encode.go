@@ -48,6 +48,11 @@ type Encoder struct {
 	tsTail   []byte // ,"sniff_date_utc":"2006-01-02T15:04:05+0000"
 
 	flows flowCache
+	// the ECS fields' IP layer and its addresses as written there (quoted),
+	// for the layer's own src and dst; valid during one Encode
+	ipLayer decode.Layer
+	ipText  [2][]byte
+	eth     ethCache
 
 	// file_name and file_date_utc of the last file, rendered
 	fileName, fileDate string
@@ -293,6 +298,10 @@ func (e *Encoder) ecs(p *decode.Packet, highest string) {
 	app := appProtocol(p)
 	cidOK := ipAt >= 0 && (transport != "" || p.Flags&decode.FlagFragment == 0)
 
+	e.ipLayer = decode.Layer{}
+	if ipAt >= 0 {
+		e.ipLayer = p.Layers[ipAt]
+	}
 	e.writeECS(ipAt >= 0, src, dst, proto, netType, sport, dport, transport, hasPorts, app, cidOK)
 }
 
@@ -311,18 +320,26 @@ func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType str
 	slot := e.flows.slot(&k)
 	if slot.valid && slot.key == k {
 		w.b = append(w.b, slot.json[:slot.n]...)
+		e.ipText = [2][]byte{slot.json[slot.src[0]:slot.src[1]], slot.json[slot.dst[0]:slot.dst[1]]}
 		return
 	}
 	start := len(w.b)
+	var srcAt, dstAt [2]int
 	if hasIP {
 		w.object(`,"source":`)
-		w.ip(`,"ip":`, src)
+		w.key(`,"ip":`)
+		srcAt[0] = len(w.b) - start
+		w.b = appendIP(w.b, src)
+		srcAt[1] = len(w.b) - start
 		if hasPorts {
 			w.uint(`,"port":`, uint64(sport))
 		}
 		w.close()
 		w.object(`,"destination":`)
-		w.ip(`,"ip":`, dst)
+		w.key(`,"ip":`)
+		dstAt[0] = len(w.b) - start
+		w.b = appendIP(w.b, dst)
+		dstAt[1] = len(w.b) - start
 		if hasPorts {
 			w.uint(`,"port":`, uint64(dport))
 		}
@@ -349,8 +366,10 @@ func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType str
 		w.b = append(w.b, '"')
 	}
 	w.close()
+	e.ipText = [2][]byte{w.b[start+srcAt[0] : start+srcAt[1]], w.b[start+dstAt[0] : start+dstAt[1]]}
 	if n := len(w.b) - start; n <= len(slot.json) {
 		slot.key, slot.valid, slot.n = k, true, n
+		slot.src, slot.dst = srcAt, dstAt
 		copy(slot.json[:], w.b[start:])
 	}
 }
@@ -396,10 +415,11 @@ func (k *flowKey) set(src, dst []byte, proto uint8, sport, dport uint16, transpo
 }
 
 type flowSlot struct {
-	key   flowKey
-	valid bool
-	n     int
-	json  [384]byte
+	key      flowKey
+	valid    bool
+	n        int
+	src, dst [2]int // where the quoted addresses are in json
+	json     [384]byte
 }
 
 // slot returns the cache slot for k (which may hold another flow).

@@ -112,14 +112,7 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 	i := l.Index
 	switch l.Kind {
 	case decode.KindEthernet:
-		x := &p.Ethernet[i]
-		w.mac(`,"dst":`, x.DstMAC)
-		w.mac(`,"src":`, x.SrcMAC)
-		if x.EthernetType >= 0x0600 {
-			w.uint(`,"type":`, uint64(x.EthernetType))
-		} else {
-			w.uint(`,"len":`, uint64(x.Length))
-		}
+		e.ethernet(&p.Ethernet[i])
 	case decode.KindDot1Q, decode.KindDot1AD:
 		x := &p.Dot1Q[i]
 		if l.Kind == decode.KindDot1AD {
@@ -232,8 +225,7 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		w.uint(`,"ttl":`, uint64(x.TTL))
 		w.uint(`,"proto":`, uint64(x.Protocol))
 		w.uint(`,"checksum":`, uint64(x.Checksum))
-		w.ip(`,"src":`, x.SrcIP)
-		w.ip(`,"dst":`, x.DstIP)
+		e.ipAddrs(l, x.SrcIP, x.DstIP)
 	case decode.KindIPv6:
 		x := &p.IPv6[i]
 		w.uint(`,"version":`, uint64(x.Version))
@@ -244,8 +236,7 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		w.uint(`,"plen":`, uint64(x.Length))
 		w.uint(`,"nxt":`, uint64(x.NextHeader))
 		w.uint(`,"hlim":`, uint64(x.HopLimit))
-		w.ip(`,"src":`, x.SrcIP)
-		w.ip(`,"dst":`, x.DstIP)
+		e.ipAddrs(l, x.SrcIP, x.DstIP)
 		ext := &p.IPv6Ext[i]
 		if ext.HopOptsNxt >= 0 {
 			w.uint(`,"hopopts_nxt":`, uint64(ext.HopOptsNxt))
@@ -481,5 +472,67 @@ func (e *Encoder) tcp(x *layers.TCP, segLen int, partial bool) {
 				w.uint(`,"options_timestamp_tsecr":`, uint64(d[4])<<24|uint64(d[5])<<16|uint64(d[6])<<8|uint64(d[7]))
 			}
 		}
+	}
+}
+
+// ipAddrs writes an IP layer's src and dst, reusing the text the ECS fields
+// of the same header already hold.
+func (e *Encoder) ipAddrs(l decode.Layer, src, dst []byte) {
+	w := &e.w
+	if l.Kind == e.ipLayer.Kind && l.Index == e.ipLayer.Index && len(e.ipText[0]) > 0 {
+		w.key(`,"src":`)
+		w.b = append(w.b, e.ipText[0]...)
+		w.key(`,"dst":`)
+		w.b = append(w.b, e.ipText[1]...)
+		return
+	}
+	w.ip(`,"src":`, src)
+	w.ip(`,"dst":`, dst)
+}
+
+// ethCache remembers the rendered fields of recent Ethernet headers: a
+// capture sees few MAC address pairs (hosts and their gateway).
+type ethCache struct {
+	slots [64]ethSlot
+}
+
+type ethSlot struct {
+	hdr   [14]byte
+	valid bool
+	n     int
+	json  [80]byte
+}
+
+// ethernet writes an Ethernet layer's fields.
+func (e *Encoder) ethernet(x *layers.Ethernet) {
+	w := &e.w
+	if len(x.Contents) < 14 {
+		e.ethFields(x)
+		return
+	}
+	var hdr [14]byte
+	copy(hdr[:], x.Contents)
+	h := (uint32(hdr[5]) | uint32(hdr[11])<<8 | uint32(hdr[13])<<16) * 0x9e3779b1
+	s := &e.eth.slots[h>>26]
+	if s.valid && s.hdr == hdr {
+		w.b = append(w.b, s.json[:s.n]...)
+		return
+	}
+	start := len(w.b)
+	e.ethFields(x)
+	if n := len(w.b) - start; n <= len(s.json) {
+		s.hdr, s.valid, s.n = hdr, true, n
+		copy(s.json[:], w.b[start:])
+	}
+}
+
+func (e *Encoder) ethFields(x *layers.Ethernet) {
+	w := &e.w
+	w.mac(`,"dst":`, x.DstMAC)
+	w.mac(`,"src":`, x.SrcMAC)
+	if x.EthernetType >= 0x0600 {
+		w.uint(`,"type":`, uint64(x.EthernetType))
+	} else {
+		w.uint(`,"len":`, uint64(x.Length))
 	}
 }
