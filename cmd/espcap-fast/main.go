@@ -85,7 +85,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.list, "list", false, "list the network interfaces and exit")
 	fs.StringVar(&o.protocols, "protocols", "", "protocols.list to use instead of the built-in one")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: espcap-fast [flags] [BPF expression]\n\n")
+		fmt.Fprintf(stderr, "usage: espcap-fast [flags] [BPF expression]      capture files (-r, --dir) or interfaces (-i) to NDJSON or --node\n")
+		fmt.Fprintf(stderr, "       espcap-fast query --node N [flags] 'lucene query'\n")
+		fmt.Fprintf(stderr, "       espcap-fast template --print\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
