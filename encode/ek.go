@@ -24,8 +24,8 @@ type EKKind uint8
 const (
 	// EKString is written as a JSON string (also addresses, bytes, times).
 	EKString EKKind = iota
-	// EKInt and EKUint are integers (FT_INT*, FT_UINT*, FT_FRAMENUM):
-	// tshark's "0x0800" and "6" become JSON numbers.
+	// EKInt and EKUint are integers (FT_INT*, FT_UINT*): tshark's "0x0800"
+	// and "6" become JSON numbers.
 	EKInt
 	EKUint
 	// EKFloat is FT_FLOAT, FT_DOUBLE and FT_RELATIVE_TIME: a JSON number.
@@ -45,6 +45,10 @@ const (
 	// EKBytes is a byte string (FT_BYTES, FT_UINT_BYTES), written as
 	// tshark's hex text, or left out when longer than MaxBytesText.
 	EKBytes
+	// EKFrameNum is a frame number (FT_FRAMENUM: dns.response_to,
+	// http.request_in, ...): an unsigned integer, mapped like frame.number
+	// when the encoder has a frame number map (EKEncoder.SetFrameNumbers).
+	EKFrameNum
 )
 
 // MaxBytesText is the longest hex text of a byte-string field (FT_BYTES,
@@ -96,8 +100,10 @@ func (t *EKFields) AddField(parent, abbrev, ftype string) {
 	switch ftype {
 	case "FT_INT8", "FT_INT16", "FT_INT24", "FT_INT32", "FT_INT40", "FT_INT48", "FT_INT56", "FT_INT64":
 		kind = EKInt
-	case "FT_UINT8", "FT_UINT16", "FT_UINT24", "FT_UINT32", "FT_UINT40", "FT_UINT48", "FT_UINT56", "FT_UINT64", "FT_FRAMENUM":
+	case "FT_UINT8", "FT_UINT16", "FT_UINT24", "FT_UINT32", "FT_UINT40", "FT_UINT48", "FT_UINT56", "FT_UINT64":
 		kind = EKUint
+	case "FT_FRAMENUM":
+		kind = EKFrameNum
 	case "FT_FLOAT", "FT_DOUBLE", "FT_RELATIVE_TIME":
 		kind = EKFloat
 	case "FT_BYTES", "FT_UINT_BYTES":
@@ -252,7 +258,18 @@ type EKEncoder struct {
 	kbuf  []byte
 	iface []byte // the last frame.interface_name, and as a string:
 	ifstr string
+	// frameNum maps tshark's frame numbers to the ones written (nil:
+	// tshark's own); see SetFrameNumbers
+	frameNum func(uint64) uint64
 }
+
+// SetFrameNumbers makes the encoder write f(n) for tshark's frame number n,
+// in frame.number and in every frame-number field (FT_FRAMENUM:
+// dns.response_to, http.request_in, ...); nil writes tshark's numbers. The
+// tshark engine uses it when tshark reads a filtered copy of a capture
+// (--bpf), so that documents keep the frame numbers of the original file.
+// f must not allocate if Encode is to stay allocation-free.
+func (e *EKEncoder) SetFrameNumbers(f func(n uint64) uint64) { e.frameNum = f }
 
 // NewEKEncoder returns an EKEncoder that names a packet's protocol from
 // protos and types fields from fields (nil: every field is a string, except
@@ -391,6 +408,9 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 		return dst, info, fmt.Errorf("frame.time_epoch: %w", err)
 	}
 	meta.Number = uintOf(frame.Get("frame_frame_number"))
+	if e.frameNum != nil {
+		meta.Number = e.frameNum(meta.Number)
+	}
 	meta.OrigLen = int(uintOf(frame.Get("frame_frame_len")))
 	meta.CapLen = int(uintOf(frame.Get("frame_frame_cap_len")))
 	if s := frame.Get("frame_frame_interface_name").GetStringBytes(); len(s) > 0 {
@@ -737,6 +757,12 @@ func (e *EKEncoder) writeValue(kind EKKind, v *fastjson.Value, elem bool) {
 		w.b = v.MarshalTo(w.b)
 	case fastjson.TypeString:
 		s, _ := v.StringBytes()
+		if kind == EKFrameNum && e.frameNum != nil {
+			if n, ok := parseUint(s); ok {
+				w.b = appendUint(w.b, e.frameNum(n))
+				break
+			}
+		}
 		w.b = appendTyped(w.b, kind, s)
 	default:
 		w.b = append(w.b, "null"...) // not produced by tshark
@@ -748,7 +774,7 @@ func (e *EKEncoder) writeValue(kind EKKind, v *fastjson.Value, elem bool) {
 // read as its type is kept as a string.
 func appendTyped(dst []byte, kind EKKind, s []byte) []byte {
 	switch kind {
-	case EKUint, EKInt:
+	case EKUint, EKInt, EKFrameNum:
 		if v, ok := parseUint(s); ok {
 			return appendUint(dst, v)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/espcap/espcap-fast/capfile"
 	"github.com/espcap/espcap-fast/encode"
 	"github.com/espcap/espcap-fast/pipeline"
 )
@@ -30,6 +31,11 @@ type Config struct {
 	Workers int
 	// Count stops the run after exactly this many documents (0: all).
 	Count uint64
+	// BPF is a tcpdump filter expression ("": none). For files it is run
+	// by the filter package on every packet, and tshark reads only the
+	// packets kept (see bpf.go); documents keep the file's frame numbers.
+	// Live, it is dumpcap's capture filter.
+	BPF string
 	// Protocols names a packet's highest protocol.
 	Protocols *encode.Protocols
 	// Fields types tshark's fields (LoadFields). When nil, FieldsFunc is
@@ -43,6 +49,10 @@ type Config struct {
 	// Warn reports a problem that does not stop the run: a file that failed
 	// (a *pipeline.FileError), tshark's messages on standard error.
 	Warn func(err error)
+
+	// flushIdle hands a batch on as soon as tshark has printed nothing
+	// more (live capture: documents must not wait for a full batch).
+	flushIdle bool
 }
 
 // job is one file being read.
@@ -105,6 +115,18 @@ func Run(ctx context.Context, cfg Config, paths []string, sink pipeline.Sink, st
 		}
 	}()
 
+	sinkErr := writeJobs(&cfg, jobs, sink, st, &pool, stop)
+	if sinkErr != nil {
+		return sinkErr
+	}
+	return ctx.Err()
+}
+
+// writeJobs hands the documents of the jobs, in job order, to sink, cuts
+// them at cfg.Count, counts them in st and reports the jobs' errors through
+// cfg.Warn. It calls stop when no more documents are needed (Count
+// reached, sink failed) and returns the sink's error.
+func writeJobs(cfg *Config, jobs []*job, sink pipeline.Sink, st *pipeline.Stats, pool *sync.Pool, stop func()) error {
 	var docs uint64
 	var sinkErr error
 	stopped := false
@@ -146,10 +168,7 @@ func Run(ctx context.Context, cfg Config, paths []string, sink pipeline.Sink, st
 			cfg.Warn(err)
 		}
 	}
-	if sinkErr != nil {
-		return sinkErr
-	}
-	return ctx.Err()
+	return sinkErr
 }
 
 // readFile runs tshark on one file and sends its documents, in batches, to
@@ -165,13 +184,37 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 		}
 		src.Date = string(encode.AppendDateUTC(nil, fi.ModTime()))
 	}
+	// with a filter, tshark reads the packets kept from its standard input
+	var capture *capfile.Reader
+	if cfg.BPF != "" {
+		r, err := capfile.Open(path)
+		if err != nil {
+			fe := &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: %w", path, err)}
+			fe.Skipped = cfg.FromDir[path] && errors.Is(err, capfile.ErrNotCapture)
+			return fe
+		}
+		defer r.Close()
+		capture = r
+	}
 	args := append([]string(nil), cfg.Args...)
-	args = append(args, "-T", "ek", "-r", path)
+	args = append(args, "-T", "ek")
+	if capture != nil {
+		args = append(args, "-r", "-")
+	} else {
+		args = append(args, "-r", path)
+	}
 	if cfg.Count > 0 {
 		args = append(args, "-c", strconv.FormatUint(cfg.Count, 10))
 	}
 	cmd := exec.CommandContext(ctx, cfg.Tshark, args...)
-	if path == "-" {
+	var stdin io.WriteCloser
+	switch {
+	case capture != nil:
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: tshark: %w", path, err)}
+		}
+	case path == "-":
 		cmd.Stdin = os.Stdin
 	}
 	stderr := &limitedBuffer{max: 64 << 10}
@@ -185,18 +228,40 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 	}
 	st.Files.Add(1)
 
-	readErr := decodeStream(ctx, cfg, src, stdout, out, pool, st)
+	var frames func(uint64) uint64
+	feedErr := make(chan error, 1)
+	if capture != nil {
+		fm := &frameMap{}
+		frames = fm.lookup
+		go func() {
+			err := feedFiltered(ctx, capture, cfg.BPF, stdin, fm, st)
+			stdin.Close()
+			feedErr <- err
+		}()
+	} else {
+		feedErr <- nil
+	}
+
+	readErr := decodeStream(ctx, cfg, src, stdout, frames, out, pool, st)
 	if readErr != nil {
 		// stop tshark: nothing more will be read
 		cmd.Process.Kill()
 		io.Copy(io.Discard, stdout)
 	}
 	waitErr := cmd.Wait()
+	fErr := <-feedErr
 	if ctx.Err() != nil {
 		return nil // stopped on purpose: --count reached, interrupted, sink failed
 	}
 	msg := stderrText(stderr.Bytes())
 	switch {
+	case fErr != nil && !errors.Is(fErr, errFeedStopped):
+		// the file's damage, or a filter that does not apply: what was
+		// read before it is kept
+		if waitErr == nil && readErr == nil {
+			return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: %w", path, fErr)}
+		}
+		return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: %w; tshark: %v %v: %s", path, fErr, waitErr, readErr, msg)}
 	case waitErr != nil && readErr == nil:
 		fe := &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: tshark failed (%v): %s", path, waitErr, msg)}
 		fe.Skipped = cfg.FromDir[path] && bytes.Contains(stderr.Bytes(), []byte("isn't a capture file in a format TShark understands"))
@@ -211,7 +276,10 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 
 // decodeStream reads tshark's EK output line by line, drops the bulk action
 // lines and sends the documents of the packets to out.
-func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, r io.Reader, out chan<- *pipeline.Batch, pool *sync.Pool, st *pipeline.Stats) error {
+//
+// frames, if not nil, maps tshark's frame numbers to the ones written (see
+// EKEncoder.SetFrameNumbers).
+func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, r io.Reader, frames func(uint64) uint64, out chan<- *pipeline.Batch, pool *sync.Pool, st *pipeline.Stats) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	var p fastjson.Parser
 	var enc *encode.EKEncoder
@@ -247,6 +315,7 @@ func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, r io.R
 				}
 			}
 			enc = encode.NewEKEncoder(cfg.Protocols, fields)
+			enc.SetFrameNumbers(frames)
 		}
 		v, err := p.ParseBytes(line)
 		if err != nil {
@@ -263,7 +332,7 @@ func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, r io.R
 			b.ResetDocs(src)
 		}
 		b.AddDoc(doc, info.Timestamp, info.Number, info.Malformed)
-		if b.DocsFull() {
+		if b.DocsFull() || (cfg.flushIdle && br.Buffered() == 0) {
 			return send()
 		}
 		return nil

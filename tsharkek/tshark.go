@@ -2,7 +2,9 @@
 // tshark on capture files (`tshark -T ek`), reads its output as a stream with
 // valyala/fastjson and turns each packet into the same document the native
 // engine writes (encode.EKEncoder), so that every protocol Wireshark knows
-// ends up in the same documents, indices and sinks.
+// ends up in the same documents, indices and sinks. Live capture (Live)
+// runs dumpcap into tshark through a pipe; a BPF filter on files is run by
+// the filter package before tshark (bpf.go).
 //
 // Several files are read by several tshark processes in parallel (at most
 // Config.Workers), and their documents still reach the sink in file order.

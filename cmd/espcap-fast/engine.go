@@ -17,7 +17,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/filter"
 	"github.com/espcap/espcap-fast/pipeline"
 	"github.com/espcap/espcap-fast/tsharkek"
 )
@@ -31,8 +33,8 @@ type engineFlags struct {
 // registerEngineFlags adds --engine and --tshark to fs.
 func registerEngineFlags(fs *flag.FlagSet) *engineFlags {
 	e := &engineFlags{}
-	fs.StringVar(&e.engine, "engine", "native", "dissector: native (built-in decoders, fast) or tshark (Wireshark's tshark -T ek: every protocol Wireshark knows; capture files only for now)")
-	fs.StringVar(&e.tshark, "tshark", "tshark", "with --engine tshark: the tshark to run")
+	fs.StringVar(&e.engine, "engine", "native", "dissector: native (built-in decoders, fast) or tshark (Wireshark's tshark -T ek: every protocol Wireshark knows; live capture through dumpcap)")
+	fs.StringVar(&e.tshark, "tshark", "tshark", "with --engine tshark: the tshark to run (live capture runs the dumpcap beside it, else dumpcap from PATH)")
 	return e
 }
 
@@ -45,12 +47,7 @@ func (e *engineFlags) validate(o *options) error {
 	default:
 		return fmt.Errorf("--engine %q: use native or tshark", e.engine)
 	}
-	switch {
-	case len(o.nics) > 0:
-		return errors.New("--engine tshark reads capture files only: live capture (--nic/-i) with tshark is not available yet")
-	case o.bpf != "":
-		return errors.New("--engine tshark: a BPF filter (--bpf or trailing arguments) is not available for files yet")
-	case o.workers < 1:
+	if o.workers < 1 {
 		return errors.New("--workers must be at least 1")
 	}
 	return nil
@@ -72,6 +69,15 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 	defer cancel()
 	if _, err := tsharkek.Check(ctx, e.tshark); err != nil {
 		return fail(err)
+	}
+	if o.bpf != "" {
+		if err := checkBPF(o.bpf); err != nil {
+			if idx != nil {
+				idx.finish(context.Background())
+			}
+			fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+			return 2
+		}
 	}
 	// the field table loads while the first files start
 	fields := sync.OnceValues(func() (*encode.EKFields, error) { return tsharkek.LoadFields(ctx, e.tshark) })
@@ -96,6 +102,7 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 		Tshark:     e.tshark,
 		Workers:    o.workers,
 		Count:      o.count,
+		BPF:        o.bpf,
 		Protocols:  protos,
 		FieldsFunc: fields,
 		FromDir:    in.FromDir,
@@ -112,9 +119,13 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 	}
 	if !o.quiet {
 		el := time.Since(start)
-		fmt.Fprintf(stderr, "espcap-fast: tshark engine: %d packets read, %d documents written, %d malformed, %d of %d files failed, %s (%.0f packets/s)\n",
-			st.Packets.Load(), st.Docs.Load(), st.Malformed.Load(), st.FilesFailed.Load(), len(in.Paths),
-			el.Round(time.Millisecond), float64(st.Packets.Load())/el.Seconds())
+		filtered := ""
+		if o.bpf != "" {
+			filtered = fmt.Sprintf(", %d filtered", st.Filtered.Load())
+		}
+		fmt.Fprintf(stderr, "espcap-fast: tshark engine: %d packets read, %d documents written, %d malformed%s, %d of %d files failed, %s (%.0f packets/s)\n",
+			st.Packets.Load()+st.Filtered.Load(), st.Docs.Load(), st.Malformed.Load(), filtered, st.FilesFailed.Load(), len(in.Paths),
+			el.Round(time.Millisecond), float64(st.Packets.Load()+st.Filtered.Load())/el.Seconds())
 	}
 	switch {
 	case runErr != nil && !errors.Is(runErr, context.Canceled):
@@ -131,4 +142,16 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 		return 130
 	}
 	return 0
+}
+
+// checkBPF compiles expr with libpcap (for Ethernet, as the native engine
+// checks it), so that a bad expression is an error before tshark starts.
+func checkBPF(expr string) error {
+	if err := filter.Available(); err != nil {
+		return fmt.Errorf("--bpf: %w", err)
+	}
+	if _, err := filter.Compile(expr, decode.LinkTypeEthernet, 262144); err != nil {
+		return fmt.Errorf("--bpf: %w", err)
+	}
+	return nil
 }

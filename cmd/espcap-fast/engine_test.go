@@ -309,14 +309,16 @@ func TestEngineTsharkMissingOrOld(t *testing.T) {
 		t.Errorf("old tshark: exit %d, stderr %q", code, errb.String())
 	}
 	errb.Reset()
-	code = run([]string{"-q", "--engine", "tshark", "-i", "lo"}, &out, &errb)
-	if code != 2 || !strings.Contains(errb.String(), "live capture") {
-		t.Errorf("live: exit %d, stderr %q", code, errb.String())
-	}
-	errb.Reset()
 	code = run([]string{"-q", "--engine", "wireshark", "-r", "x.pcap"}, &out, &errb)
 	if code != 2 || !strings.Contains(errb.String(), "use native or tshark") {
 		t.Errorf("bad engine: exit %d, stderr %q", code, errb.String())
+	}
+	// live: dumpcap's own error, with its exit status
+	needTshark(t)
+	errb.Reset()
+	code = run([]string{"-q", "--engine", "tshark", "-i", "no-such-if9"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "dumpcap failed (exit status 1)") || !strings.Contains(errb.String(), "no-such-if9") {
+		t.Errorf("live on a missing interface: exit %d, stderr %q", code, errb.String())
 	}
 }
 

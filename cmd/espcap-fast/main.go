@@ -129,6 +129,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if len(o.nics) > 0 {
+		if eng.engine == "tshark" {
+			return runTsharkLive(&o, eng, es, live, stdout, stderr)
+		}
 		return runLive(&o, es, live, stdout, stderr)
 	}
 	if o.workers < 1 {
