@@ -6,7 +6,8 @@
 #   bench/engine-tshark.sh [CAPTURE] [PACKETS]
 #
 # CAPTURE defaults to a PACKETS-packet (default 20000) capture made by
-# /work/shared/tools/make-bench-pcap.sh or bench/make-bench.sh.
+# the shared corpus's tools/make-bench-pcap.sh (../shared beside the checkout) or
+# bench/make-bench.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cap=${1:-}
@@ -16,8 +17,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ -z "$cap" ]; then
 	cap=$tmp/bench.pcap
-	if [ -x /work/shared/tools/make-bench-pcap.sh ]; then
-		/work/shared/tools/make-bench-pcap.sh -n "$n" -o "$cap" >/dev/null
+	tool=$here/../../shared/tools/make-bench-pcap.sh
+	if [ -r "$tool" ]; then
+		bash "$tool" -n "$n" -o "$cap" -s "$here/../../shared/pcaps" >/dev/null
 	else
 		editcap -r -F pcap "$("$here/make-bench.sh" "$n" | tail -1)" "$cap" "1-$n"
 	fi

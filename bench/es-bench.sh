@@ -5,7 +5,7 @@
 #   bench/es-bench.sh [-p PCAP] [-n PACKETS] [-u URL] [-c CHUNK] [-k]
 #
 #   -p  capture to load (default: /tmp/espcap-es-bench-<N>.pcap, built once with
-#       /work/shared/tools/make-bench-pcap.sh -n N, or bench/make-bench.sh)
+#       ../shared/tools/make-bench-pcap.sh -n N beside the checkout, or bench/make-bench.sh)
 #   -n  packets for the default capture (default 200000)
 #   -u  server URL (default $ESPCAP_ES_URL, else http://127.0.0.1:9200; start one
 #       with scripts/es-server.sh start [--port N])
@@ -53,8 +53,8 @@ curl -fsS -m 3 "$url/_cluster/health" >/dev/null || { echo "es-bench: no server 
 if [ -z "$pcap" ]; then
 	pcap=/tmp/espcap-es-bench-$n.pcap
 	if [ ! -s "$pcap" ]; then
-		if [ -x /work/shared/tools/make-bench-pcap.sh ]; then
-			/work/shared/tools/make-bench-pcap.sh -n "$n" -o "$pcap" >&2
+		if [ -r "../shared/tools/make-bench-pcap.sh" ]; then
+			bash "../shared/tools/make-bench-pcap.sh" -n "$n" -o "$pcap" -s "../shared/pcaps" >&2
 		else
 			bench/make-bench.sh -n "$n" -o "$pcap" >&2
 		fi

@@ -15,13 +15,15 @@ import (
 	"testing"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/espcap/espcap-fast/internal/testpcap"
 )
 
 // corpusDir returns the shared capture corpus, or skips the test.
 func corpusDir(t testing.TB) string {
 	dir := os.Getenv("ESPCAP_PCAPS")
 	if dir == "" {
-		dir = "/work/shared/pcaps"
+		dir = testpcap.SharedDir()
 	}
 	if _, err := os.Stat(filepath.Join(dir, "INDEX.md")); err != nil {
 		t.Skipf("capture corpus not found at %s (set ESPCAP_PCAPS): %v", dir, err)

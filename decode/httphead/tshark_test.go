@@ -9,9 +9,12 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/espcap/espcap-fast/internal/testpcap"
 )
 
-const pcaps = "/work/shared/pcaps"
+// pcaps is the shared capture corpus beside the checkout.
+var pcaps = testpcap.SharedDir()
 
 // tsharkFields runs tshark over file and returns the tab separated fields of
 // each output line (first occurrence of each field only).

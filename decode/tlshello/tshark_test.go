@@ -11,9 +11,12 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/espcap/espcap-fast/internal/testpcap"
 )
 
-const pcaps = "/work/shared/pcaps"
+// pcaps is the shared capture corpus beside the checkout.
+var pcaps = testpcap.SharedDir()
 
 func tsharkFields(t *testing.T, file string, args ...string) [][]string {
 	t.Helper()

@@ -13,6 +13,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/espcap/espcap-fast/internal/testpcap"
 )
 
 func ip(s string) []byte { return netip.MustParseAddr(s).AsSlice() }
@@ -169,7 +171,8 @@ func tsharkFields(t *testing.T, file string, args ...string) [][]string {
 	return rows
 }
 
-const pcaps = "/work/shared/pcaps"
+// pcaps is the shared capture corpus beside the checkout.
+var pcaps = testpcap.SharedDir()
 
 func TestAgainstTshark(t *testing.T) {
 	files := []string{

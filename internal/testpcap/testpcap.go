@@ -3,6 +3,7 @@
 package testpcap
 
 import (
+	"os"
 	"path/filepath"
 	"sort"
 
@@ -65,4 +66,29 @@ func Gopacket(path string) ([]gopacket.Packet, error) {
 		out[i] = gopacket.NewPacket(p.Data, layers.LinkType(p.LinkType), gopacket.Default)
 	}
 	return out, nil
+}
+
+// SharedDir returns the shared capture corpus (the folder holding
+// INDEX.md): $ESPCAP_SHARED if set, else the first shared/pcaps found beside
+// the checkout, looking up from the working directory (a package's test
+// runs in the package's folder). It returns "" when there is none.
+func SharedDir() string {
+	if d := os.Getenv("ESPCAP_SHARED"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		c := filepath.Join(dir, "shared", "pcaps")
+		if _, err := os.Stat(filepath.Join(c, "INDEX.md")); err == nil {
+			return c
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return ""
+		}
+		dir = up
+	}
 }
