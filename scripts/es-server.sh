@@ -153,7 +153,11 @@ ensure_dist() {
 
 launcherfile=$rundir/launcher.pid
 
-alive_in() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# (the server removes its pid file when it exits: read it once, quietly)
+alive_in() {
+	local p
+	p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null
+}
 
 # pid_alive: the server (or its launcher, before the server wrote its pid
 # file) is running.
@@ -256,7 +260,7 @@ do_stop_locked() {
 	fi
 	local pid f
 	for f in "$pidfile" "$launcherfile"; do
-		alive_in "$f" && kill -TERM "$(cat "$f")" 2>/dev/null
+		alive_in "$f" && kill -TERM "$(cat "$f" 2>/dev/null)" 2>/dev/null
 	done
 	for _ in $(seq 1 60); do
 		pid_alive || break
@@ -264,7 +268,7 @@ do_stop_locked() {
 	done
 	for f in "$pidfile" "$launcherfile"; do
 		if alive_in "$f"; then
-			pid=$(cat "$f")
+			pid=$(cat "$f" 2>/dev/null) || continue
 			log "pid $pid still alive after 60s, killing"
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
