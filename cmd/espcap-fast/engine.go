@@ -127,21 +127,10 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 			st.Packets.Load()+st.Filtered.Load(), st.Docs.Load(), st.Malformed.Load(), filtered, st.FilesFailed.Load(), len(in.Paths),
 			el.Round(time.Millisecond), float64(st.Packets.Load()+st.Filtered.Load())/el.Seconds())
 	}
-	switch {
-	case runErr != nil && !errors.Is(runErr, context.Canceled):
-		fmt.Fprintf(stderr, "espcap-fast: %v\n", runErr)
-		return 1
-	case flushErr != nil && !errors.Is(flushErr, syscall.EPIPE):
-		fmt.Fprintf(stderr, "espcap-fast: writing documents: %v\n", flushErr)
-		return 1
-	case st.FilesFailed.Load() > 0:
-		return 1
-	case idxCode != 0:
-		return idxCode
-	case ctx.Err() != nil:
-		return 130
+	if errors.Is(runErr, context.Canceled) {
+		runErr = nil
 	}
-	return 0
+	return exitStatus(stderr, runErr, flushErr, st.FilesFailed.Load(), idxCode, ctx.Err())
 }
 
 // checkBPF compiles expr with libpcap (for Ethernet, as the native engine

@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	espcapfast "github.com/espcap/espcap-fast"
-	"github.com/espcap/espcap-fast/encode"
 	"github.com/espcap/espcap-fast/filter"
 	"github.com/espcap/espcap-fast/pipeline"
 	"github.com/espcap/espcap-fast/ring"
@@ -72,23 +70,8 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 	if lf.duration < 0 {
 		return fail(2, "--duration must not be negative")
 	}
-	var nics []string
-	for _, n := range o.nics {
-		for _, s := range strings.Split(n, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				nics = append(nics, s)
-			}
-		}
-	}
-	list := espcapfast.ProtocolsList
-	if o.protocols != "" {
-		b, err := os.ReadFile(o.protocols)
-		if err != nil {
-			return fail(2, "--protocols: %v", err)
-		}
-		list = b
-	}
-	protos, err := encode.ParseProtocols(list)
+	nics := splitList(o.nics)
+	protos, err := loadProtocols(o.protocols)
 	if err != nil {
 		return fail(2, "%v", err)
 	}

@@ -139,16 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	list := espcapfast.ProtocolsList
-	if o.protocols != "" {
-		b, err := os.ReadFile(o.protocols)
-		if err != nil {
-			fmt.Fprintf(stderr, "espcap-fast: --protocols: %v\n", err)
-			return 2
-		}
-		list = b
-	}
-	protos, err := encode.ParseProtocols(list)
+	protos, err := loadProtocols(o.protocols)
 	if err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
@@ -230,6 +221,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			st.Packets.Load(), st.Docs.Load(), st.Malformed.Load(), st.Filtered.Load(),
 			st.FilesFailed.Load(), len(in.Paths), el.Round(time.Millisecond), rate)
 	}
+	return exitStatus(stderr, runErr, flushErr, st.FilesFailed.Load(), idxCode, ctx.Err())
+}
+
+// exitStatus is the exit status of a run over files: 1 when the run failed,
+// documents could not be written or a file failed, the index sink's status
+// when indexing fell short, 130 when interrupted, else 0. Errors are
+// reported on stderr; a closed stdout (EPIPE, `| head`) is not an error.
+func exitStatus(stderr io.Writer, runErr, flushErr error, filesFailed uint64, idxCode int, interrupted error) int {
 	switch {
 	case runErr != nil:
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", runErr)
@@ -237,11 +236,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case flushErr != nil && !errors.Is(flushErr, syscall.EPIPE):
 		fmt.Fprintf(stderr, "espcap-fast: writing documents: %v\n", flushErr)
 		return 1
-	case st.FilesFailed.Load() > 0:
+	case filesFailed > 0:
 		return 1
 	case idxCode != 0:
 		return idxCode
-	case ctx.Err() != nil:
+	case interrupted != nil:
 		return 130
 	}
 	return 0
@@ -255,4 +254,32 @@ func (s *ndjsonSink) Write(b *pipeline.Batch) error {
 		return fmt.Errorf("writing documents: %w", err)
 	}
 	return nil
+}
+
+// loadProtocols reads the protocols.list at path, or the built-in one when
+// path is "".
+func loadProtocols(path string) (*encode.Protocols, error) {
+	list := espcapfast.ProtocolsList
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--protocols: %w", err)
+		}
+		list = b
+	}
+	return encode.ParseProtocols(list)
+}
+
+// splitList flattens repeated and comma-separated flag values ("-i a,b -i
+// c") into their non-empty items.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
