@@ -11,10 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/espcap/espcap-fast/decode"
@@ -86,17 +83,7 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 	if idx != nil {
 		idx.packets = st.Packets.Load
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		<-sigs
-		prog.warn(errors.New("interrupted: stopping, writing what was read (again to abort)"))
-		cancel()
-		<-sigs
-		runAbortHook()
-		os.Exit(130)
-	}()
+	defer onInterrupt(cancel, prog.warn, "interrupted: stopping, writing what was read (again to abort)")()
 
 	cfg := tsharkek.Config{
 		Tshark:     e.tshark,

@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,21 +77,9 @@ func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdou
 		ctx, cancel = context.WithTimeout(ctx, lf.duration)
 		defer cancel()
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; !ok {
-			return
-		}
-		prog.warn(errors.New("stopping: dumpcap stops, tshark dissects and espcap-fast writes what was captured (again to abort)"))
-		cancel()
-		if _, ok := <-sigs; !ok {
-			return
-		}
-		runAbortHook()
-		os.Exit(130) // dumpcap and tshark die with espcap-fast (PR_SET_PDEATHSIG)
-	}()
+	// a second signal exits at once: dumpcap and tshark die with
+	// espcap-fast (PR_SET_PDEATHSIG)
+	defer onInterrupt(cancel, prog.warn, "stopping: dumpcap stops, tshark dissects and espcap-fast writes what was captured (again to abort)")()
 
 	filt := ""
 	if o.bpf != "" {

@@ -10,8 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -134,21 +132,7 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 		ctx, cancel = context.WithTimeout(ctx, lf.duration)
 		defer cancel()
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; !ok {
-			return
-		}
-		prog.warn(errors.New("stopping: draining the rings and writing what was captured (again to abort)"))
-		cancel()
-		if _, ok := <-sigs; !ok {
-			return
-		}
-		runAbortHook()
-		os.Exit(130)
-	}()
+	defer onInterrupt(cancel, prog.warn, "stopping: draining the rings and writing what was captured (again to abort)")()
 
 	if !o.quiet {
 		filt := ""

@@ -193,16 +193,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		prog.warn(errors.New("interrupted: stopping, writing what was read (again to abort)"))
-		cancel()
-		<-sigs
-		runAbortHook()
-		os.Exit(130)
-	}()
+	defer onInterrupt(cancel, prog.warn, "interrupted: stopping, writing what was read (again to abort)")()
 
 	start := time.Now()
 	prog.start(&runner.Stats, start)
@@ -282,4 +273,34 @@ func splitList(vals []string) []string {
 		}
 	}
 	return out
+}
+
+// onInterrupt handles SIGINT and SIGTERM for a run: the first says msg and
+// calls stop (reading stops, what was read is still written); the second
+// aborts at once (the index sink dead-letters what is in flight) with exit
+// status 130. The returned function stops the handling.
+func onInterrupt(stop func(), warn func(error), msg string) (done func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	quit := make(chan struct{})
+	go func() {
+		for n := 1; ; n++ {
+			select {
+			case <-sigs:
+			case <-quit:
+				return
+			}
+			if n == 1 {
+				warn(errors.New(msg))
+				stop()
+				continue
+			}
+			runAbortHook()
+			os.Exit(130)
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(quit)
+	}
 }
