@@ -48,6 +48,7 @@ type Encoder struct {
 	tsTail   []byte // ,"sniff_date_utc":"2006-01-02T15:04:05+0000"
 
 	flows flowCache
+	cids  cidCache
 	// the ECS fields' IP layer and its addresses as written there (quoted),
 	// for the layer's own src and dst; valid during one Encode
 	ipLayer decode.Layer
@@ -362,7 +363,7 @@ func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType str
 	if cidOK {
 		w.key(`,"community_id":`)
 		w.b = append(w.b, '"')
-		w.b = communityid.AppendV1(w.b, 0, src, dst, proto, sport, dport)
+		w.b = e.cids.append(w.b, &k)
 		w.b = append(w.b, '"')
 	}
 	w.close()
@@ -428,4 +429,57 @@ func (c *flowCache) slot(k *flowKey) *flowSlot {
 	b := binary.LittleEndian.Uint64(k.addrs[24:32]) ^ binary.LittleEndian.Uint64(k.addrs[16:24])*0xc2b2ae3d27d4eb4f
 	h := (a ^ b<<1 ^ uint64(k.sport)<<32 ^ uint64(k.dport)<<16 ^ uint64(k.proto)) * 0x9e3779b97f4a7c15
 	return &c.slots[h>>55]
+}
+
+// cidCache remembers Community IDs by flow, in both directions: the ECS
+// cache holds one entry per direction, and the first packet of the reverse
+// direction then finds the ID here instead of computing a SHA-1 again.
+type cidCache struct {
+	slots [256]cidSlot
+}
+
+type cidSlot struct {
+	key   flowKey // the direction it was computed for
+	valid bool
+	id    [communityid.Len]byte
+}
+
+// append appends the Community ID of k's flow.
+func (c *cidCache) append(dst []byte, k *flowKey) []byte {
+	// a direction-independent slot: hash the two endpoints in order
+	a := binary.LittleEndian.Uint64(k.addrs[8:16]) ^ binary.LittleEndian.Uint64(k.addrs[0:8]) ^ uint64(k.sport)
+	b := binary.LittleEndian.Uint64(k.addrs[24:32]) ^ binary.LittleEndian.Uint64(k.addrs[16:24]) ^ uint64(k.dport)
+	if a > b {
+		a, b = b, a
+	}
+	h := (a*0x9e3779b97f4a7c15 ^ b) * 0xc2b2ae3d27d4eb4f
+	s := &c.slots[(h^uint64(k.proto))>>56]
+	if s.valid && (s.key.sameFlow(k)) {
+		return append(dst, s.id[:]...)
+	}
+	n := int(k.alen)
+	id := communityid.AppendV1(s.id[:0], 0, k.addrs[0:n], k.addrs[16:16+n], k.proto, k.sport, k.dport)
+	if len(id) != len(s.id) {
+		s.valid = false
+		return append(dst, id...)
+	}
+	s.key, s.valid = *k, true
+	return append(dst, s.id[:]...)
+}
+
+// sameFlow reports whether k and o are the same flow, in either direction.
+// The ports of ICMP are type and code, whose reverse is not a swap: those
+// count as the same flow only in the same direction.
+func (k *flowKey) sameFlow(o *flowKey) bool {
+	if k.alen != o.alen || k.proto != o.proto {
+		return false
+	}
+	if k.addrs == o.addrs && k.sport == o.sport && k.dport == o.dport {
+		return true
+	}
+	if !k.hasPorts {
+		return false
+	}
+	return [16]byte(k.addrs[0:16]) == [16]byte(o.addrs[16:32]) && [16]byte(k.addrs[16:32]) == [16]byte(o.addrs[0:16]) &&
+		k.sport == o.dport && k.dport == o.sport
 }

@@ -176,3 +176,22 @@ func FuzzEncode(f *testing.F) {
 		}
 	})
 }
+
+// TestCachesDoNotChangeDocuments: an encoder that has seen other packets
+// (its per-flow, Ethernet, Community ID and time caches are warm, and may
+// hold colliding entries) writes exactly what a fresh one writes.
+func TestCachesDoNotChangeDocuments(t *testing.T) {
+	pk, _ := testpcap.Load("../testdata/pcaps/*", 0)
+	warm, d := encoder(t), decode.NewDecoder()
+	m := encode.Meta{FileName: "x.pcap"}
+	var a, b []byte
+	for i := range pk {
+		p := &pk[i]
+		m.Timestamp, m.Number, m.CapLen, m.OrigLen = p.Timestamp, uint64(p.Number), len(p.Data), p.OrigLen
+		a = warm.Encode(a[:0], &m, d.Decode(p.Data, p.LinkType, p.OrigLen))
+		b = encoder(t).Encode(b[:0], &m, d.Decode(p.Data, p.LinkType, p.OrigLen))
+		if string(a) != string(b) {
+			t.Fatalf("%s frame %d: warm encoder wrote\n%s\nfresh encoder wrote\n%s", p.File, p.Number, a, b)
+		}
+	}
+}
