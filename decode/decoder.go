@@ -6,6 +6,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/espcap/espcap-fast/decode/quicinitial"
 )
 
 // Link types (LINKTYPE_* values, as stored in pcap and pcapng files).
@@ -39,6 +41,10 @@ func SupportedLinkType(lt uint16) bool {
 type Decoder struct {
 	pkt Packet
 	df  feedback
+
+	quic    quicinitial.Parser
+	initial quicinitial.Initial
+	hello   []byte // a TLS record wrapped around a QUIC Initial's ClientHello
 }
 
 // feedback implements gopacket.DecodeFeedback without allocating.
@@ -95,6 +101,7 @@ const (
 	nDNSTCP
 	nSSDP
 	nGTP
+	nQUIC
 	nDHCP
 	nDHCPv6
 	nNTP
@@ -690,6 +697,9 @@ func (d *Decoder) run(nx next, data []byte) {
 				return // signalling, not a tunnelled packet
 			}
 			nx, data = nIPVersion, l.Payload
+		case nQUIC:
+			d.quicPacket(data)
+			return
 		case nSSDP:
 			i := p.add(KindHTTP)
 			if i < 0 {
@@ -880,6 +890,10 @@ func (d *Decoder) udpApp(sport, dport uint16, b []byte) next {
 			return nSSDP
 		case 2152:
 			return nGTP
+		case 443:
+			if b[0]&0x40 != 0 || quicinitial.IsLongHeaderInitial(b) { // the fixed bit
+				return nQUIC
+			}
 		case 67, 68:
 			return nDHCP
 		case 546, 547:
@@ -1009,4 +1023,52 @@ func trimNUL(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// quicPacket decodes a QUIC packet's header and, for a client Initial, the
+// TLS ClientHello inside it (decrypted with the keys that its Destination
+// Connection ID gives, RFC 9001 5.2), as Wireshark does.
+func (d *Decoder) quicPacket(b []byte) {
+	p := &d.pkt
+	i := p.add(KindQUIC)
+	if i < 0 {
+		return
+	}
+	h := &p.QUIC[i]
+	*h = QUICHeader{Long: b[0]&0x80 != 0}
+	if h.Long {
+		if len(b) < 7 {
+			p.fail(KindQUIC, errShort)
+			return
+		}
+		h.Version = binary.BigEndian.Uint32(b[1:5])
+		h.Type = (b[0] >> 4) & 3
+		if h.Version == quicinitial.Version2 { // v2 renumbered the types
+			h.Type = (h.Type + 3) & 3
+		}
+		o := 5
+		if n := int(b[o]); o+1+n < len(b) {
+			h.DCID = b[o+1 : o+1+n]
+			o += 1 + n
+			if n := int(b[o]); o+1+n <= len(b) {
+				h.SCID = b[o+1 : o+1+n]
+			}
+		}
+	}
+	p.commit(KindQUIC, i, "quic")
+	if !h.Long || !quicinitial.IsLongHeaderInitial(b) {
+		return
+	}
+	if err := d.quic.Parse(b, &d.initial); err != nil || len(d.initial.ClientHello) == 0 {
+		return // a server Initial, or one sent after a Retry: no keys without state
+	}
+	ch := d.initial.ClientHello
+	d.hello = append(d.hello[:0], 0x16, 0x03, 0x01, byte(len(ch)>>8), byte(len(ch)))
+	d.hello = append(d.hello, ch...)
+	j := p.add(KindTLS)
+	if j < 0 {
+		return
+	}
+	p.TLS[j].Parse(d.hello)
+	p.commit(KindTLS, j, "tls")
 }

@@ -55,6 +55,7 @@ const (
 	KindERSPAN
 	KindCMD
 	KindGTP
+	KindQUIC
 	KindDNS
 	KindDHCP
 	KindDHCPv6
@@ -98,6 +99,7 @@ var kindNames = [numKinds]string{
 	KindERSPAN:    "erspan",
 	KindCMD:       "cmd",
 	KindGTP:       "gtp",
+	KindQUIC:      "quic",
 	KindDNS:       "dns",
 	KindDHCP:      "dhcp",
 	KindDHCPv6:    "dhcpv6",
@@ -259,6 +261,7 @@ type Packet struct {
 	ERSPAN    [MaxRepeat]ERSPAN
 	CMD       [MaxRepeat]CiscoMetaData
 	GTP       [MaxRepeat]layers.GTPv1U
+	QUIC      [MaxRepeat]QUICHeader
 	DNS       [MaxRepeat]layers.DNS
 	DHCP      [MaxRepeat]layers.DHCPv4
 	DHCPv6    [MaxRepeat]layers.DHCPv6
@@ -307,6 +310,16 @@ type CiscoMetaData struct {
 	OptionType      uint16
 	SGT             uint16
 	Type            uint16
+}
+
+// QUICHeader is the unprotected part of a QUIC packet header (RFC 9000
+// 17): the form, and for a long header the version, packet type and
+// connection IDs. The first packet of a datagram only.
+type QUICHeader struct {
+	Long       bool
+	Version    uint32
+	Type       uint8 // long header packet type (v1 numbering: 0 Initial, 1 0-RTT, 2 Handshake, 3 Retry)
+	DCID, SCID []byte
 }
 
 // Count returns how many layers of kind k the packet has.

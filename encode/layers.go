@@ -383,6 +383,19 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		if x.SequenceNumberFlag {
 			w.uint(`,"seq_number":`, uint64(x.SequenceNumber))
 		}
+	case decode.KindQUIC:
+		x := &p.QUIC[i]
+		if x.Long {
+			w.uint(`,"header_form":`, 1)
+			w.uint(`,"version":`, uint64(x.Version))
+			w.uint(`,"long_packet_type":`, uint64(x.Type))
+			w.key(`,"dcid":`)
+			w.b = appendHexString(w.b, x.DCID)
+			w.key(`,"scid":`)
+			w.b = appendHexString(w.b, x.SCID)
+		} else {
+			w.uint(`,"header_form":`, 0)
+		}
 	case decode.KindCMD:
 		x := &p.CMD[i]
 		w.uint(`,"version":`, uint64(x.Version))
@@ -536,3 +549,7 @@ func (e *Encoder) ethFields(x *layers.Ethernet) {
 		w.uint(`,"len":`, uint64(x.Length))
 	}
 }
+
+// appendHexString appends b as a JSON string of lowercase hex bytes joined
+// by colons, as tshark writes byte fields.
+func appendHexString(dst, b []byte) []byte { return appendMAC(dst, b) }
