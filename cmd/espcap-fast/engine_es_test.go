@@ -155,7 +155,7 @@ func TestEngineTsharkIndexBroad(t *testing.T) {
 		}
 	}
 	flat := 0
-	for _, l := range []string{"smb2", "sip", "quic", "pfcp", "wlan", "netperfmeter", "bacnet"} {
+	for _, l := range []string{"smb2", "sip", "stun", "pfcp", "wlan", "netperfmeter", "bacnet"} {
 		switch typ := union["layers."+l]; typ {
 		case "flattened", "flat_object":
 			flat++
