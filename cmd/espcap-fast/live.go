@@ -12,7 +12,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/espcap/espcap-fast/filter"
@@ -152,15 +151,9 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 	}
 	closeGroups()
 	liveSummary(stderr, o.quiet, lr, start)
-	switch {
-	case runErr != nil:
-		return fail(1, "%v", runErr)
-	case flushErr != nil && !errors.Is(flushErr, syscall.EPIPE):
-		return fail(1, "writing documents: %v", flushErr)
-	case idxCode != 0:
-		return idxCode
-	}
-	return 0
+	// a live capture ends by a signal or --duration as planned: exit 0, as
+	// tcpdump does (no files, no "interrupted" status)
+	return exitStatus(stderr, runErr, flushErr, 0, idxCode, nil)
 }
 
 // kernelTotals sums the kernel counters of every group.
