@@ -171,3 +171,28 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestQUICClientHelloJA4: the ClientHello decrypted from a QUIC Initial is
+// fingerprinted as a QUIC one. Arkime's expected output for this capture
+// (tests/pcap/quicietf.test) gives its JA4 and JA4_r.
+func TestQUICClientHelloJA4(t *testing.T) {
+	d := decode.NewDecoder()
+	for _, p := range load(t, "../testdata/pcaps/arkime_quicietf.pcap") {
+		dp := d.Decode(p.Data, p.LinkType, p.OrigLen)
+		if dp.Count(decode.KindTLS) == 0 {
+			continue
+		}
+		h := &dp.TLS[0]
+		if !h.QUIC {
+			t.Errorf("frame %d: hello from a QUIC Initial not marked QUIC", p.Number)
+		}
+		if got, want := string(h.AppendJA4(nil)), "q13d0311h3_55b375c5d22e_3512bcbbc9ec"; got != want {
+			t.Errorf("frame %d: JA4 %s, want %s", p.Number, got, want)
+		}
+		if got, want := string(h.AppendJA4R(nil)), "q13d0311h3_1301,1302,1303_000a,000d,001b,0029,002b,002d,0033,0039,4469_0403,0804,0401,0503,0805,0501,0806,0601,0201"; got != want {
+			t.Errorf("frame %d: JA4_r %s, want %s", p.Number, got, want)
+		}
+		return
+	}
+	t.Fatal("no ClientHello found in the QUIC capture")
+}

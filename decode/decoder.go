@@ -1070,5 +1070,6 @@ func (d *Decoder) quicPacket(b []byte) {
 		return
 	}
 	p.TLS[j].Parse(d.hello)
+	p.TLS[j].QUIC = true
 	p.commit(KindTLS, j, "tls")
 }

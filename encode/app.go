@@ -255,8 +255,10 @@ func (e *Encoder) tls(h *tlshello.Hello) {
 	if h.RecordType == 0 {
 		return // a continuation segment: no record starts here
 	}
-	w.uint(`,"record_content_type":`, uint64(h.RecordType))
-	w.uint(`,"record_version":`, uint64(h.RecordVersion))
+	if !h.QUIC { // a hello in QUIC CRYPTO frames has no record header
+		w.uint(`,"record_content_type":`, uint64(h.RecordType))
+		w.uint(`,"record_version":`, uint64(h.RecordVersion))
+	}
 	if h.RecordType != 22 || h.HandshakeType == 0 && !h.Complete {
 		return
 	}
@@ -280,26 +282,38 @@ func (e *Encoder) tls(h *tlshello.Hello) {
 		return
 	}
 	if h.HandshakeType == 1 {
-		w.key(`,"handshake_ja3_full":`)
-		w.b = append(w.b, '"')
+		w.key(`,"handshake_ja3_full":"`)
+		at := len(w.b)
 		w.b = h.AppendJA3(w.b)
-		w.b = append(w.b, '"')
-		w.key(`,"handshake_ja3":`)
-		w.b = append(w.b, '"')
-		w.b = h.AppendJA3Hash(w.b)
-		w.b = append(w.b, '"')
-		w.key(`,"handshake_ja4":`)
-		w.b = append(w.b, '"')
-		w.b = h.AppendJA4(w.b)
+		s := e.fingerprints(h, w.b[at:], e.fps.clientKey(h, w.b[at:]))
+		w.key(`","handshake_ja3":"`)
+		w.b = append(w.b, s.ja3[:]...)
+		w.key(`","handshake_ja4":"`)
+		w.b = append(w.b, s.ja4[:s.ja4n]...)
 		w.b = append(w.b, '"')
 	} else {
-		w.key(`,"handshake_ja3s_full":`)
-		w.b = append(w.b, '"')
+		w.key(`,"handshake_ja3s_full":"`)
+		at := len(w.b)
 		w.b = h.AppendJA3S(w.b)
-		w.b = append(w.b, '"')
-		w.key(`,"handshake_ja3s":`)
-		w.b = append(w.b, '"')
-		w.b = h.AppendJA3SHash(w.b)
+		s := e.fingerprints(h, w.b[at:], e.fps.serverKey(w.b[at:]))
+		w.key(`","handshake_ja3s":"`)
+		w.b = append(w.b, s.ja3[:]...)
 		w.b = append(w.b, '"')
 	}
+}
+
+// fingerprints returns the hashed fingerprints of hello h, whose JA3 (or
+// JA3S) string is ja3 and cache key key: from the cache when it has them.
+func (e *Encoder) fingerprints(h *tlshello.Hello, ja3, key []byte) *fpSlot {
+	s, ok := e.fps.lookup(key)
+	if ok {
+		return s
+	}
+	if s == nil {
+		s = &e.fpSpare
+		s.fill(nil, h, ja3)
+		return s
+	}
+	s.fill(key, h, ja3)
+	return s
 }

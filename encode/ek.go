@@ -427,7 +427,7 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 	w.b = dst
 	w.depth = 0
 	w.open()
-	e.enc.head(&meta)
+	w.b = e.enc.appendHead(w.b, &meta)
 
 	if highest := e.enc.protos.Highest(unsafeString(chain)); highest != "" {
 		w.strs(`,"protocol":`, highest)

@@ -39,25 +39,22 @@ type Encoder struct {
 	listed [decode.NumKinds]bool // whether each kind's name is in protos
 	w      writer
 
-	// date cache: the second last formatted, and the time fields around
-	// the fractions of that second
-	lastSec  int64
-	haveDate bool
-	tsHead   []byte // ,"@timestamp":"2006-01-02T15:04:05.
-	tsMid    []byte // Z","sniff_timestamp":1136214245.
-	tsTail   []byte // ,"sniff_date_utc":"2006-01-02T15:04:05+0000"
+	// the head of the documents of the last second and file seen
+	heads headCache
 
 	flows flowCache
-	cids  cidCache
+	fps   fpCache
+	// fpSpare holds the fingerprints of a hello too long to cache
+	fpSpare fpSlot
+	shapes  shapeCache
+	// noShapes turns the shape cache off (tests compare both ways)
+	noShapes bool
+	cids     cidCache
 	// the ECS fields' IP layer and its addresses as written there (quoted),
 	// for the layer's own src and dst; valid during one Encode
 	ipLayer decode.Layer
 	ipText  [2][]byte
 	eth     ethCache
-
-	// file_name and file_date_utc of the last file, rendered
-	fileName, fileDate string
-	fileJSON           []byte
 }
 
 // NewEncoder returns an Encoder that names a packet's protocol from protos.
@@ -77,22 +74,16 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	w.depth = 0
 	w.open()
 
-	e.head(m)
-
-	// the protocol chain, as tshark's frame.protocols
+	b := e.appendHead(dst, m)
+	b = appendUint(appendKey(b, `,"frame":{"number":`), m.Number)
+	b = fieldUint(b, `,"len":`, uint64(m.OrigLen))
+	w.b = fieldUint(b, `,"cap_len":`, uint64(m.CapLen))
+	if e.shaped(p) {
+		w.close()
+		return w.b
+	}
 	highest := e.highest(p)
-	w.raw(`,"protocol":`, highest)
-
-	w.object(`,"frame":`)
-	w.uint(`,"number":`, m.Number)
-	w.uint(`,"len":`, uint64(m.OrigLen))
-	w.uint(`,"cap_len":`, uint64(m.CapLen))
-	w.key(`,"protocols":`)
-	w.b = append(w.b, '"')
-	w.b = appendChain(w.b, p)
-	w.b = append(w.b, '"')
-	w.close()
-
+	e.protocols(p, highest)
 	e.ecs(p, highest)
 	e.flags(p)
 
@@ -104,42 +95,42 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	return w.b
 }
 
-// head writes the fields every document starts with: @timestamp, espcap's
-// sniff_timestamp and sniff_date_utc, file_name, file_date_utc and
+// appendHead appends the fields every document starts with: @timestamp,
+// espcap's sniff_timestamp and sniff_date_utc, file_name, file_date_utc and
 // interface.name.
-func (e *Encoder) head(m *Meta) {
-	w := &e.w
-	e.dates(m.Timestamp)
-	// @timestamp (UTC, nanoseconds), espcap's sniff_timestamp and
-	// sniff_date_utc: all but the fractions are rendered once a second
+func (e *Encoder) appendHead(b []byte, m *Meta) []byte {
+	// one copy of the second's head, and the fractions written over its
+	// zeros: @timestamp with nine digits, sniff_timestamp with six
+	// (or nine when the capture has nanoseconds)
+	h := &e.heads
+	h.get(secondsOf(m.Timestamp), m.FileName, m.FileDate)
 	ns := nanosOf(m.Timestamp)
-	w.b = append(w.b, e.tsHead...)
-	w.b = appendFrac(w.b, ns, 9)
-	w.b = append(w.b, e.tsMid...)
+	frac := nineDigits(uint32(ns))
+	at := len(b)
 	if ns%1000 == 0 {
-		w.b = appendFrac(w.b, ns/1000, 6)
+		b = append(b, h.us...)
+		*(*[6]byte)(b[at+h.sniffFrac:]) = [6]byte(frac[:6])
 	} else {
-		w.b = appendFrac(w.b, ns, 9)
+		b = append(b, h.ns...)
+		*(*[9]byte)(b[at+h.sniffFrac:]) = frac
 	}
-	w.b = append(w.b, e.tsTail...)
-	if m.FileName != "" {
-		if m.FileName != e.fileName || m.FileDate != e.fileDate {
-			// the same for every packet of a file: render once
-			e.fileName, e.fileDate = m.FileName, m.FileDate
-			fw := writer{b: e.fileJSON[:0]}
-			fw.strs(`,"file_name":`, m.FileName)
-			if m.FileDate != "" {
-				fw.raw(`,"file_date_utc":`, m.FileDate)
-			}
-			e.fileJSON = fw.b
-		}
-		w.b = append(w.b, e.fileJSON...)
-	}
+	*(*[9]byte)(b[at+h.tsFrac:]) = frac
 	if m.Interface != "" {
-		w.object(`,"interface":`)
-		w.strs(`,"name":`, m.Interface)
-		w.close()
+		b = append(b, `,"interface":{"name":`...)
+		b = appendStringS(b, m.Interface)
+		b = append(b, '}')
 	}
+	return b
+}
+
+// protocols writes frame.protocols, the protocol chain as tshark writes it,
+// closes the frame object and writes the packet's protocol.
+func (e *Encoder) protocols(p *decode.Packet, highest string) {
+	w := &e.w
+	w.key(`,"protocols":"`)
+	w.b = appendChain(w.b, p)
+	w.key(`"}`)
+	w.raw(`,"protocol":`, highest)
 }
 
 // highest returns the packet's protocol: the highest decoded layer listed in

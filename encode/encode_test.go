@@ -195,3 +195,48 @@ func TestCachesDoNotChangeDocuments(t *testing.T) {
 		}
 	}
 }
+
+// TestFingerprintsInDocuments: the JA3, JA3S and JA4 fields of documents
+// (computed once per distinct hello and then taken from the encoder's
+// cache) are what tlshello computes for each hello, whose own tests check
+// them against tshark and Arkime.
+func TestFingerprintsInDocuments(t *testing.T) {
+	pk, _ := testpcap.Load("../testdata/pcaps/*", 0)
+	e, d := encoder(t), decode.NewDecoder()
+	checked := 0
+	for round := 0; round < 2; round++ { // the second round hits the cache
+		for i := range pk {
+			p := &pk[i]
+			dp := d.Decode(p.Data, p.LinkType, p.OrigLen)
+			if dp.Count(decode.KindTLS) != 1 || len(dp.TLS[0].AppendJA3(nil))+len(dp.TLS[0].AppendJA3S(nil)) == 0 {
+				continue // no fingerprintable hello
+			}
+			h := &dp.TLS[0]
+			want := map[string]string{}
+			switch h.HandshakeType {
+			case 1:
+				want["layers.tls.handshake_ja3"] = string(h.AppendJA3Hash(nil))
+				want["layers.tls.handshake_ja4"] = string(h.AppendJA4(nil))
+			case 2:
+				want["layers.tls.handshake_ja3s"] = string(h.AppendJA3SHash(nil))
+			default:
+				continue
+			}
+			m := encode.Meta{Timestamp: p.Timestamp, Number: uint64(p.Number), CapLen: len(p.Data), OrigLen: p.OrigLen}
+			var doc map[string]any
+			if err := json.Unmarshal(e.Encode(nil, &m, dp), &doc); err != nil {
+				t.Fatal(err)
+			}
+			for path, w := range want {
+				if got := get(doc, path); got != w {
+					t.Errorf("%s frame %d: %s = %v, want %s", p.File, p.Number, path, got, w)
+				}
+			}
+			checked++
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d hellos checked", checked)
+	}
+	t.Logf("%d hellos checked", checked/2)
+}

@@ -28,6 +28,15 @@ func (w *writer) open() {
 	w.depth++
 }
 
+// push records an object or array that starts at b[at], as open does for
+// one that starts at the current end.
+func (w *writer) push(at int) {
+	if w.depth < len(w.stack) {
+		w.stack[w.depth] = at
+	}
+	w.depth++
+}
+
 func (w *writer) closeWith(open, close byte) {
 	w.depth--
 	at := len(w.b)
@@ -61,6 +70,22 @@ func (w *writer) key(k string) { w.b = append(w.b, k...) }
 func (w *writer) object(k string) {
 	w.b = append(w.b, k...)
 	w.open()
+}
+
+// fieldUint appends a key given as `,"name":` and v in decimal.
+// Keys longer than 16 bytes go through appendKey instead.
+func fieldUint(b []byte, k string, v uint64) []byte {
+	return appendUint(append(b, k...), v)
+}
+
+// appendKey appends a constant key. The compiler writes constants of up
+// to 16 bytes with immediate stores, and calls memmove for longer ones:
+// keys of up to 32 bytes are appended in two halves.
+func appendKey(b []byte, k string) []byte {
+	if len(k) > 16 && len(k) <= 32 {
+		return append(append(b, k[:16]...), k[16:]...)
+	}
+	return append(b, k...)
 }
 
 func (w *writer) uint(k string, v uint64) {

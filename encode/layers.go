@@ -1,6 +1,8 @@
 package encode
 
 import (
+	"encoding/binary"
+
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/espcap/espcap-fast/decode"
@@ -51,10 +53,11 @@ func (e *Encoder) layers(p *decode.Packet) {
 // and then appended whole: the TCP flag bits (9 bits), the IPv4 flags (3 bits),
 // the DS field (8 bits) and the IPv4 version and header length.
 var (
-	tcpFlags   [512]string
-	ipv4Flags  [8]string
-	dsfields   [256]string
-	ipv4HdrLen [16]string
+	tcpFlags     [512]string
+	tcpFlagsRes0 [512]string // with "flags" and "flags_res" (false) before
+	ipv4Flags    [8]string
+	dsfields     [256]string
+	ipv4HdrLen   [16]string
 )
 
 func init() {
@@ -71,6 +74,10 @@ func init() {
 		w.bool(`,"flags_syn":`, f&0x02 != 0)
 		w.bool(`,"flags_fin":`, f&0x01 != 0)
 		tcpFlags[f] = string(w.b)
+		w.b = w.b[:0]
+		w.uint(`,"flags":`, uint64(f))
+		w.bool(`,"flags_res":`, false)
+		tcpFlagsRes0[f] = string(w.b) + tcpFlags[f]
 	}
 	for f := range ipv4Flags {
 		w.b = w.b[:0]
@@ -209,54 +216,9 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		if ipv4 {
 			w.ip(`,"dst_proto_ipv4":`, x.DstProtAddress)
 		}
-	case decode.KindIPv4:
-		x := &p.IPv4[i]
-		if x.Version == 4 {
-			w.b = append(w.b, ipv4HdrLen[x.IHL&15]...)
-		} else {
-			w.uint(`,"version":`, uint64(x.Version))
-			w.uint(`,"hdr_len":`, uint64(x.IHL)*4)
-		}
-		w.b = append(w.b, dsfields[x.TOS]...)
-		w.uint(`,"len":`, uint64(x.Length))
-		w.uint(`,"id":`, uint64(x.Id))
-		w.b = append(w.b, ipv4Flags[x.Flags&7]...)
-		w.uint(`,"frag_offset":`, uint64(x.FragOffset)*8)
-		w.uint(`,"ttl":`, uint64(x.TTL))
-		w.uint(`,"proto":`, uint64(x.Protocol))
-		w.uint(`,"checksum":`, uint64(x.Checksum))
-		e.ipAddrs(l, x.SrcIP, x.DstIP)
-	case decode.KindIPv6:
-		x := &p.IPv6[i]
-		w.uint(`,"version":`, uint64(x.Version))
-		w.uint(`,"tclass":`, uint64(x.TrafficClass))
-		w.uint(`,"tclass_dscp":`, uint64(x.TrafficClass>>2))
-		w.uint(`,"tclass_ecn":`, uint64(x.TrafficClass&3))
-		w.uint(`,"flow":`, uint64(x.FlowLabel))
-		w.uint(`,"plen":`, uint64(x.Length))
-		w.uint(`,"nxt":`, uint64(x.NextHeader))
-		w.uint(`,"hlim":`, uint64(x.HopLimit))
-		e.ipAddrs(l, x.SrcIP, x.DstIP)
-		ext := &p.IPv6Ext[i]
-		if ext.HopOptsNxt >= 0 {
-			w.uint(`,"hopopts_nxt":`, uint64(ext.HopOptsNxt))
-			w.uint(`,"hopopts_len":`, uint64(ext.HopOptsLen))
-		}
-		if ext.RoutingNxt >= 0 {
-			w.uint(`,"routing_nxt":`, uint64(ext.RoutingNxt))
-			w.uint(`,"routing_type":`, uint64(ext.RoutingType))
-			w.uint(`,"routing_segleft":`, uint64(ext.RoutingSegs))
-		}
-		if ext.FragNxt >= 0 {
-			w.uint(`,"fraghdr_nxt":`, uint64(ext.FragNxt))
-			w.uint(`,"fraghdr_offset":`, uint64(ext.FragOffset))
-			w.bool(`,"fraghdr_more":`, ext.FragMore)
-			w.uint(`,"fraghdr_ident":`, uint64(ext.FragIdent))
-		}
-		if ext.DstOptsNxt >= 0 {
-			w.uint(`,"dstopts_nxt":`, uint64(ext.DstOptsNxt))
-			w.uint(`,"dstopts_len":`, uint64(ext.DstOptsLen))
-		}
+	case decode.KindIPv4, decode.KindIPv6:
+		e.ipVarying(p, l)
+		e.ipConstant(p, l)
 	case decode.KindICMPv4:
 		x := &p.ICMPv4[i]
 		t := x.TypeCode.Type()
@@ -278,14 +240,9 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 			w.uint(`,"echo_identifier":`, uint64(x.Payload[0])<<8|uint64(x.Payload[1]))
 			w.uint(`,"echo_sequence_number":`, uint64(x.Payload[2])<<8|uint64(x.Payload[3]))
 		}
-	case decode.KindTCP:
-		e.tcp(&p.TCP[i], p.TCPSegLen[i], l.Partial)
-	case decode.KindUDP:
-		x := &p.UDP[i]
-		w.uint(`,"srcport":`, uint64(x.SrcPort))
-		w.uint(`,"dstport":`, uint64(x.DstPort))
-		w.uint(`,"length":`, uint64(x.Length))
-		w.uint(`,"checksum":`, uint64(x.Checksum))
+	case decode.KindTCP, decode.KindUDP:
+		e.ports(p, l)
+		e.transportRest(p, l)
 	case decode.KindSCTP:
 		x := &p.SCTP[i]
 		w.uint(`,"srcport":`, uint64(x.SrcPort))
@@ -430,62 +387,160 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 	}
 }
 
-// tcp writes a TCP layer; segLen is the segment's length by the IP header
-// (-1 if unknown), which Wireshark's tcp.len counts from.
-func (e *Encoder) tcp(x *layers.TCP, segLen int, partial bool) {
+// ports writes the ports of a TCP or UDP layer.
+func (e *Encoder) ports(p *decode.Packet, l decode.Layer) {
 	w := &e.w
-	w.uint(`,"srcport":`, uint64(x.SrcPort))
-	w.uint(`,"dstport":`, uint64(x.DstPort))
-	if partial {
+	var sport, dport uint64
+	if l.Kind == decode.KindTCP {
+		sport, dport = uint64(p.TCP[l.Index].SrcPort), uint64(p.TCP[l.Index].DstPort)
+	} else {
+		sport, dport = uint64(p.UDP[l.Index].SrcPort), uint64(p.UDP[l.Index].DstPort)
+	}
+	w.uint(`,"srcport":`, sport)
+	w.uint(`,"dstport":`, dport)
+}
+
+// transportRest writes the fields of a TCP or UDP layer after the ports.
+func (e *Encoder) transportRest(p *decode.Packet, l decode.Layer) {
+	if l.Kind == decode.KindUDP {
+		x := &p.UDP[l.Index]
+		b := fieldUint(e.w.b, `,"length":`, uint64(x.Length))
+		e.w.b = fieldUint(b, `,"checksum":`, uint64(x.Checksum))
 		return
 	}
-	w.uint(`,"seq_raw":`, uint64(x.Seq))
-	w.uint(`,"ack_raw":`, uint64(x.Ack))
-	w.uint(`,"hdr_len":`, uint64(x.DataOffset)*4)
+	if !l.Partial {
+		e.w.b = appendTCP(e.w.b, &p.TCP[l.Index], p.TCPSegLen[l.Index])
+	}
+}
+
+// ipVarying writes the fields of an IPv4 or IPv6 header that change from
+// packet to packet within a flow: they come first in the object, so that
+// the shape cache can hold the rest (see shape.go).
+func (e *Encoder) ipVarying(p *decode.Packet, l decode.Layer) {
+	e.w.b = appendIPVarying(e.w.b, p, l)
+}
+
+func appendIPVarying(b []byte, p *decode.Packet, l decode.Layer) []byte {
+	if l.Kind == decode.KindIPv6 {
+		return fieldUint(b, `,"plen":`, uint64(p.IPv6[l.Index].Length))
+	}
+	x := &p.IPv4[l.Index]
+	b = fieldUint(b, `,"len":`, uint64(x.Length))
+	b = fieldUint(b, `,"id":`, uint64(x.Id))
+	b = fieldUint(b, `,"frag_offset":`, uint64(x.FragOffset)*8)
+	return fieldUint(b, `,"checksum":`, uint64(x.Checksum))
+}
+
+// ipConstant writes the other fields of an IPv4 or IPv6 header.
+func (e *Encoder) ipConstant(p *decode.Packet, l decode.Layer) {
+	w := &e.w
+	i := l.Index
+	if l.Kind == decode.KindIPv4 {
+		x := &p.IPv4[i]
+		if x.Version == 4 {
+			w.b = append(w.b, ipv4HdrLen[x.IHL&15]...)
+		} else {
+			w.uint(`,"version":`, uint64(x.Version))
+			w.uint(`,"hdr_len":`, uint64(x.IHL)*4)
+		}
+		w.b = append(w.b, dsfields[x.TOS]...)
+		w.b = append(w.b, ipv4Flags[x.Flags&7]...)
+		w.uint(`,"ttl":`, uint64(x.TTL))
+		w.uint(`,"proto":`, uint64(x.Protocol))
+		e.ipAddrs(l, x.SrcIP, x.DstIP)
+		return
+	}
+	x := &p.IPv6[i]
+	w.uint(`,"version":`, uint64(x.Version))
+	w.uint(`,"tclass":`, uint64(x.TrafficClass))
+	w.uint(`,"tclass_dscp":`, uint64(x.TrafficClass>>2))
+	w.uint(`,"tclass_ecn":`, uint64(x.TrafficClass&3))
+	w.uint(`,"flow":`, uint64(x.FlowLabel))
+	w.uint(`,"nxt":`, uint64(x.NextHeader))
+	w.uint(`,"hlim":`, uint64(x.HopLimit))
+	e.ipAddrs(l, x.SrcIP, x.DstIP)
+	ext := &p.IPv6Ext[i]
+	if ext.HopOptsNxt >= 0 {
+		w.uint(`,"hopopts_nxt":`, uint64(ext.HopOptsNxt))
+		w.uint(`,"hopopts_len":`, uint64(ext.HopOptsLen))
+	}
+	if ext.RoutingNxt >= 0 {
+		w.uint(`,"routing_nxt":`, uint64(ext.RoutingNxt))
+		w.uint(`,"routing_type":`, uint64(ext.RoutingType))
+		w.uint(`,"routing_segleft":`, uint64(ext.RoutingSegs))
+	}
+	if ext.FragNxt >= 0 {
+		w.uint(`,"fraghdr_nxt":`, uint64(ext.FragNxt))
+		w.uint(`,"fraghdr_offset":`, uint64(ext.FragOffset))
+		w.bool(`,"fraghdr_more":`, ext.FragMore)
+		w.uint(`,"fraghdr_ident":`, uint64(ext.FragIdent))
+	}
+	if ext.DstOptsNxt >= 0 {
+		w.uint(`,"dstopts_nxt":`, uint64(ext.DstOptsNxt))
+		w.uint(`,"dstopts_len":`, uint64(ext.DstOptsLen))
+	}
+}
+
+// appendTCP appends the fields of a TCP layer after the ports; segLen is
+// the segment's length by the IP header (-1 if unknown), which Wireshark's
+// tcp.len counts from. Like the other hot-path writers it works on a local
+// slice, which the compiler keeps in registers.
+func appendTCP(b []byte, x *layers.TCP, segLen int) []byte {
+	b = fieldUint(b, `,"seq_raw":`, uint64(x.Seq))
+	b = fieldUint(b, `,"ack_raw":`, uint64(x.Ack))
+	b = fieldUint(b, `,"hdr_len":`, uint64(x.DataOffset)*4)
 	// flags from the header itself: gopacket drops the 3 reserved bits
 	var f uint16
 	if c := x.Contents; len(c) >= 14 {
 		f = uint16(c[12]&0x0f)<<8 | uint16(c[13])
 	}
-	w.uint(`,"flags":`, uint64(f))
-	w.bool(`,"flags_res":`, f&0x0e00 != 0)
-	w.b = append(w.b, tcpFlags[f&0x1ff]...)
-	w.uint(`,"window_size_value":`, uint64(x.Window))
-	w.uint(`,"checksum":`, uint64(x.Checksum))
-	w.uint(`,"urgent_pointer":`, uint64(x.Urgent))
+	if f < 0x200 {
+		b = append(b, tcpFlagsRes0[f]...)
+	} else { // reserved bits set
+		b = fieldUint(b, `,"flags":`, uint64(f))
+		b = append(b, `,"flags_res":true`...)
+		b = append(b, tcpFlags[f&0x1ff]...)
+	}
+	b = appendUint(appendKey(b, `,"window_size_value":`), uint64(x.Window))
+	b = fieldUint(b, `,"checksum":`, uint64(x.Checksum))
+	b = appendUint(appendKey(b, `,"urgent_pointer":`), uint64(x.Urgent))
 	if segLen < 0 {
 		segLen = len(x.Payload)
 	}
-	w.uint(`,"len":`, uint64(segLen))
+	b = fieldUint(b, `,"len":`, uint64(segLen))
 	if len(x.Options) == 0 {
-		return
+		return b
 	}
-	w.key(`,"option_kind":`)
-	w.openArray()
-	for _, o := range x.Options {
-		w.elem()
-		w.b = appendUint(w.b, uint64(o.OptionType))
+	b = append(b, `,"option_kind":`...)
+	for i, o := range x.Options {
+		if i == 0 {
+			b = append(b, '[')
+		} else {
+			b = append(b, ',')
+		}
+		b = appendUint(b, uint64(o.OptionType))
 	}
-	w.closeArray()
+	b = append(b, ']')
 	for _, o := range x.Options {
 		switch o.OptionType {
 		case layers.TCPOptionKindMSS:
 			if len(o.OptionData) == 2 {
-				w.uint(`,"options_mss_val":`, uint64(o.OptionData[0])<<8|uint64(o.OptionData[1]))
+				b = appendUint(appendKey(b, `,"options_mss_val":`), uint64(o.OptionData[0])<<8|uint64(o.OptionData[1]))
 			}
 		case layers.TCPOptionKindWindowScale:
 			if len(o.OptionData) == 1 {
-				w.uint(`,"options_wscale_shift":`, uint64(o.OptionData[0]))
+				b = appendUint(appendKey(b, `,"options_wscale_shift":`), uint64(o.OptionData[0]))
 			}
 		case layers.TCPOptionKindSACKPermitted:
-			w.bool(`,"options_sack_perm":`, true)
+			b = append(b, `,"options_sack_perm":true`...)
 		case layers.TCPOptionKindTimestamps:
 			if d := o.OptionData; len(d) == 8 {
-				w.uint(`,"options_timestamp_tsval":`, uint64(d[0])<<24|uint64(d[1])<<16|uint64(d[2])<<8|uint64(d[3]))
-				w.uint(`,"options_timestamp_tsecr":`, uint64(d[4])<<24|uint64(d[5])<<16|uint64(d[6])<<8|uint64(d[7]))
+				b = appendUint(appendKey(b, `,"options_timestamp_tsval":`), uint64(binary.BigEndian.Uint32(d)))
+				b = appendUint(appendKey(b, `,"options_timestamp_tsecr":`), uint64(binary.BigEndian.Uint32(d[4:])))
 			}
 		}
 	}
+	return b
 }
 
 // ipAddrs writes an IP layer's src and dst, reusing the text the ECS fields

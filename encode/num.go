@@ -1,66 +1,46 @@
 package encode
 
-import (
-	"math/bits"
-	"slices"
-)
-
 // digitPairs holds "00" to "99".
 const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
 	"8081828384858687888990919293949596979899"
 
 // appendUint appends v in decimal. It is strconv.AppendUint for base 10,
-// faster for the small numbers that most packet fields hold.
+// faster for the numbers packet fields hold: up to four digits come from a
+// table of digit pairs, longer numbers in fixed groups of four and eight
+// digits, without a loop.
 func appendUint(dst []byte, v uint64) []byte {
-	if v < 10 {
-		return append(dst, byte('0'+v))
-	}
-	if v < 100 {
-		return append(dst, digitPairs[v*2], digitPairs[v*2+1])
-	}
 	if v < 10000 { // ports, lengths, most counters
+		if v < 10 {
+			return append(dst, byte('0'+v))
+		}
+		if v < 100 {
+			return append(dst, digitPairs[v*2], digitPairs[v*2+1])
+		}
 		q, r := v/100, v%100
 		if q < 10 {
 			return append(dst, byte('0'+q), digitPairs[r*2], digitPairs[r*2+1])
 		}
 		return append(dst, digitPairs[q*2], digitPairs[q*2+1], digitPairs[r*2], digitPairs[r*2+1])
 	}
-	// write the digits in place, from the end: no temporary buffer to copy
-	n := decimalLen(v)
-	l := len(dst)
-	if cap(dst)-l < n {
-		dst = slices.Grow(dst, n)
+	if v < 1e8 { // checksums, identifiers, frame numbers
+		return append4(appendUint(dst, v/10000), uint32(v%10000))
 	}
-	dst = dst[:l+n]
-	d := dst[l:]
-	i := n
-	for v >= 100 {
-		q := v / 100
-		r := v - q*100
-		i -= 2
-		d[i], d[i+1] = digitPairs[r*2], digitPairs[r*2+1]
-		v = q
-	}
-	if v < 10 {
-		d[i-1] = byte('0' + v)
-	} else {
-		d[i-2], d[i-1] = digitPairs[v*2], digitPairs[v*2+1]
-	}
-	return dst
+	return append8(appendUint(dst, v/1e8), uint32(v%1e8)) // sequence numbers, ...
 }
 
-// powers10 are the powers of ten that fit a uint64.
-var powers10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
-	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+// append4 appends v (< 10000) as exactly four digits.
+func append4(dst []byte, v uint32) []byte {
+	q, r := v/100, v%100
+	return append(dst, digitPairs[q*2], digitPairs[q*2+1], digitPairs[r*2], digitPairs[r*2+1])
+}
 
-// decimalLen returns the number of decimal digits of v (v >= 1).
-func decimalLen(v uint64) int {
-	n := (bits.Len64(v) * 1233) >> 12 // about log10(2^bits)
-	if n < len(powers10) && v >= powers10[n] {
-		n++
-	}
-	return n
+// append8 appends v (< 10^8) as exactly eight digits.
+func append8(dst []byte, v uint32) []byte {
+	hi, lo := v/10000, v%10000
+	a, b, c, d := hi/100, hi%100, lo/100, lo%100
+	return append(dst, digitPairs[a*2], digitPairs[a*2+1], digitPairs[b*2], digitPairs[b*2+1],
+		digitPairs[c*2], digitPairs[c*2+1], digitPairs[d*2], digitPairs[d*2+1])
 }
 
 // appendInt appends v in decimal.
@@ -71,16 +51,16 @@ func appendInt(dst []byte, v int64) []byte {
 	return appendUint(dst, uint64(v))
 }
 
-// appendFrac appends v (< 10^digits) zero-padded to digits digits (at most 9).
-func appendFrac(dst []byte, v int64, digits int) []byte {
-	var buf [10]byte
-	i := 10
-	for n := 0; n < digits; n += 2 {
-		q := v / 100
-		r := v - q*100
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[r*2], digitPairs[r*2+1]
-		v = q
-	}
-	return append(dst, buf[10-digits:]...)
+// nineDigits returns v (< 10^9) in decimal, zero-padded to nine digits.
+func nineDigits(v uint32) (d [9]byte) {
+	hi, lo := v/10000, v%10000 // five and four digits
+	a, b := hi/100, hi%100     // three and two digits
+	d[0] = byte('0' + a/100)
+	a %= 100
+	d[1], d[2] = digitPairs[a*2], digitPairs[a*2+1]
+	d[3], d[4] = digitPairs[b*2], digitPairs[b*2+1]
+	c, e := lo/100, lo%100
+	d[5], d[6] = digitPairs[c*2], digitPairs[c*2+1]
+	d[7], d[8] = digitPairs[e*2], digitPairs[e*2+1]
+	return d
 }

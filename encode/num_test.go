@@ -1,13 +1,14 @@
 package encode
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"testing"
 )
 
 func TestAppendUint(t *testing.T) {
-	vals := []uint64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65535, 4294967295, math.MaxUint64}
+	vals := []uint64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 9999, 10000, 65535, 99999999, 1e8, 4294967295, 1e12, 1e16 - 1, 1e16, math.MaxUint64}
 	for v := uint64(1); v < math.MaxUint64/7; v *= 7 {
 		vals = append(vals, v, v-1, v+1)
 	}
@@ -21,13 +22,14 @@ func TestAppendUint(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range []struct {
-		v      int64
-		digits int
-		want   string
-	}{{0, 6, "000000"}, {483728, 6, "483728"}, {7, 9, "000000007"}, {999999999, 9, "999999999"}, {120, 6, "000120"}} {
-		if got := string(appendFrac(nil, c.v, c.digits)); got != c.want {
-			t.Errorf("appendFrac(%d, %d) = %s, want %s", c.v, c.digits, got, c.want)
+	for _, v := range []uint32{0, 7, 120, 483728, 1000000, 12345678, 100000000, 999999999} {
+		if got, want := nineDigits(v), fmt.Sprintf("%09d", v); string(got[:]) != want {
+			t.Errorf("nineDigits(%d) = %s, want %s", v, got[:], want)
+		}
+	}
+	for v := uint32(0); v < 1e9; v += 999983 {
+		if got, want := nineDigits(v), fmt.Sprintf("%09d", v); string(got[:]) != want {
+			t.Fatalf("nineDigits(%d) = %s, want %s", v, got[:], want)
 		}
 	}
 }

@@ -22,22 +22,52 @@ func secondsOf(ts int64) int64 {
 	return s
 }
 
-// dates fills the encoder's date cache for the second of ts.
-func (e *Encoder) dates(ts int64) {
-	sec := secondsOf(ts)
-	if e.haveDate && sec == e.lastSec {
+// headCache holds the start of every document of one second of one file:
+// @timestamp, sniff_timestamp, sniff_date_utc, file_name and
+// file_date_utc, rendered with zeros for the fractions of the second, in
+// two forms: sniff_timestamp with six digits (microsecond captures) and
+// with nine. A document starts with one copy and the fraction digits
+// written over the zeros.
+type headCache struct {
+	valid              bool
+	sec                int64
+	fileName, fileDate string
+	us, ns             []byte
+	// where the fractions are: of @timestamp (both forms) and of
+	// sniff_timestamp
+	tsFrac, sniffFrac int
+}
+
+// get renders the templates for second sec of the file (name, date), unless
+// they are the ones held.
+func (c *headCache) get(sec int64, name, date string) {
+	if c.valid && sec == c.sec && name == c.fileName && date == c.fileDate {
 		return
 	}
-	e.lastSec, e.haveDate = sec, true
+	c.valid, c.sec, c.fileName, c.fileDate = true, sec, name, date
 	t := time.Unix(sec, 0).UTC()
-	b := append(e.tsHead[:0], `,"@timestamp":"`...)
-	e.tsHead = t.AppendFormat(b, "2006-01-02T15:04:05.")
-	b = append(e.tsMid[:0], `Z","sniff_timestamp":`...)
+	var tail []byte
+	tail = append(tail, `,"sniff_date_utc":"`...)
+	tail = t.AppendFormat(tail, "2006-01-02T15:04:05-0700")
+	tail = append(tail, '"')
+	if name != "" {
+		tail = append(tail, `,"file_name":`...)
+		tail = appendStringS(tail, name)
+		if date != "" {
+			tail = append(tail, `,"file_date_utc":"`...)
+			tail = append(tail, date...)
+			tail = append(tail, '"')
+		}
+	}
+	b := append(c.us[:0], `,"@timestamp":"`...)
+	b = t.AppendFormat(b, "2006-01-02T15:04:05.")
+	c.tsFrac = len(b)
+	b = append(b, `000000000Z","sniff_timestamp":`...)
 	b = appendInt(b, sec)
-	e.tsMid = append(b, '.')
-	b = append(e.tsTail[:0], `,"sniff_date_utc":"`...)
-	b = t.AppendFormat(b, "2006-01-02T15:04:05-0700")
-	e.tsTail = append(b, '"')
+	b = append(b, '.')
+	c.sniffFrac = len(b)
+	c.ns = append(append(append(c.ns[:0], b...), "000000000"...), tail...)
+	c.us = append(append(b, "000000"...), tail...)
 }
 
 // AppendDateUTC appends t in the form of espcap's sniff_date_utc and

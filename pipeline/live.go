@@ -236,6 +236,9 @@ func (w *liveWorker) block(blk *ring.Block) {
 		for i := range n {
 			number++
 			p := &w.pkts[i]
+			if i+1 < n {
+				decode.Prefetch(w.pkts[i+1].Data)
+			}
 			dp := w.dec.Decode(p.Data, w.lt, p.Len)
 			w.meta.Timestamp = p.Timestamp
 			w.meta.Number = number

@@ -213,6 +213,12 @@ func (r *Runner) worker() {
 		for i := range b.recs {
 			rec := &b.recs[i]
 			data := b.data[rec.off : rec.off+rec.n]
+			if i+1 < len(b.recs) {
+				// the next frame's first bytes load while this one is
+				// decoded and encoded
+				next := &b.recs[i+1]
+				decode.Prefetch(b.data[next.off : next.off+next.n])
+			}
 			if bpf != nil {
 				ok, err := bpf.Match(int(rec.linkType), data, rec.origLen)
 				if err != nil && b.failed == nil {

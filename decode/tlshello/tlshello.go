@@ -112,6 +112,11 @@ type Hello struct {
 	// SignatureAlgorithms lists the signature_algorithms extension.
 	SignatureAlgorithms []uint16
 
+	// QUIC is set by the caller when the hello came in QUIC CRYPTO frames
+	// (RFC 9001) rather than in a TLS record: it has no record header of
+	// its own, and its JA4 fingerprint starts with "q" instead of "t".
+	QUIC bool
+
 	// Complete reports whether the whole hello message was present and
 	// decoded, so that the fingerprints can be computed.
 	Complete bool
@@ -570,8 +575,9 @@ const (
 	ja4Original        // JA4_o: original order, hashed
 )
 
-// AppendJA4 appends the JA4 fingerprint of a complete ClientHello received
-// over TCP to dst ("t13d1516h2_8daaf6152771_b186095e22b6"). It returns dst
+// AppendJA4 appends the JA4 fingerprint of a complete ClientHello to dst
+// ("t13d1516h2_8daaf6152771_b186095e22b6"; "q13..." for a hello carried
+// by QUIC). It returns dst
 // unchanged if h is not a complete ClientHello.
 func (h *Hello) AppendJA4(dst []byte) []byte { return h.appendJA4(dst, ja4Hashed) }
 
@@ -617,7 +623,11 @@ func (h *Hello) appendJA4(dst []byte, form int) []byte {
 			nCS++
 		}
 	}
-	dst = append(dst, 't')
+	if h.QUIC {
+		dst = append(dst, 'q')
+	} else {
+		dst = append(dst, 't')
+	}
 	dst = append(dst, ja4Version(ver)...)
 	if hasSNI {
 		dst = append(dst, 'd')

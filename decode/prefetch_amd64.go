@@ -1,0 +1,4 @@
+package decode
+
+//go:noescape
+func prefetch(p *byte)

@@ -1,0 +1,59 @@
+package encode
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	espcapfast "github.com/espcap/espcap-fast"
+	"github.com/espcap/espcap-fast/decode"
+	"github.com/espcap/espcap-fast/internal/testpcap"
+)
+
+// TestShapeCacheWritesTheSameDocuments: documents written through the shape
+// cache (missed, then hit) hold exactly the fields and values that the
+// general path writes for the same packets.
+func TestShapeCacheWritesTheSameDocuments(t *testing.T) {
+	protos, err := ParseProtocols(espcapfast.ProtocolsList)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shaped, general := NewEncoder(protos), NewEncoder(protos)
+	general.noShapes = true
+	d := decode.NewDecoder()
+	var k shapeKey
+	n, hits := 0, 0
+	for _, pattern := range []string{"../testdata/pcaps/*", "../testdata/malformed/*"} {
+		pk, _ := testpcap.Load(pattern, 0)
+		for round := 0; round < 2; round++ {
+			for i := range pk {
+				p := &pk[i]
+				m := Meta{Timestamp: p.Timestamp, Number: uint64(p.Number), CapLen: len(p.Data), OrigLen: p.OrigLen, FileName: p.File}
+				dp := d.Decode(p.Data, p.LinkType, p.OrigLen)
+				k = shapeKey{}
+				if shapeOf(dp, &k) {
+					n++
+					if s := shaped.shapes.slot(&k); s.valid && s.key == k {
+						hits++
+					}
+				}
+				a := shaped.Encode(nil, &m, dp)
+				b := general.Encode(nil, &m, dp)
+				var da, db map[string]any
+				if err := json.Unmarshal(a, &da); err != nil {
+					t.Fatalf("%s frame %d: invalid JSON: %v\n%s", p.File, p.Number, err, a)
+				}
+				if err := json.Unmarshal(b, &db); err != nil {
+					t.Fatalf("%s frame %d: invalid JSON: %v\n%s", p.File, p.Number, err, b)
+				}
+				if !reflect.DeepEqual(da, db) {
+					t.Fatalf("%s frame %d: through the shape cache\n%s\nwithout\n%s", p.File, p.Number, a, b)
+				}
+			}
+		}
+	}
+	t.Logf("%d packets of the cached shape, %d written from the cache", n, hits)
+	if hits < n/3 {
+		t.Errorf("only %d of %d packets of the cached shape hit the cache", hits, n)
+	}
+}
