@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	espcapfast "github.com/espcap/espcap-fast"
@@ -239,4 +240,41 @@ func TestFingerprintsInDocuments(t *testing.T) {
 		t.Fatalf("only %d hellos checked", checked)
 	}
 	t.Logf("%d hellos checked", checked/2)
+}
+
+// TestTimeFieldsAcrossSeconds: the time fields of an encoder whose per-second
+// head is patched from one second to the next (same day) or rebuilt (new
+// day, more digits, another file) are what a fresh encoder writes.
+func TestTimeFieldsAcrossSeconds(t *testing.T) {
+	pk, _ := testpcap.Load("../testdata/pcaps/seed_test_http.pcap", 1)
+	warm, d := encoder(t), decode.NewDecoder()
+	p := &pk[0]
+	times := []int64{
+		1438233730_496740000, 1438233731_000000000, 1438233731_000000001, 1438233799_999999000,
+		1438243199_500000000, 1438243200_500000000, // the next day
+		999999999_123456000, 1000000000_123456000, // ten digits
+		86399_000001000, 86400_000001000, 0, -1, -1_000000000, -86401_999999999,
+		4102444799_000000000, 4102444800_000000000,
+	}
+	for _, name := range []string{"a.pcap", "b.pcap"} {
+		for i, ts := range times {
+			m := encode.Meta{Timestamp: ts, Number: uint64(i + 1), CapLen: len(p.Data), OrigLen: p.OrigLen, FileName: name}
+			a := warm.Encode(nil, &m, d.Decode(p.Data, p.LinkType, p.OrigLen))
+			b := encoder(t).Encode(nil, &m, d.Decode(p.Data, p.LinkType, p.OrigLen))
+			if string(a) != string(b) {
+				t.Fatalf("time %d: warm encoder wrote\n%s\nfresh encoder wrote\n%s", ts, a, b)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(a, &doc); err != nil {
+				t.Fatal(err)
+			}
+			want := time.Unix(0, ts).UTC().Format("2006-01-02T15:04:05.000000000Z")
+			if got := doc["@timestamp"]; got != want {
+				t.Errorf("time %d: @timestamp %v, want %s", ts, got, want)
+			}
+			if got, want := doc["sniff_date_utc"], time.Unix(0, ts).UTC().Format("2006-01-02T15:04:05-0700"); got != want {
+				t.Errorf("time %d: sniff_date_utc %v, want %s", ts, got, want)
+			}
+		}
+	}
 }

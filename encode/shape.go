@@ -29,7 +29,8 @@ type shapeKey struct {
 	n      uint8          // number of layers
 	l3, l4 decode.Kind    // IPv4 or IPv6, TCP or UDP
 	app    [2]decode.Kind // the layers above the transport, if any
-	proto  [2]string      // their protocol names (dns, mdns, http, ssdp, ...)
+	proto  [2][8]byte     // their protocol names (dns, mdns, http, ssdp, ...)
+	// (only bytes: comparing two keys is one memory compare)
 }
 
 type shapeSlot struct {
@@ -111,10 +112,11 @@ func shapeOf(p *decode.Packet, k *shapeKey) bool {
 		case decode.KindEthernet, decode.KindIPv4, decode.KindIPv6, decode.KindTCP, decode.KindUDP:
 			return false
 		}
-		if l.Partial || p.Count(l.Kind) != 1 {
+		if l.Partial || p.Count(l.Kind) != 1 || len(l.Proto) > len(k.proto[i]) {
 			return false
 		}
-		k.app[i], k.proto[i] = l.Kind, l.Proto
+		k.app[i] = l.Kind
+		copy(k.proto[i][:], l.Proto)
 	}
 	return true
 }

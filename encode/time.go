@@ -32,10 +32,16 @@ type headCache struct {
 	valid              bool
 	sec                int64
 	fileName, fileDate string
-	us, ns             []byte
+	us, ns, tail       []byte
 	// where the fractions are: of @timestamp (both forms) and of
 	// sniff_timestamp
 	tsFrac, sniffFrac int
+	// where the time of day (hh:mm:ss) is in @timestamp and in
+	// sniff_date_utc (in us and ns), and the whole seconds of
+	// sniff_timestamp, so that the next second of the same day is
+	// written over the last
+	tsHMS, usHMS, nsHMS int
+	secAt, secLen       int
 }
 
 // get renders the templates for second sec of the file (name, date), unless
@@ -44,11 +50,28 @@ func (c *headCache) get(sec int64, name, date string) {
 	if c.valid && sec == c.sec && name == c.fileName && date == c.fileDate {
 		return
 	}
+	if c.valid && name == c.fileName && date == c.fileDate && sec >= 0 && c.sec >= 0 && sec/86400 == c.sec/86400 {
+		var digits [20]byte
+		if d := appendUint(digits[:0], uint64(sec)); len(d) == c.secLen {
+			// the same day: only the time of day and the seconds change
+			c.sec = sec
+			tod := uint32(sec % 86400)
+			h, m, s := tod/3600, tod/60%60, tod%60
+			hms := [8]byte{digitPairs[h*2], digitPairs[h*2+1], ':', digitPairs[m*2], digitPairs[m*2+1], ':', digitPairs[s*2], digitPairs[s*2+1]}
+			*(*[8]byte)(c.us[c.tsHMS:]) = hms
+			*(*[8]byte)(c.ns[c.tsHMS:]) = hms
+			*(*[8]byte)(c.us[c.usHMS:]) = hms
+			*(*[8]byte)(c.ns[c.nsHMS:]) = hms
+			copy(c.us[c.secAt:], d)
+			copy(c.ns[c.secAt:], d)
+			return
+		}
+	}
 	c.valid, c.sec, c.fileName, c.fileDate = true, sec, name, date
 	t := time.Unix(sec, 0).UTC()
-	var tail []byte
-	tail = append(tail, `,"sniff_date_utc":"`...)
+	tail := append(c.tail[:0], `,"sniff_date_utc":"`...)
 	tail = t.AppendFormat(tail, "2006-01-02T15:04:05-0700")
+	tailHMS := len(tail) - len("15:04:05-0700")
 	tail = append(tail, '"')
 	if name != "" {
 		tail = append(tail, `,"file_name":`...)
@@ -59,13 +82,19 @@ func (c *headCache) get(sec int64, name, date string) {
 			tail = append(tail, '"')
 		}
 	}
+	c.tail = tail
 	b := append(c.us[:0], `,"@timestamp":"`...)
 	b = t.AppendFormat(b, "2006-01-02T15:04:05.")
+	c.tsHMS = len(b) - len("15:04:05.")
 	c.tsFrac = len(b)
 	b = append(b, `000000000Z","sniff_timestamp":`...)
+	c.secAt = len(b)
 	b = appendInt(b, sec)
+	c.secLen = len(b) - c.secAt
 	b = append(b, '.')
 	c.sniffFrac = len(b)
+	c.usHMS = c.sniffFrac + 6 + tailHMS
+	c.nsHMS = c.sniffFrac + 9 + tailHMS
 	c.ns = append(append(append(c.ns[:0], b...), "000000000"...), tail...)
 	c.us = append(append(b, "000000"...), tail...)
 }
