@@ -86,64 +86,100 @@ func (e *Encoder) dns(x *layers.DNS) {
 	if n == 0 {
 		return
 	}
+	// which record types there are: the lists of the others are skipped
+	var has struct{ opt, a, aaaa, cname, ns, ptr, mx, txt bool }
+	for i := 0; i < n; i++ {
+		switch rr(i).Type {
+		case layers.DNSTypeOPT:
+			has.opt = true
+		case layers.DNSTypeA:
+			has.a = true
+		case layers.DNSTypeAAAA:
+			has.aaaa = true
+		case layers.DNSTypeCNAME:
+			has.cname = true
+		case layers.DNSTypeNS:
+			has.ns = true
+		case layers.DNSTypePTR:
+			has.ptr = true
+		case layers.DNSTypeMX:
+			has.mx = true
+		case layers.DNSTypeTXT:
+			has.txt = true
+		}
+	}
 	e.list(`,"resp_name":`, n, func(b []byte, i int) ([]byte, bool) { return dnsName(b, rr(i).Name), true })
 	e.list(`,"resp_type":`, n, func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(rr(i).Type)), true })
 	e.list(`,"resp_ttl":`, n, func(b []byte, i int) ([]byte, bool) {
 		r := rr(i)
-		if r.Type == layers.DNSTypeOPT {
+		if has.opt && r.Type == layers.DNSTypeOPT {
 			return b, false
 		}
 		return appendUint(b, uint64(r.TTL)), true
 	})
-	e.list(`,"a":`, n, func(b []byte, i int) ([]byte, bool) {
-		r := rr(i)
-		if r.Type != layers.DNSTypeA || len(r.IP) != 4 {
-			return b, false
-		}
-		return appendIP(b, r.IP), true
-	})
-	e.list(`,"aaaa":`, n, func(b []byte, i int) ([]byte, bool) {
-		r := rr(i)
-		if r.Type != layers.DNSTypeAAAA || len(r.IP) != 16 {
-			return b, false
-		}
-		return appendIP(b, r.IP), true
-	})
-	e.list(`,"cname":`, n, func(b []byte, i int) ([]byte, bool) {
-		r := rr(i)
-		if r.Type != layers.DNSTypeCNAME {
-			return b, false
-		}
-		return dnsName(b, r.CNAME), true
-	})
-	e.list(`,"ns":`, n, func(b []byte, i int) ([]byte, bool) {
-		r := rr(i)
-		if r.Type != layers.DNSTypeNS {
-			return b, false
-		}
-		return dnsName(b, r.NS), true
-	})
-	e.list(`,"ptr_domain_name":`, n, func(b []byte, i int) ([]byte, bool) {
-		r := rr(i)
-		if r.Type != layers.DNSTypePTR {
-			return b, false
-		}
-		return dnsName(b, r.PTR), true
-	})
-	e.list(`,"mx_mail_exchange":`, n, func(b []byte, i int) ([]byte, bool) {
-		r := rr(i)
-		if r.Type != layers.DNSTypeMX {
-			return b, false
-		}
-		return dnsName(b, r.MX.Name), true
-	})
-	e.list(`,"txt":`, n, func(b []byte, i int) ([]byte, bool) {
-		r := rr(i)
-		if r.Type != layers.DNSTypeTXT || len(r.TXTs) == 0 {
-			return b, false
-		}
-		return appendString(b, r.TXTs[0]), true
-	})
+	if has.a {
+		e.list(`,"a":`, n, func(b []byte, i int) ([]byte, bool) {
+			r := rr(i)
+			if r.Type != layers.DNSTypeA || len(r.IP) != 4 {
+				return b, false
+			}
+			return appendIP(b, r.IP), true
+		})
+	}
+	if has.aaaa {
+		e.list(`,"aaaa":`, n, func(b []byte, i int) ([]byte, bool) {
+			r := rr(i)
+			if r.Type != layers.DNSTypeAAAA || len(r.IP) != 16 {
+				return b, false
+			}
+			return appendIP(b, r.IP), true
+		})
+	}
+	if has.cname {
+		e.list(`,"cname":`, n, func(b []byte, i int) ([]byte, bool) {
+			r := rr(i)
+			if r.Type != layers.DNSTypeCNAME {
+				return b, false
+			}
+			return dnsName(b, r.CNAME), true
+		})
+	}
+	if has.ns {
+		e.list(`,"ns":`, n, func(b []byte, i int) ([]byte, bool) {
+			r := rr(i)
+			if r.Type != layers.DNSTypeNS {
+				return b, false
+			}
+			return dnsName(b, r.NS), true
+		})
+	}
+	if has.ptr {
+		e.list(`,"ptr_domain_name":`, n, func(b []byte, i int) ([]byte, bool) {
+			r := rr(i)
+			if r.Type != layers.DNSTypePTR {
+				return b, false
+			}
+			return dnsName(b, r.PTR), true
+		})
+	}
+	if has.mx {
+		e.list(`,"mx_mail_exchange":`, n, func(b []byte, i int) ([]byte, bool) {
+			r := rr(i)
+			if r.Type != layers.DNSTypeMX {
+				return b, false
+			}
+			return dnsName(b, r.MX.Name), true
+		})
+	}
+	if has.txt {
+		e.list(`,"txt":`, n, func(b []byte, i int) ([]byte, bool) {
+			r := rr(i)
+			if r.Type != layers.DNSTypeTXT || len(r.TXTs) == 0 {
+				return b, false
+			}
+			return appendString(b, r.TXTs[0]), true
+		})
+	}
 }
 
 func (e *Encoder) dhcp(x *layers.DHCPv4) {

@@ -70,7 +70,7 @@ func TestEKEncode(t *testing.T) {
 		`"file_name":"x.pcap","file_date_utc":"2020-01-01T00:00:00+0000","protocol":"dns",` +
 		`"frame":{"number":7,"len":90,"cap_len":90,"protocols":"eth:ethertype:ip:icmp:ip:udp:dns"},` +
 		`"source":{"ip":"10.0.0.4"},"destination":{"ip":"10.0.0.1"},` +
-		`"network":{"type":"ipv4","iana_number":"1","transport":"icmp","protocol":"dns","community_id":"1:XXX"},` +
+		`"network":{"type":"ipv4","iana_number":"1","transport":"icmp","community_id":"1:XXX","protocol":"dns"},` +
 		`"layers":{"eth":{"dst":"58:23:8c:b4:42:56","type":2048},` +
 		`"ip":[{"src":"10.0.0.4","dst":"10.0.0.1","proto":1,"flags_df":true,"id":6826,"flags_mf":false,"frag_offset":"0"},{"src":"10.0.0.1","dst":"10.0.0.4","proto":17}],` +
 		`"icmp":{"type":3,"code":3},"udp":{"srcport":53,"dstport":40000},` +

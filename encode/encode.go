@@ -307,12 +307,20 @@ func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType str
 	w := &e.w
 	// The ECS fields are the same for every packet of a flow direction:
 	// look them up in the flow cache before writing them again.
+	// network.protocol, which changes within a flow (the first segment of
+	// an HTTP message and the segments after it), comes last and is not
+	// cached.
 	var k flowKey
-	k.set(src, dst, proto, sport, dport, transport, hasPorts, app, cidOK)
+	k.set(src, dst, proto, sport, dport, transport, hasPorts, cidOK)
 	slot := e.flows.slot(&k)
 	if slot.valid && slot.key == k {
+		w.push(len(w.b) + slot.netAt)
 		w.b = append(w.b, slot.json[:slot.n]...)
 		e.ipText = [2][]byte{slot.json[slot.src[0]:slot.src[1]], slot.json[slot.dst[0]:slot.dst[1]]}
+		if app != "" {
+			w.raw(`,"protocol":`, app)
+		}
+		w.close()
 		return
 	}
 	start := len(w.b)
@@ -338,6 +346,7 @@ func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType str
 		w.close()
 	}
 	w.object(`,"network":`)
+	netAt := w.stack[w.depth-1] - start
 	if netType != "" {
 		w.raw(`,"type":`, netType)
 		w.key(`,"iana_number":`)
@@ -348,22 +357,22 @@ func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType str
 	if transport != "" {
 		w.raw(`,"transport":`, transport)
 	}
-	if app != "" {
-		w.raw(`,"protocol":`, app)
-	}
 	if cidOK {
 		w.key(`,"community_id":`)
 		w.b = append(w.b, '"')
 		w.b = e.cids.append(w.b, &k)
 		w.b = append(w.b, '"')
 	}
-	w.close()
 	e.ipText = [2][]byte{w.b[start+srcAt[0] : start+srcAt[1]], w.b[start+dstAt[0] : start+dstAt[1]]}
 	if n := len(w.b) - start; n <= len(slot.json) {
-		slot.key, slot.valid, slot.n = k, true, n
+		slot.key, slot.valid, slot.n, slot.netAt = k, true, n, netAt
 		slot.src, slot.dst = srcAt, dstAt
 		copy(slot.json[:], w.b[start:])
 	}
+	if app != "" {
+		w.raw(`,"protocol":`, app)
+	}
+	w.close()
 }
 
 // appProtocol returns the ECS network.protocol: the name of the highest
@@ -393,17 +402,16 @@ type flowKey struct {
 	sport     uint16
 	dport     uint16
 	transport string
-	app       string
 	hasPorts  bool
 	cid       bool
 }
 
-func (k *flowKey) set(src, dst []byte, proto uint8, sport, dport uint16, transport string, hasPorts bool, app string, cid bool) {
+func (k *flowKey) set(src, dst []byte, proto uint8, sport, dport uint16, transport string, hasPorts bool, cid bool) {
 	copy(k.addrs[0:16], src)
 	copy(k.addrs[16:32], dst)
 	k.alen = uint8(len(src))
 	k.proto, k.sport, k.dport = proto, sport, dport
-	k.transport, k.app, k.hasPorts, k.cid = transport, app, hasPorts, cid
+	k.transport, k.hasPorts, k.cid = transport, hasPorts, cid
 }
 
 type flowSlot struct {
@@ -411,6 +419,7 @@ type flowSlot struct {
 	valid    bool
 	n        int
 	src, dst [2]int // where the quoted addresses are in json
+	netAt    int    // where the network object starts in json
 	json     [384]byte
 }
 
