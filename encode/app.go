@@ -87,99 +87,66 @@ func (e *Encoder) dns(x *layers.DNS) {
 		return
 	}
 	// which record types there are: the lists of the others are skipped
-	var has struct{ opt, a, aaaa, cname, ns, ptr, mx, txt bool }
+	var has uint16
 	for i := 0; i < n; i++ {
-		switch rr(i).Type {
-		case layers.DNSTypeOPT:
-			has.opt = true
-		case layers.DNSTypeA:
-			has.a = true
-		case layers.DNSTypeAAAA:
-			has.aaaa = true
-		case layers.DNSTypeCNAME:
-			has.cname = true
-		case layers.DNSTypeNS:
-			has.ns = true
-		case layers.DNSTypePTR:
-			has.ptr = true
-		case layers.DNSTypeMX:
-			has.mx = true
-		case layers.DNSTypeTXT:
-			has.txt = true
+		for j := range dnsRRLists {
+			if rr(i).Type == dnsRRLists[j].typ {
+				has |= 1 << j
+			}
 		}
 	}
 	e.list(`,"resp_name":`, n, func(b []byte, i int) ([]byte, bool) { return dnsName(b, rr(i).Name), true })
 	e.list(`,"resp_type":`, n, func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(rr(i).Type)), true })
 	e.list(`,"resp_ttl":`, n, func(b []byte, i int) ([]byte, bool) {
 		r := rr(i)
-		if has.opt && r.Type == layers.DNSTypeOPT {
+		if r.Type == layers.DNSTypeOPT {
 			return b, false
 		}
 		return appendUint(b, uint64(r.TTL)), true
 	})
-	if has.a {
-		e.list(`,"a":`, n, func(b []byte, i int) ([]byte, bool) {
-			r := rr(i)
-			if r.Type != layers.DNSTypeA || len(r.IP) != 4 {
-				return b, false
+	for j := range dnsRRLists {
+		if has&(1<<j) == 0 {
+			continue
+		}
+		f := &dnsRRLists[j]
+		e.list(f.key, n, func(b []byte, i int) ([]byte, bool) {
+			if r := rr(i); r.Type == f.typ {
+				return f.val(b, r)
 			}
-			return appendIP(b, r.IP), true
+			return b, false
 		})
 	}
-	if has.aaaa {
-		e.list(`,"aaaa":`, n, func(b []byte, i int) ([]byte, bool) {
-			r := rr(i)
-			if r.Type != layers.DNSTypeAAAA || len(r.IP) != 16 {
-				return b, false
-			}
-			return appendIP(b, r.IP), true
-		})
-	}
-	if has.cname {
-		e.list(`,"cname":`, n, func(b []byte, i int) ([]byte, bool) {
-			r := rr(i)
-			if r.Type != layers.DNSTypeCNAME {
-				return b, false
-			}
-			return dnsName(b, r.CNAME), true
-		})
-	}
-	if has.ns {
-		e.list(`,"ns":`, n, func(b []byte, i int) ([]byte, bool) {
-			r := rr(i)
-			if r.Type != layers.DNSTypeNS {
-				return b, false
-			}
-			return dnsName(b, r.NS), true
-		})
-	}
-	if has.ptr {
-		e.list(`,"ptr_domain_name":`, n, func(b []byte, i int) ([]byte, bool) {
-			r := rr(i)
-			if r.Type != layers.DNSTypePTR {
-				return b, false
-			}
-			return dnsName(b, r.PTR), true
-		})
-	}
-	if has.mx {
-		e.list(`,"mx_mail_exchange":`, n, func(b []byte, i int) ([]byte, bool) {
-			r := rr(i)
-			if r.Type != layers.DNSTypeMX {
-				return b, false
-			}
-			return dnsName(b, r.MX.Name), true
-		})
-	}
-	if has.txt {
-		e.list(`,"txt":`, n, func(b []byte, i int) ([]byte, bool) {
-			r := rr(i)
-			if r.Type != layers.DNSTypeTXT || len(r.TXTs) == 0 {
-				return b, false
-			}
-			return appendString(b, r.TXTs[0]), true
-		})
-	}
+}
+
+// dnsRRLists are the fields of resource records of one type: each a list
+// over the records of that type, in the order of the message.
+var dnsRRLists = [...]struct {
+	key string
+	typ layers.DNSType
+	val func(b []byte, r *layers.DNSResourceRecord) ([]byte, bool)
+}{
+	{`,"a":`, layers.DNSTypeA, func(b []byte, r *layers.DNSResourceRecord) ([]byte, bool) {
+		if len(r.IP) != 4 {
+			return b, false
+		}
+		return appendIP(b, r.IP), true
+	}},
+	{`,"aaaa":`, layers.DNSTypeAAAA, func(b []byte, r *layers.DNSResourceRecord) ([]byte, bool) {
+		if len(r.IP) != 16 {
+			return b, false
+		}
+		return appendIP(b, r.IP), true
+	}},
+	{`,"cname":`, layers.DNSTypeCNAME, func(b []byte, r *layers.DNSResourceRecord) ([]byte, bool) { return dnsName(b, r.CNAME), true }},
+	{`,"ns":`, layers.DNSTypeNS, func(b []byte, r *layers.DNSResourceRecord) ([]byte, bool) { return dnsName(b, r.NS), true }},
+	{`,"ptr_domain_name":`, layers.DNSTypePTR, func(b []byte, r *layers.DNSResourceRecord) ([]byte, bool) { return dnsName(b, r.PTR), true }},
+	{`,"mx_mail_exchange":`, layers.DNSTypeMX, func(b []byte, r *layers.DNSResourceRecord) ([]byte, bool) { return dnsName(b, r.MX.Name), true }},
+	{`,"txt":`, layers.DNSTypeTXT, func(b []byte, r *layers.DNSResourceRecord) ([]byte, bool) {
+		if len(r.TXTs) == 0 {
+			return b, false
+		}
+		return appendString(b, r.TXTs[0]), true
+	}},
 }
 
 func (e *Encoder) dhcp(x *layers.DHCPv4) {
