@@ -486,8 +486,8 @@ func (e *Encoder) ipConstant(p *decode.Packet, l decode.Layer) {
 // tcp.len counts from. Like the other hot-path writers it works on a local
 // slice, which the compiler keeps in registers.
 func appendTCP(b []byte, x *layers.TCP, segLen int) []byte {
-	b = fieldUint(b, `,"seq_raw":`, uint64(x.Seq))
-	b = fieldUint(b, `,"ack_raw":`, uint64(x.Ack))
+	b = appendUint32(append(b, `,"seq_raw":`...), x.Seq)
+	b = appendUint32(append(b, `,"ack_raw":`...), x.Ack)
 	b = fieldUint(b, `,"hdr_len":`, uint64(x.DataOffset)*4)
 	// flags from the header itself: gopacket drops the 3 reserved bits
 	var f uint16
@@ -535,8 +535,8 @@ func appendTCP(b []byte, x *layers.TCP, segLen int) []byte {
 			b = append(b, `,"options_sack_perm":true`...)
 		case layers.TCPOptionKindTimestamps:
 			if d := o.OptionData; len(d) == 8 {
-				b = appendUint(appendKey(b, `,"options_timestamp_tsval":`), uint64(binary.BigEndian.Uint32(d)))
-				b = appendUint(appendKey(b, `,"options_timestamp_tsecr":`), uint64(binary.BigEndian.Uint32(d[4:])))
+				b = appendUint32(appendKey(b, `,"options_timestamp_tsval":`), binary.BigEndian.Uint32(d))
+				b = appendUint32(appendKey(b, `,"options_timestamp_tsecr":`), binary.BigEndian.Uint32(d[4:]))
 			}
 		}
 	}

@@ -29,6 +29,21 @@ func appendUint(dst []byte, v uint64) []byte {
 	return append8(appendUint(dst, v/1e8), uint32(v%1e8)) // sequence numbers, ...
 }
 
+// appendUint32 is appendUint for 32-bit values (sequence numbers,
+// timestamps), which are mostly ten digits long: no recursion.
+func appendUint32(dst []byte, v uint32) []byte {
+	if v < 1e8 {
+		return appendUint(dst, uint64(v))
+	}
+	hi := v / 1e8 // 1 to 42
+	if hi < 10 {
+		dst = append(dst, byte('0'+hi))
+	} else {
+		dst = append(dst, digitPairs[hi*2], digitPairs[hi*2+1])
+	}
+	return append8(dst, v%1e8)
+}
+
 // append4 appends v (< 10000) as exactly four digits.
 func append4(dst []byte, v uint32) []byte {
 	q, r := v/100, v%100

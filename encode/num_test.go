@@ -15,11 +15,19 @@ func TestAppendUint(t *testing.T) {
 			t.Fatalf("appendUint(%d) = %s", v, got)
 		}
 	}
+	for _, v := range []uint32{0, 9, 99999999, 1e8, 999999999, 1e9, 4294967295} {
+		if got := appendUint32(buf[:0], v); string(got) != strconv.FormatUint(uint64(v), 10) {
+			t.Fatalf("appendUint32(%d) = %s", v, got)
+		}
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 2_000_000; i++ {
 		v := r.Uint64() >> r.UintN(64)
 		if got := appendUint(buf[:0], v); string(got) != strconv.FormatUint(v, 10) {
 			t.Fatalf("appendUint(%d) = %s", v, got)
+		}
+		if got := appendUint32(buf[:0], uint32(v)); string(got) != strconv.FormatUint(uint64(uint32(v)), 10) {
+			t.Fatalf("appendUint32(%d) = %s", uint32(v), got)
 		}
 	}
 	for n := 1; n < 64; n++ { // appends at every offset, growing from no room
