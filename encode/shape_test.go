@@ -57,3 +57,38 @@ func TestShapeCacheWritesTheSameDocuments(t *testing.T) {
 		t.Errorf("only %d of %d packets of the cached shape hit the cache", hits, n)
 	}
 }
+
+// FuzzShapeCache: for any frame, an encoder with the shape cache (warm
+// from the frames before) and one without write the same fields and values.
+func FuzzShapeCache(f *testing.F) {
+	pk, _ := testpcap.Load("../testdata/pcaps/*", 3000)
+	for i, p := range pk {
+		if i%5 == 0 {
+			f.Add(p.LinkType, p.Data)
+		}
+	}
+	protos, err := ParseProtocols(espcapfast.ProtocolsList)
+	if err != nil {
+		f.Fatal(err)
+	}
+	shaped, general := NewEncoder(protos), NewEncoder(protos)
+	general.noShapes = true
+	d := decode.NewDecoder()
+	var m Meta
+	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {
+		m.Number++
+		m.CapLen, m.OrigLen = len(data), len(data)
+		a := shaped.Encode(nil, &m, d.Decode(data, lt, len(data)))
+		b := general.Encode(nil, &m, d.Decode(data, lt, len(data)))
+		var da, db map[string]any
+		if err := json.Unmarshal(a, &da); err != nil {
+			t.Fatalf("invalid JSON: %v\n%s", err, a)
+		}
+		if err := json.Unmarshal(b, &db); err != nil {
+			t.Fatalf("invalid JSON: %v\n%s", err, b)
+		}
+		if !reflect.DeepEqual(da, db) {
+			t.Fatalf("through the shape cache\n%s\nwithout\n%s", a, b)
+		}
+	})
+}
