@@ -189,6 +189,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if idx != nil {
 		idx.packets = runner.Stats.Packets.Load
+		idx.unfiltered = o.bpf != ""
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())

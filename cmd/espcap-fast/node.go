@@ -226,7 +226,10 @@ type indexSink struct {
 	name     []byte
 	notSent  atomic.Int64 // documents the sink could not hand to the indexer
 	handed   atomic.Int64 // packets of the batches the pipeline wrote to the sink
-	failed   atomic.Bool  // Write returned an error: the pipeline stopped reading and writing
+	// unfiltered: packets and handed count packets before the --bpf
+	// filter (the file pipeline filters in its workers)
+	unfiltered bool
+	failed     atomic.Bool // Write returned an error: the pipeline stopped reading and writing
 }
 
 // newIndexSink connects to the cluster (a clear error when it is not there
@@ -482,7 +485,11 @@ func (s *indexSink) finish(runCtx context.Context) int {
 			// read that leaves out, rather than lose it silently.
 			if n := int64(s.packets()) - s.handed.Load(); n > 0 {
 				lost += n
-				fmt.Fprintf(s.w, "espcap-fast: %d more packets were read but not indexed: reading stopped at the error; importing the same files again adds them without duplicates\n", n)
+				some := ""
+				if s.unfiltered {
+					some = " (counted before --bpf: some may not match it)"
+				}
+				fmt.Fprintf(s.w, "espcap-fast: %d more packets were read but not indexed%s: reading stopped at the error; importing the same files again adds them without duplicates\n", n, some)
 			}
 		}
 		if lost > 0 || closeErr != nil {
