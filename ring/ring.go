@@ -488,6 +488,22 @@ const (
 	hdrLen = int(unsafe.Sizeof(unix.Tpacket3Hdr{}))
 )
 
+// MaxFrameLen returns how many bytes of an Ethernet frame fit in a ring
+// block of blockSize bytes. The kernel cuts longer frames to this length
+// (they arrive with a captured length below their length on the wire), so
+// a snapshot length above it has no effect.
+func MaxFrameLen(blockSize int) int {
+	// the block descriptor (struct tpacket_block_desc, 48 bytes), then
+	// the frame's tpacket3_hdr and sockaddr_ll, 16-byte aligned with room
+	// for a link header of up to 16 bytes, then PACKET_RESERVE, minus the
+	// Ethernet header that starts before the network header
+	const blockDesc = 48
+	hdrs := (align16(hdrLen) + int(unsafe.Sizeof(unix.RawSockaddrLinklayer{})) + 16 + 15) &^ 15
+	return blockSize - blockDesc - (hdrs + vlanTagLen - 14)
+}
+
+func align16(n int) int { return (n + 15) &^ 15 }
+
 func blockStatus(blk []byte) *uint32 {
 	return (*uint32)(unsafe.Pointer(&blk[offBlockStatus]))
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -402,4 +403,71 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatalf("bad filter: %v", err)
 	}
 	t.Log(err)
+}
+
+// TestVethFrameLongerThanBlock: with blocks smaller than a frame, the
+// kernel cuts the frame to MaxFrameLen and says how long it was.
+func TestVethFrameLongerThanBlock(t *testing.T) {
+	v := ringtest.NewVeth(t)
+	page := os.Getpagesize()
+	blockSize := 2 * page
+	if blockSize > 8192 {
+		t.Skipf("page size %d: two pages hold a jumbo frame", page)
+	}
+	// three 8,500-byte frames (local experimental EtherType)
+	const frameLen = 8500
+	var frames [][]byte
+	for i := range 3 {
+		frame := make([]byte, frameLen)
+		copy(frame, []byte{0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5, byte(i)})
+		frames = append(frames, frame)
+	}
+	file := ringtest.WritePcap(t, frames...)
+	g, err := Open(Config{Interface: v.Outside, Rings: 1, BlockSize: blockSize, BlockCount: 8, FrameTimeout: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var lens [][2]int
+	var mu sync.Mutex
+	r := g.Rings()[0]
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var p Packet
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			blk, err := r.Next(100 * time.Millisecond)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if blk == nil {
+				continue
+			}
+			mu.Lock()
+			for blk.Next(&p) {
+				lens = append(lens, [2]int{len(p.Data), p.Len})
+			}
+			n := len(lens)
+			mu.Unlock()
+			blk.Release()
+			if n >= 3 {
+				return
+			}
+		}
+	}()
+	if sent := v.Replay(t, file); sent != 3 {
+		t.Fatalf("tcpreplay sent %d of 3 frames", sent)
+	}
+	<-done
+	want := MaxFrameLen(blockSize)
+	if len(lens) != 3 {
+		t.Fatalf("captured %d frames, want 3", len(lens))
+	}
+	for _, l := range lens {
+		if l[0] != want || l[1] != frameLen {
+			t.Errorf("captured %d of %d bytes, want %d of %d (MaxFrameLen(%d))", l[0], l[1], want, frameLen, blockSize)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -105,6 +106,12 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 	defer closeGroups()
 
 	prog := newProgress(stderr, o.quiet)
+	if bs := lf.blockSize; bs > 0 && lf.snaplen > ring.MaxFrameLen(bs) {
+		// the kernel cuts frames to what a block holds, whatever the
+		// snapshot length
+		prog.warn(fmt.Errorf("warning: a ring block of %d bytes holds frames of up to %d bytes: longer ones are cut to that (--snaplen %d); a --block-size of %d keeps them whole",
+			bs, ring.MaxFrameLen(bs), lf.snaplen, blockFor(lf.snaplen)))
+	}
 	out := bufio.NewWriterSize(stdout, 1<<20)
 	var sink pipeline.Sink = &ndjsonSink{w: out}
 	var idx *indexSink
@@ -241,4 +248,15 @@ func liveSummary(w io.Writer, quiet bool, lr *pipeline.LiveRunner, start time.Ti
 		fmt.Fprintf(w, "espcap-fast: WARNING: the kernel dropped %d packets (rings full): more --workers, a larger --block-count or --block-size, or a narrower --bpf\n", drops)
 	}
 	return drops
+}
+
+// blockFor returns the smallest block size (a multiple of the page size)
+// whose blocks hold frames of snaplen bytes.
+func blockFor(snaplen int) int {
+	page := os.Getpagesize()
+	bs := page
+	for ring.MaxFrameLen(bs) < snaplen {
+		bs += page
+	}
+	return bs
 }

@@ -413,3 +413,50 @@ func TestLiveErrors(t *testing.T) {
 		t.Errorf("without CAP_NET_RAW: exit %d: %s", p.code, errs)
 	}
 }
+
+// TestLiveBlockSmallerThanSnaplen: blocks too small for the snapshot
+// length get a warning that says which block size keeps frames whole, and
+// a jumbo frame is indexed as far as it was captured, tagged as cut.
+func TestLiveBlockSmallerThanSnaplen(t *testing.T) {
+	v := ringtest.NewVeth(t)
+	page := os.Getpagesize()
+	if page != 4096 {
+		t.Skipf("page size %d", page)
+	}
+	// one 8,500-byte IPv4/UDP frame
+	const frameLen = 8500
+	frame := make([]byte, frameLen)
+	copy(frame, []byte{0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00,
+		0x45, 0, byte((frameLen - 14) >> 8), byte((frameLen - 14) & 0xff), 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+		0x30, 0x39, 0x30, 0x3a, byte((frameLen - 34) >> 8), byte((frameLen - 34) & 0xff), 0, 0})
+	file := ringtest.WritePcap(t, frame)
+
+	p := startLive(t, nil, "-i", v.Outside, "--block-size", "8192", "--block-count", "8", "--frame-timeout", "10ms", "--count", "1", "--duration", "20s")
+	v.Replay(t, file)
+	p.wait(t, 30*time.Second)
+	errs := p.stderr.String()
+	if p.code != 0 {
+		t.Fatalf("exit %d: %s", p.code, errs)
+	}
+	if !strings.Contains(errs, "holds frames of up to 8058 bytes") || !strings.Contains(errs, "--block-size of 266240") {
+		t.Errorf("no or wrong warning about the block size:\n%s", errs)
+	}
+	got := docs(t, p.stdout.String())
+	if len(got) != 1 {
+		t.Fatalf("%d documents, want 1", len(got))
+	}
+	d := got[0]
+	frameOf := d["frame"].(map[string]any)
+	if frameOf["len"] != float64(frameLen) || frameOf["cap_len"] != float64(8058) {
+		t.Errorf("frame.len %v, frame.cap_len %v; want %d and 8058", frameOf["len"], frameOf["cap_len"], frameLen)
+	}
+	if tags := fmt.Sprint(d["tags"]); !strings.Contains(tags, "snaplen_truncated") || d["protocol"] != "udp" {
+		t.Errorf("tags %s, protocol %v: want snaplen_truncated and udp", tags, d["protocol"])
+	}
+
+	// the default block size holds the default snapshot length: no warning
+	_, errs, _ = espcap(t, "-i", v.Outside, "--duration", "200ms", "-q")
+	if strings.Contains(errs, "warning") {
+		t.Errorf("warning with the default block size:\n%s", errs)
+	}
+}

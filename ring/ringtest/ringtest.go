@@ -9,9 +9,12 @@
 package ringtest
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,4 +128,28 @@ func run(t testing.TB, name string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// WritePcap writes frames as an Ethernet pcap file in the test's temporary
+// directory and returns its name.
+func WritePcap(t testing.TB, frames ...[]byte) string {
+	t.Helper()
+	var b bytes.Buffer
+	hdr := [24]byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0}
+	binary.LittleEndian.PutUint32(hdr[16:], 65535) // snaplen
+	binary.LittleEndian.PutUint32(hdr[20:], 1)     // Ethernet
+	b.Write(hdr[:])
+	for i, f := range frames {
+		var rec [16]byte
+		binary.LittleEndian.PutUint32(rec[0:], uint32(1700000000+i))
+		binary.LittleEndian.PutUint32(rec[8:], uint32(len(f)))
+		binary.LittleEndian.PutUint32(rec[12:], uint32(len(f)))
+		b.Write(rec[:])
+		b.Write(f)
+	}
+	name := filepath.Join(t.TempDir(), "frames.pcap")
+	if err := os.WriteFile(name, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
