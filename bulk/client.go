@@ -51,7 +51,7 @@ func (ix *Indexer) detect(ctx context.Context) error {
 	}
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return fmt.Errorf("bulk: %s refused the credentials (HTTP %d); check --user/ES_PASSWORD or ES_API_KEY", where, status)
+		return accessError(where, status, body)
 	case status == http.StatusOK:
 		v, err := fastjson.ParseBytes(body)
 		if err != nil {
@@ -85,12 +85,26 @@ func (ix *Indexer) detect(ctx context.Context) error {
 			}
 		}
 		if ix.version == "" {
+			if status == http.StatusUnauthorized || status == http.StatusForbidden {
+				return accessError(where, status, body)
+			}
 			return fmt.Errorf("bulk: %s: cannot determine the server version (HTTP %d)", where, status)
 		}
 		return nil
 	default:
 		return fmt.Errorf("bulk: %s: GET / answered HTTP %d: %s", where, status, responseReason(new(fastjson.Parser), body))
 	}
+}
+
+// accessError is the error for a request the server refused: 401, the
+// credentials are wrong or missing; 403, the user is known but lacks a
+// privilege, which the server's reason names.
+func accessError(where string, status int, body []byte) error {
+	if status == http.StatusUnauthorized {
+		return fmt.Errorf("bulk: %s refused the credentials (HTTP 401); check --user/ES_PASSWORD or ES_API_KEY", where)
+	}
+	return fmt.Errorf("bulk: %s: the user lacks a privilege (HTTP 403: %s); espcap-fast needs the cluster privileges monitor and manage_index_templates (not with --no-template) and the index privileges create_index and create_doc on its indices",
+		where, responseReason(new(fastjson.Parser), body))
 }
 
 // InstallTemplate installs the composable index template name

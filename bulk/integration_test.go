@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/espcap/espcap-fast/internal/estest"
 )
 
 // Integration tests talk to a real server at ESPCAP_ES_URL (default
@@ -58,20 +60,7 @@ func testIndex(t *testing.T, base, name string) string {
 
 func esDo(t *testing.T, base, method, path string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
+	return estest.Server{URL: base}.Call(t, method, path, body)
 }
 
 func count(t *testing.T, base, idx string) int {

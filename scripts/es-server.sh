@@ -2,14 +2,21 @@
 # es-server.sh - download, start, stop a local Elasticsearch / OpenSearch for
 # espcap-fast's integration tests and for developers.
 #
-#   scripts/es-server.sh start|stop|status|url|wipe [--flavor es8|es9|os2] [--port N]
+#   scripts/es-server.sh start|stop|status|url|ca|wipe [--flavor es8|es8sec|es9|os2] [--port N]
 #
 # Flavors (versions overridable with ESPCAP_ES8_VERSION / ESPCAP_ES9_VERSION /
 # ESPCAP_OS2_VERSION):
-#   es8  Elasticsearch 8.19.x integ-test-zip, Java 17 (default JDK)
-#   es9  Elasticsearch 9.x integ-test-zip, Java 21+ (ESPCAP_JAVA21_HOME,
-#        default /usr/lib/jvm/temurin-25-jdk-amd64)
-#   os2  OpenSearch 2.19.x integ-test-zip, Java 17
+#   es8     Elasticsearch 8.19.x integ-test-zip, Java 17 (default JDK)
+#   es8sec  the same with security on: HTTPS with a certificate from a test
+#           CA made here with openssl (`ca` prints the CA file), users in the
+#           file realm: espcap (superuser), espcap-reader (viewer) and
+#           espcap-writer (only what an import needs), all with the password
+#           in ESPCAP_ES_PASSWORD (default espcap-test-password). For tests
+#           only. (API keys need the security index, which this distribution
+#           cannot create: it lacks the analysis modules.)
+#   es9     Elasticsearch 9.x integ-test-zip, Java 21+ (ESPCAP_JAVA21_HOME,
+#           default /usr/lib/jvm/temurin-25-jdk-amd64)
+#   os2     OpenSearch 2.19.x integ-test-zip, Java 17
 #
 # The distribution is fetched once from Maven Central with `mvn
 # dependency:copy` into ${ESPCAP_CACHE:-$HOME/.cache/espcap-fast}/dist and
@@ -20,14 +27,14 @@
 # Data and logs live in ${ESPCAP_ES_RUNDIR:-/tmp/espcap-fast-es}/<flavor>-<port>
 # and survive stop/start (use `wipe` to delete them).
 #
-# The server listens on 127.0.0.1 only, single-node discovery, security off,
-# small heap (ESPCAP_ES_HEAP, default 1g), disk watermarks disabled.
+# The server listens on 127.0.0.1 only, single-node discovery, security off
+# (but for es8sec), small heap (ESPCAP_ES_HEAP, default 1g), disk watermarks disabled.
 # `start` is idempotent and waits for yellow/green (ESPCAP_ES_TIMEOUT seconds,
 # default 180), printing the log tail on failure. `url` prints the base URL.
 set -euo pipefail
 
 usage() {
-	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -56,8 +63,10 @@ java17_home() {
 	j=$(command -v java) && dirname "$(dirname "$(readlink -f "$j")")"
 }
 
+secure=
 case "$flavor" in
-es8)
+es8 | es8sec)
+	[ "$flavor" = es8sec ] && secure=1
 	version=${ESPCAP_ES8_VERSION:-8.19.9}
 	artifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:$version:zip
 	product=elasticsearch
@@ -75,7 +84,7 @@ os2)
 	product=opensearch
 	java_home=$(java17_home)
 	;;
-*) echo "es-server: unknown flavor $flavor (es8|es9|os2)" >&2; exit 2 ;;
+*) echo "es-server: unknown flavor $flavor (es8|es8sec|es9|os2)" >&2; exit 2 ;;
 esac
 
 cache=${ESPCAP_CACHE:-$HOME/.cache/espcap-fast}
@@ -83,6 +92,8 @@ rundir=${ESPCAP_ES_RUNDIR:-/tmp/espcap-fast-es}/$flavor-$port
 heap=${ESPCAP_ES_HEAP:-1g}
 timeout=${ESPCAP_ES_TIMEOUT:-180}
 url="http://127.0.0.1:$port"
+[ -n "$secure" ] && url="https://127.0.0.1:$port"
+password=${ESPCAP_ES_PASSWORD:-espcap-test-password}
 svc_user=espcap-es
 pidfile=$rundir/server.pid
 logfile=$rundir/logs/console.log
@@ -163,18 +174,74 @@ alive_in() {
 # file) is running.
 pid_alive() { alive_in "$pidfile" || alive_in "$launcherfile"; }
 
-http_up() { curl -fsS -m 2 "$url/" >/dev/null 2>&1; }
+# es_curl: curl with the test CA and user when the flavor is secure.
+es_curl() {
+	if [ -n "$secure" ]; then
+		curl --cacert "$(certs_dir)/ca.pem" -u "espcap:$password" "$@"
+	else
+		curl "$@"
+	fi
+}
+
+# http_up: something answers HTTP(S) on the port (any status).
+http_up() { curl -sk -m 2 -o /dev/null "$url/" 2>/dev/null; }
 
 health_ok() {
-	curl -fsS -m 5 "$url/_cluster/health?wait_for_status=yellow&timeout=2s" 2>/dev/null |
+	es_curl -fsS -m 5 "$url/_cluster/health?wait_for_status=yellow&timeout=2s" 2>/dev/null |
 		grep -Eq '"status":"(yellow|green)"'
 }
 
 # server_version asks the node itself: the integ-test-zip of Elasticsearch
 # lacks the rest-root module, so `GET /` answers 405 there.
 server_version() {
-	curl -fsS -m 2 "$url/_nodes/_local?filter_path=nodes.*.version" 2>/dev/null |
+	es_curl -fsS -m 2 "$url/_nodes/_local?filter_path=nodes.*.version" 2>/dev/null |
 		grep -o '"version":"[^"]*"' | head -1 | cut -d'"' -f4
+}
+
+# certs_dir: the test CA and the node's certificate, in the server's config
+# directory (the server reads files from there only).
+certs_dir() { echo "$(home_dir)/config/espcap-certs"; }
+
+# ensure_security makes (once) the test CA, a certificate for 127.0.0.1 and
+# localhost signed by it, and the file-realm users.
+ensure_security() {
+	local d home
+	d=$(certs_dir)
+	home=$(home_dir)
+	if [ ! -s "$d/node.pem" ]; then
+		command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
+		mkdir -p "$d"
+		log "making a test CA and a node certificate in $d"
+		openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=espcap-fast test CA" \
+			-keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null || die "openssl: CA"
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+			-keyout "$d/node.key" -out "$d/node.csr" 2>/dev/null || die "openssl: node key"
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/san.ext"
+		openssl x509 -req -in "$d/node.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+			-days 3650 -extfile "$d/san.ext" -out "$d/node.pem" 2>/dev/null || die "openssl: node certificate"
+		as_root && chown -R "$svc_user:" "$d"
+	fi
+	# the least a writer needs, as espcap-fast's 403 message says
+	if ! grep -q '^espcap_writer:' "$home/config/roles.yml" 2>/dev/null; then
+		cat >>"$home/config/roles.yml" <<-'EOF'
+			espcap_writer:
+			  cluster: [monitor, manage_index_templates]
+			  indices:
+			    - names: ['*']
+			      privileges: [create_index, create_doc]
+		EOF
+	fi
+	local u role
+	for u in espcap:superuser espcap-reader:viewer espcap-writer:espcap_writer; do
+		role=${u#*:}
+		u=${u%%:*}
+		grep -q "^$u:" "$home/config/users" 2>/dev/null && continue
+		log "adding user $u ($role)"
+		# shellcheck disable=SC2046
+		$(svc_prefix) env ES_JAVA_HOME="$java_home" \
+			"$home/bin/elasticsearch-users" useradd "$u" -p "$password" -r "$role" >&2 ||
+			die "elasticsearch-users useradd $u failed"
+	done
 }
 
 lock() {
@@ -196,6 +263,7 @@ do_start() {
 	[ -x "$java_home/bin/java" ] || die "no Java at $java_home for $flavor"
 	ensure_user
 	ensure_dist
+	[ -n "$secure" ] && ensure_security
 	local home
 	home=$(home_dir)
 	if ! pid_alive; then
@@ -214,7 +282,18 @@ do_start() {
 			"-Ecluster.routing.allocation.disk.threshold_enabled=false"
 			"-Eaction.destructive_requires_name=false"
 		)
-		[ -d "$home/modules/x-pack-security" ] && settings+=("-Expack.security.enabled=false")
+		if [ -n "$secure" ]; then
+			settings+=(
+				"-Expack.security.enabled=true"
+				"-Expack.security.http.ssl.enabled=true"
+				"-Expack.security.http.ssl.certificate=espcap-certs/node.pem"
+				"-Expack.security.http.ssl.key=espcap-certs/node.key"
+				"-Expack.security.transport.ssl.enabled=false"
+				"-Expack.security.authc.api_key.enabled=true"
+			)
+		elif [ -d "$home/modules/x-pack-security" ]; then
+			settings+=("-Expack.security.enabled=false")
+		fi
 		[ -d "$home/modules/x-pack-ml" ] && settings+=("-Expack.ml.enabled=false")
 		[ -d "$home/modules/ingest-geoip" ] && settings+=("-Eingest.geoip.downloader.enabled=false")
 		[ -d "$home/plugins/opensearch-security" ] && settings+=("-Eplugins.security.disabled=true")
@@ -285,7 +364,7 @@ do_stop() {
 do_status() {
 	if pid_alive; then
 		local st
-		st=$(curl -fsS -m 2 "$url/_cluster/health" 2>/dev/null | grep -o '"status":"[a-z]*"' || echo 'no answer')
+		st=$(es_curl -fsS -m 2 "$url/_cluster/health" 2>/dev/null | grep -o '"status":"[a-z]*"' || echo 'no answer')
 		echo "running pid=$(cat "$pidfile" 2>/dev/null || cat "$launcherfile") url=$url $flavor $(server_version) $st"
 		return 0
 	fi
@@ -305,6 +384,10 @@ start) do_start ;;
 stop) do_stop ;;
 status) do_status ;;
 url) echo "$url" ;;
+ca)
+	[ -n "$secure" ] || die "flavor $flavor has no CA (use es8sec)"
+	echo "$(certs_dir)/ca.pem"
+	;;
 wipe) do_wipe ;;
 *) usage ;;
 esac

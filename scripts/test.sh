@@ -43,7 +43,7 @@ fi
 # tests): started here unless ESPCAP_ES_URL points at a running one.
 if [ -z "${ESPCAP_ES_URL:-}" ] && [ -z "${ESPCAP_NO_ES:-}" ]; then
 	scripts/es-server.sh start
-	trap 'scripts/es-server.sh stop; scripts/es-server.sh stop --flavor os2 --port 9202 >/dev/null 2>&1; scripts/es-server.sh stop --flavor es9 --port 9203 >/dev/null 2>&1' EXIT
+	trap 'scripts/es-server.sh stop; for fp in os2:9202 es9:9203 es8sec:9204; do scripts/es-server.sh stop --flavor "${fp%%:*}" --port "${fp##*:}" >/dev/null 2>&1; done' EXIT
 	ESPCAP_ES_URL=$(scripts/es-server.sh url)
 	export ESPCAP_ES_URL
 fi
@@ -54,8 +54,9 @@ go vet ./...
 go test -count=1 -timeout 40m "$@"
 
 # The same sink against the other servers users run: OpenSearch 2 and
-# Elasticsearch 9 (its own JDK), with the quick integration tests. Skipped
-# with ESPCAP_NO_ES, or ESPCAP_ONE_SERVER=1 (a developer's quick run).
+# Elasticsearch 9 (its own JDK), with the quick integration tests, and
+# against Elasticsearch 8 with security on. Skipped with ESPCAP_NO_ES, or
+# ESPCAP_ONE_SERVER=1 (a developer's quick run).
 if [ -z "${ESPCAP_NO_ES:-}" ] && [ -z "${ESPCAP_ONE_SERVER:-}" ] && [ $# -eq 1 ] && [ "$1" = ./... ]; then
 	for fp in os2:9202 es9:9203; do
 		flavor=${fp%%:*} port=${fp##*:}
@@ -65,4 +66,12 @@ if [ -z "${ESPCAP_NO_ES:-}" ] && [ -z "${ESPCAP_ONE_SERVER:-}" ] && [ $# -eq 1 ]
 			go test -short -count=1 -timeout 10m -run 'Integration|Node|Template' ./bulk/ ./cmd/espcap-fast/
 		scripts/es-server.sh stop --flavor "$flavor" --port "$port"
 	done
+	# Elasticsearch with security on: HTTPS with its own test CA, and
+	# users with all, some and none of the privileges an import needs.
+	scripts/es-server.sh start --flavor es8sec --port 9204
+	echo "test.sh: tests against es8sec (security on)" >&2
+	ESPCAP_ES_SECURE_URL=$(scripts/es-server.sh url --flavor es8sec --port 9204) \
+		ESPCAP_ES_SECURE_CA=$(scripts/es-server.sh ca --flavor es8sec --port 9204) \
+		go test -count=1 -timeout 10m -run 'Secure' ./cmd/espcap-fast/
+	scripts/es-server.sh stop --flavor es8sec --port 9204
 fi

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/espcap/espcap-fast/bulk"
+	"github.com/espcap/espcap-fast/internal/estest"
 )
 
 const dnsSample = "../../testdata/pcaps/seed_test_dns.pcap"
@@ -52,20 +53,7 @@ func esServer(t *testing.T) string {
 
 func esCall(t *testing.T, base, method, path string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
+	return estest.Server{URL: base}.Call(t, method, path, body)
 }
 
 var testRun = fmt.Sprintf("%d%03d", os.Getpid()%100000, time.Now().UnixNano()/1e6%1000)
