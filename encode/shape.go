@@ -24,6 +24,8 @@ const shapeBytes = 1008
 // shapeKey is everything the cached text depends on.
 type shapeKey struct {
 	eth    [14]byte       // the Ethernet header
+	vlan   [8]byte        // the 802.1Q/802.1ad tags after it (TCI and type), if any
+	vk     [2]decode.Kind // their kinds
 	hdr    [38]byte       // the IP header bytes of the constant fields
 	ports  [4]byte        // the transport header's ports
 	n      uint8          // number of layers
@@ -56,23 +58,34 @@ func (c *shapeCache) slot(k *shapeKey) *shapeSlot {
 }
 
 // shapeOf fills k for p and reports whether p has the cached shape: no
-// flags or errors, Ethernet, IPv4 or IPv6 without extension headers, TCP or
-// UDP, then at most two application layers of distinct kinds.
-func shapeOf(p *decode.Packet, k *shapeKey) bool {
+// flags or errors, Ethernet, up to two VLAN tags (802.1Q, or 802.1ad then
+// 802.1Q), IPv4 or IPv6 without extension headers, TCP or UDP, then at most
+// two application layers of distinct kinds. It returns the number of VLAN
+// tags too.
+func shapeOf(p *decode.Packet, k *shapeKey) (vlans int, ok bool) {
 	ls := p.Layers
-	if p.Flags != 0 || p.Err != nil || len(ls) < 3 || len(ls) > 5 || ls[0].Kind != decode.KindEthernet {
-		return false
+	if p.Flags != 0 || p.Err != nil || len(ls) < 3 || ls[0].Kind != decode.KindEthernet {
+		return 0, false
 	}
 	eth := p.Ethernet[ls[0].Index].Contents
 	if len(eth) != 14 {
-		return false
+		return 0, false
 	}
 	k.eth = [14]byte(eth)
+	if l := ls[1].Kind; l == decode.KindDot1Q || l == decode.KindDot1AD {
+		if vlans, ok = shapeTags(p, k); !ok {
+			return 0, false
+		}
+		ls = ls[vlans:] // Ethernet, IP, transport, ...
+	}
+	if len(ls) < 3 || len(ls) > 5 {
+		return 0, false
+	}
 	switch l := ls[1]; l.Kind {
 	case decode.KindIPv4:
 		c := p.IPv4[l.Index].Contents
 		if len(c) < 20 {
-			return false
+			return 0, false
 		}
 		k.hdr[0], k.hdr[1], k.hdr[2], k.hdr[3], k.hdr[4] = c[0], c[1], c[6]&0xe0, c[8], c[9]
 		copy(k.hdr[5:13], c[12:20])
@@ -80,45 +93,68 @@ func shapeOf(p *decode.Packet, k *shapeKey) bool {
 		c := p.IPv6[l.Index].Contents
 		x := &p.IPv6Ext[l.Index]
 		if len(c) < 40 || x.HopOptsNxt >= 0 || x.RoutingNxt >= 0 || x.FragNxt >= 0 || x.DstOptsNxt >= 0 {
-			return false
+			return 0, false
 		}
 		k.hdr = [38]byte(c[2:40])
 		k.hdr[0], k.hdr[1], k.hdr[2], k.hdr[3] = c[0], c[1], c[2], c[3]
 		k.hdr[4], k.hdr[5] = c[6], c[7]
 	default:
-		return false
+		return 0, false
 	}
 	k.l3 = ls[1].Kind
 	switch l := ls[2]; l.Kind {
 	case decode.KindTCP:
 		c := p.TCP[l.Index].Contents
 		if l.Partial || len(c) < 4 {
-			return false
+			return 0, false
 		}
 		k.ports = [4]byte(c)
 	case decode.KindUDP:
 		c := p.UDP[l.Index].Contents
 		if len(c) < 4 {
-			return false
+			return 0, false
 		}
 		k.ports = [4]byte(c)
 	default:
-		return false
+		return 0, false
 	}
 	k.l4 = ls[2].Kind
 	k.n = uint8(len(ls))
 	for i, l := range ls[3:] {
 		switch l.Kind {
 		case decode.KindEthernet, decode.KindIPv4, decode.KindIPv6, decode.KindTCP, decode.KindUDP:
-			return false
+			return 0, false
 		}
 		if l.Partial || p.Count(l.Kind) != 1 || len(l.Proto) > len(k.proto[i]) {
-			return false
+			return 0, false
 		}
 		k.app[i] = l.Kind
 		copy(k.proto[i][:], l.Proto)
 	}
-	return true
+	return vlans, true
+}
+
+// shapeTags puts the VLAN tags after p's Ethernet header (at most two,
+// each kind once) into k and returns their number.
+func shapeTags(p *decode.Packet, k *shapeKey) (vlans int, ok bool) {
+	for ls := p.Layers[1:]; vlans < 2 && vlans < len(ls); vlans++ {
+		l := ls[vlans]
+		var c []byte
+		switch l.Kind {
+		case decode.KindDot1Q:
+			c = p.Dot1Q[l.Index].Contents
+		case decode.KindDot1AD:
+			c = p.Dot1AD[l.Index].Contents
+		default:
+			return vlans, true
+		}
+		if len(c) != 4 || l.Partial || p.Count(l.Kind) != 1 {
+			return 0, false
+		}
+		copy(k.vlan[4*vlans:], c)
+		k.vk[vlans] = l.Kind
+	}
+	return vlans, true
 }
 
 // shaped writes the rest of the document after frame.cap_len for a packet
@@ -126,9 +162,14 @@ func shapeOf(p *decode.Packet, k *shapeKey) bool {
 // had that shape.
 func (e *Encoder) shaped(p *decode.Packet) bool {
 	var k shapeKey
-	if e.noShapes || !shapeOf(p, &k) {
+	if e.noShapes {
 		return false
 	}
+	vlans, ok := shapeOf(p, &k)
+	if !ok {
+		return false
+	}
+	ls := p.Layers[vlans:] // Ethernet, IP, transport, applications
 	w := &e.w
 	s := e.shapes.slot(&k)
 	if s.valid && s.key == k {
@@ -137,9 +178,9 @@ func (e *Encoder) shaped(p *decode.Packet) bool {
 		b = append(b, s.json[:s.a]...)
 		// the IP object: its first comma becomes the brace, as close
 		// would have made it
-		ip := len(b)
-		b = appendIPVarying(b, p, p.Layers[1])
-		b[ip] = '{'
+		ipAt := len(b)
+		b = appendIPVarying(b, p, ls[1])
+		b[ipAt] = '{'
 		w.push(len(b) + int(s.l4At))
 		w.b = append(b, s.json[s.a:s.a+s.b]...)
 	} else {
@@ -153,17 +194,22 @@ func (e *Encoder) shaped(p *decode.Packet) bool {
 		w.object(`,"eth":`)
 		e.ethernet(&p.Ethernet[p.Layers[0].Index])
 		w.close()
+		for _, l := range p.Layers[1 : 1+vlans] {
+			w.object(kindKeys[l.Kind])
+			e.layer(p, l)
+			w.close()
+		}
 		w.key(kindKeys[k.l3])
 		endA := len(w.b)
 		w.open()
-		e.ipVarying(p, p.Layers[1])
+		e.ipVarying(p, ls[1])
 		// piece B: the rest of the IP object and the ports
 		startB := len(w.b)
-		e.ipConstant(p, p.Layers[1])
+		e.ipConstant(p, ls[1])
 		w.close()
 		w.object(kindKeys[k.l4])
 		l4At := w.stack[w.depth-1] - startB
-		e.ports(p, p.Layers[2])
+		e.ports(p, ls[2])
 		endB := len(w.b)
 		if a, b := endA-startA, endB-startB; a+b <= shapeBytes {
 			s.key, s.valid = k, true
@@ -174,9 +220,9 @@ func (e *Encoder) shaped(p *decode.Packet) bool {
 			s.valid = false
 		}
 	}
-	e.transportRest(p, p.Layers[2])
+	e.transportRest(p, ls[2])
 	w.close()
-	for _, l := range p.Layers[3:] {
+	for _, l := range ls[3:] {
 		w.object(kindKeys[l.Kind])
 		e.layer(p, l)
 		w.close()

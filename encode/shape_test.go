@@ -22,19 +22,32 @@ func TestShapeCacheWritesTheSameDocuments(t *testing.T) {
 	general.noShapes = true
 	d := decode.NewDecoder()
 	var k shapeKey
-	n, hits := 0, 0
-	for _, pattern := range []string{"../testdata/pcaps/*", "../testdata/malformed/*"} {
-		pk, _ := testpcap.Load(pattern, 0)
+	n, hits, taggedHits := 0, 0, 0
+	for _, pattern := range []string{"../testdata/pcaps/*", "../testdata/malformed/*", "tagged", "qinq"} {
+		var pk []testpcap.Packet
+		switch pattern {
+		case "tagged": // the HTTP sample as if captured on a trunk port
+			pk = withTags(t, "../testdata/pcaps/seed_test_http.pcap", 0x8100)
+		case "qinq":
+			pk = withTags(t, "../testdata/pcaps/seed_test_http.pcap", 0x88a8, 0x8100)
+		default:
+			pk, _ = testpcap.Load(pattern, 0)
+		}
 		for round := 0; round < 2; round++ {
 			for i := range pk {
 				p := &pk[i]
 				m := Meta{Timestamp: p.Timestamp, Number: uint64(p.Number), CapLen: len(p.Data), OrigLen: p.OrigLen, FileName: p.File}
 				dp := d.Decode(p.Data, p.LinkType, p.OrigLen)
 				k = shapeKey{}
-				if shapeOf(dp, &k) {
+				if vlans, ok := shapeOf(dp, &k); ok {
 					n++
+					hit := false
 					if s := shaped.shapes.slot(&k); s.valid && s.key == k {
 						hits++
+						hit = true
+					}
+					if vlans > 0 && hit {
+						taggedHits++
 					}
 				}
 				a := shaped.Encode(nil, &m, dp)
@@ -52,9 +65,9 @@ func TestShapeCacheWritesTheSameDocuments(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d packets of the cached shape, %d written from the cache", n, hits)
-	if hits < n/3 {
-		t.Errorf("only %d of %d packets of the cached shape hit the cache", hits, n)
+	t.Logf("%d packets of the cached shape, %d written from the cache (%d with VLAN tags)", n, hits, taggedHits)
+	if hits < n/3 || taggedHits == 0 {
+		t.Errorf("only %d of %d packets of the cached shape hit the cache, %d with VLAN tags", hits, n, taggedHits)
 	}
 }
 
@@ -62,6 +75,8 @@ func TestShapeCacheWritesTheSameDocuments(t *testing.T) {
 // from the frames before) and one without write the same fields and values.
 func FuzzShapeCache(f *testing.F) {
 	pk, _ := testpcap.Load("../testdata/pcaps/*", 3000)
+	pk = append(pk, withTags(f, "../testdata/pcaps/seed_test_http.pcap", 0x8100)[:200]...)
+	pk = append(pk, withTags(f, "../testdata/pcaps/seed_test_http.pcap", 0x88a8, 0x8100)[:200]...)
 	for i, p := range pk {
 		if i%5 == 0 {
 			f.Add(p.LinkType, p.Data)
@@ -91,4 +106,24 @@ func FuzzShapeCache(f *testing.F) {
 			t.Fatalf("through the shape cache\n%s\nwithout\n%s", a, b)
 		}
 	})
+}
+
+// withTags returns the Ethernet frames of a capture with VLAN tags of the
+// given TPIDs inserted after the MAC addresses (VLAN ids 100, 200, ...).
+func withTags(t testing.TB, file string, tpids ...uint16) []testpcap.Packet {
+	pk, err := testpcap.Load(file, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pk {
+		p := &pk[i]
+		var tags []byte
+		for j, tpid := range tpids {
+			tci := uint16(3<<13 | (j+1)*100)
+			tags = append(tags, byte(tpid>>8), byte(tpid), byte(tci>>8), byte(tci))
+		}
+		d := append(append(append([]byte(nil), p.Data[:12]...), tags...), p.Data[12:]...)
+		p.Data, p.OrigLen = d, p.OrigLen+len(tags)
+	}
+	return pk
 }
