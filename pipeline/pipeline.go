@@ -60,6 +60,19 @@ type Runner struct {
 	seq  uint64
 }
 
+// CheckBPF compiles a --bpf expression with libpcap for Ethernet, so that
+// a bad expression (or no libpcap) is an error at start rather than at the
+// first packet.
+func CheckBPF(expr string) error {
+	if err := filter.Available(); err != nil {
+		return fmt.Errorf("--bpf: %w", err)
+	}
+	if _, err := filter.Compile(expr, decode.LinkTypeEthernet, 262144); err != nil {
+		return fmt.Errorf("--bpf: %w", err)
+	}
+	return nil
+}
+
 // New returns a Runner that sends documents to sink.
 func New(cfg Config, sink Sink) (*Runner, error) {
 	if cfg.Workers <= 0 {
@@ -69,13 +82,8 @@ func New(cfg Config, sink Sink) (*Runner, error) {
 		return nil, errors.New("pipeline: no protocols list")
 	}
 	if cfg.BPF != "" {
-		if err := filter.Available(); err != nil {
-			return nil, fmt.Errorf("--bpf: %w", err)
-		}
-		// Compile once for Ethernet now, so that a bad expression is an
-		// error at start rather than at the first packet.
-		if _, err := filter.Compile(cfg.BPF, decode.LinkTypeEthernet, 262144); err != nil {
-			return nil, fmt.Errorf("--bpf: %w", err)
+		if err := CheckBPF(cfg.BPF); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.Warn == nil {

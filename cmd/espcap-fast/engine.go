@@ -14,9 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
-	"github.com/espcap/espcap-fast/filter"
 	"github.com/espcap/espcap-fast/pipeline"
 	"github.com/espcap/espcap-fast/tsharkek"
 )
@@ -68,7 +66,7 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 		return fail(err)
 	}
 	if o.bpf != "" {
-		if err := checkBPF(o.bpf); err != nil {
+		if err := pipeline.CheckBPF(o.bpf); err != nil {
 			if idx != nil {
 				idx.finish(context.Background())
 			}
@@ -118,16 +116,4 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 		runErr = nil
 	}
 	return exitStatus(stderr, runErr, flushErr, st.FilesFailed.Load(), idxCode, ctx.Err())
-}
-
-// checkBPF compiles expr with libpcap (for Ethernet, as the native engine
-// checks it), so that a bad expression is an error before tshark starts.
-func checkBPF(expr string) error {
-	if err := filter.Available(); err != nil {
-		return fmt.Errorf("--bpf: %w", err)
-	}
-	if _, err := filter.Compile(expr, decode.LinkTypeEthernet, 262144); err != nil {
-		return fmt.Errorf("--bpf: %w", err)
-	}
-	return nil
 }

@@ -41,7 +41,7 @@ func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdou
 		return fail(2, "%v", err)
 	}
 	if o.bpf != "" {
-		if err := checkBPF(o.bpf); err != nil {
+		if err := pipeline.CheckBPF(o.bpf); err != nil {
 			return fail(2, "%v", err)
 		}
 	}
