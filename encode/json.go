@@ -88,10 +88,7 @@ func appendKey(b []byte, k string) []byte {
 	return append(b, k...)
 }
 
-func (w *writer) uint(k string, v uint64) {
-	w.b = append(w.b, k...)
-	w.b = appendUint(w.b, v)
-}
+func (w *writer) uint(k string, v uint64) { w.b = fieldUint(w.b, k, v) }
 
 func (w *writer) int(k string, v int64) {
 	w.b = append(w.b, k...)

@@ -28,7 +28,6 @@ type shapeKey struct {
 	vk     [2]decode.Kind // their kinds
 	hdr    [38]byte       // the IP header bytes of the constant fields
 	ports  [4]byte        // the transport header's ports
-	n      uint8          // number of layers
 	l3, l4 decode.Kind    // IPv4 or IPv6, TCP or UDP
 	app    [2]decode.Kind // the layers above the transport, if any
 	proto  [2][8]byte     // their protocol names (dns, mdns, http, ssdp, ...)
@@ -119,7 +118,6 @@ func shapeOf(p *decode.Packet, k *shapeKey) (vlans int, ok bool) {
 		return 0, false
 	}
 	k.l4 = ls[2].Kind
-	k.n = uint8(len(ls))
 	for i, l := range ls[3:] {
 		switch l.Kind {
 		case decode.KindEthernet, decode.KindIPv4, decode.KindIPv6, decode.KindTCP, decode.KindUDP:

@@ -2,6 +2,7 @@ package encode
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -14,12 +15,7 @@ import (
 // cache (missed, then hit) hold exactly the fields and values that the
 // general path writes for the same packets.
 func TestShapeCacheWritesTheSameDocuments(t *testing.T) {
-	protos, err := ParseProtocols(espcapfast.ProtocolsList)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shaped, general := NewEncoder(protos), NewEncoder(protos)
-	general.noShapes = true
+	shaped, general := cachedAndUncached(t)
 	d := decode.NewDecoder()
 	var k shapeKey
 	n, hits, taggedHits := 0, 0, 0
@@ -50,18 +46,7 @@ func TestShapeCacheWritesTheSameDocuments(t *testing.T) {
 						taggedHits++
 					}
 				}
-				a := shaped.Encode(nil, &m, dp)
-				b := general.Encode(nil, &m, dp)
-				var da, db map[string]any
-				if err := json.Unmarshal(a, &da); err != nil {
-					t.Fatalf("%s frame %d: invalid JSON: %v\n%s", p.File, p.Number, err, a)
-				}
-				if err := json.Unmarshal(b, &db); err != nil {
-					t.Fatalf("%s frame %d: invalid JSON: %v\n%s", p.File, p.Number, err, b)
-				}
-				if !reflect.DeepEqual(da, db) {
-					t.Fatalf("%s frame %d: through the shape cache\n%s\nwithout\n%s", p.File, p.Number, a, b)
-				}
+				sameDocument(t, fmt.Sprintf("%s frame %d", p.File, p.Number), shaped.Encode(nil, &m, dp), general.Encode(nil, &m, dp))
 			}
 		}
 	}
@@ -82,30 +67,43 @@ func FuzzShapeCache(f *testing.F) {
 			f.Add(p.LinkType, p.Data)
 		}
 	}
-	protos, err := ParseProtocols(espcapfast.ProtocolsList)
-	if err != nil {
-		f.Fatal(err)
-	}
-	shaped, general := NewEncoder(protos), NewEncoder(protos)
-	general.noShapes = true
+	shaped, general := cachedAndUncached(f)
 	d := decode.NewDecoder()
 	var m Meta
 	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {
 		m.Number++
 		m.CapLen, m.OrigLen = len(data), len(data)
 		a := shaped.Encode(nil, &m, d.Decode(data, lt, len(data)))
-		b := general.Encode(nil, &m, d.Decode(data, lt, len(data)))
-		var da, db map[string]any
-		if err := json.Unmarshal(a, &da); err != nil {
-			t.Fatalf("invalid JSON: %v\n%s", err, a)
-		}
-		if err := json.Unmarshal(b, &db); err != nil {
-			t.Fatalf("invalid JSON: %v\n%s", err, b)
-		}
-		if !reflect.DeepEqual(da, db) {
-			t.Fatalf("through the shape cache\n%s\nwithout\n%s", a, b)
-		}
+		sameDocument(t, "frame", a, general.Encode(nil, &m, d.Decode(data, lt, len(data))))
 	})
+}
+
+// cachedAndUncached returns two encoders: one with the shape cache, one
+// without.
+func cachedAndUncached(t testing.TB) (shaped, general *Encoder) {
+	protos, err := ParseProtocols(espcapfast.ProtocolsList)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shaped, general = NewEncoder(protos), NewEncoder(protos)
+	general.noShapes = true
+	return shaped, general
+}
+
+// sameDocument fails unless a (through the shape cache) and b (without)
+// are valid JSON with the same fields and values.
+func sameDocument(t *testing.T, what string, a, b []byte) {
+	t.Helper()
+	var da, db map[string]any
+	if err := json.Unmarshal(a, &da); err != nil {
+		t.Fatalf("%s: invalid JSON: %v\n%s", what, err, a)
+	}
+	if err := json.Unmarshal(b, &db); err != nil {
+		t.Fatalf("%s: invalid JSON: %v\n%s", what, err, b)
+	}
+	if !reflect.DeepEqual(da, db) {
+		t.Fatalf("%s: through the shape cache\n%s\nwithout\n%s", what, a, b)
+	}
 }
 
 // withTags returns the Ethernet frames of a capture with VLAN tags of the
