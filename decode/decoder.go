@@ -44,7 +44,6 @@ type Decoder struct {
 
 	quic    quicinitial.Parser
 	initial quicinitial.Initial
-	hello   []byte // a TLS record wrapped around a QUIC Initial's ClientHello
 }
 
 // feedback implements gopacket.DecodeFeedback without allocating.
@@ -1062,14 +1061,10 @@ func (d *Decoder) quicPacket(b []byte) {
 	if err := d.quic.Parse(b, &d.initial); err != nil || len(d.initial.ClientHello) == 0 {
 		return // a server Initial, or one sent after a Retry: no keys without state
 	}
-	ch := d.initial.ClientHello
-	d.hello = append(d.hello[:0], 0x16, 0x03, 0x01, byte(len(ch)>>8), byte(len(ch)))
-	d.hello = append(d.hello, ch...)
 	j := p.add(KindTLS)
 	if j < 0 {
 		return
 	}
-	p.TLS[j].Parse(d.hello)
-	p.TLS[j].QUIC = true
+	p.TLS[j].ParseQUIC(d.initial.ClientHello)
 	p.commit(KindTLS, j, "tls")
 }

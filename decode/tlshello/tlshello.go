@@ -112,9 +112,9 @@ type Hello struct {
 	// SignatureAlgorithms lists the signature_algorithms extension.
 	SignatureAlgorithms []uint16
 
-	// QUIC is set by the caller when the hello came in QUIC CRYPTO frames
-	// (RFC 9001) rather than in a TLS record: it has no record header of
-	// its own, and its JA4 fingerprint starts with "q" instead of "t".
+	// QUIC reports that the hello came in QUIC CRYPTO frames (ParseQUIC)
+	// rather than in a TLS record: it has no record header of its own, and
+	// its JA4 fingerprint starts with "q" instead of "t".
 	QUIC bool
 
 	// Complete reports whether the whole hello message was present and
@@ -223,12 +223,32 @@ func (h *Hello) Parse(payload []byte) bool {
 	if len(rec) > n {
 		rec = rec[:n]
 	}
-	if len(rec) < 1 {
-		return true
+	if len(rec) > 0 {
+		h.handshake(rec)
 	}
+	return true
+}
+
+// ParseQUIC decodes a handshake message carried in QUIC CRYPTO frames (RFC
+// 9001), such as the ClientHello of a QUIC Initial: no TLS record is around
+// it, so RecordVersion and RecordLen stay 0 (RecordType says handshake). It
+// returns false, leaving h reset, for an empty message.
+func (h *Hello) ParseQUIC(msg []byte) bool {
+	h.Reset()
+	if len(msg) == 0 {
+		return false
+	}
+	h.QUIC, h.RecordType = true, RecordTypeHandshake
+	h.handshake(msg)
+	return true
+}
+
+// handshake decodes the handshake message at the start of rec (at least
+// one byte): its type and length, and the hello it holds.
+func (h *Hello) handshake(rec []byte) {
 	h.HandshakeType = rec[0]
 	if len(rec) < 4 {
-		return true
+		return
 	}
 	h.HandshakeLen = int(rec[1])<<16 | int(rec[2])<<8 | int(rec[3])
 	body := rec[4:]
@@ -243,10 +263,9 @@ func (h *Hello) Parse(payload []byte) bool {
 	case HandshakeTypeServerHello:
 		ok = h.parseHello(body, false)
 	default:
-		return true
+		return
 	}
 	h.Complete = ok && whole
-	return true
 }
 
 // parseSSLv2 decodes an SSL 2.0 format ClientHello (RFC 6101 appendix E).

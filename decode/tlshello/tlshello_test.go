@@ -299,3 +299,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParseQUIC: the same ClientHello without its record header, as QUIC
+// carries it, gives the same hello and fingerprints but for the q of JA4,
+// and no record version or length.
+func TestParseQUIC(t *testing.T) {
+	rec := specHello(specSigs)
+	var h Hello
+	if h.ParseQUIC(nil) {
+		t.Error("ParseQUIC accepted an empty message")
+	}
+	if !h.ParseQUIC(rec[5:]) || !h.Complete || !h.QUIC || h.RecordType != RecordTypeHandshake || h.RecordVersion != 0 || h.RecordLen != 0 {
+		t.Fatalf("parse: %+v", h)
+	}
+	if got, want := string(h.AppendJA4(nil)), "q13d1516h2_8daaf6152771_e5627efa2ab1"; got != want {
+		t.Errorf("JA4 = %s, want %s", got, want)
+	}
+	var r Hello
+	r.Parse(rec)
+	if string(h.AppendJA3(nil)) != string(r.AppendJA3(nil)) || string(h.SNI) != string(r.SNI) {
+		t.Errorf("JA3 %s, SNI %s; from the record %s, %s", h.AppendJA3(nil), h.SNI, r.AppendJA3(nil), r.SNI)
+	}
+}
