@@ -154,14 +154,7 @@ func TestEncodeAllocatesNothing(t *testing.T) {
 // FuzzEncode decodes and encodes arbitrary frames: the document is always
 // valid UTF-8 JSON.
 func FuzzEncode(f *testing.F) {
-	pk, _ := testpcap.Load("../testdata/pcaps/*", 2000)
-	for i, p := range pk {
-		if i%7 == 0 {
-			f.Add(p.LinkType, p.Data)
-		}
-	}
-	mal, _ := testpcap.Load("../testdata/malformed/*", 500)
-	for _, p := range mal {
+	for _, p := range testpcap.FuzzSeeds("../testdata") {
 		f.Add(p.LinkType, p.Data)
 	}
 	e, d := encoder(f), decode.NewDecoder()

@@ -23,6 +23,20 @@ type Packet struct {
 	LinkType  uint16
 }
 
+// FuzzSeeds returns the seed frames of the decoder and encoder fuzz
+// targets, from the test data directory testdata: every 7th of the first
+// 2000 packets of the good captures, and the first 500 of the malformed
+// ones.
+func FuzzSeeds(testdata string) []Packet {
+	var seeds []Packet
+	pk, _ := Load(filepath.Join(testdata, "pcaps", "*"), 2000)
+	for i := 0; i < len(pk); i += 7 {
+		seeds = append(seeds, pk[i])
+	}
+	mal, _ := Load(filepath.Join(testdata, "malformed", "*"), 500)
+	return append(seeds, mal...)
+}
+
 // Load reads every packet of the captures matching pattern (a filepath.Glob
 // pattern), in file-name order, up to max packets (0: all). Damaged files
 // contribute the packets before the damage.
