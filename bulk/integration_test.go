@@ -27,30 +27,6 @@ import (
 
 var runID = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
 
-func esURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("ESPCAP_ES_URL")
-	if u == "" {
-		u = "http://127.0.0.1:9200"
-	}
-	u = strings.TrimRight(u, "/")
-	c := http.Client{Timeout: 3 * time.Second}
-	res, err := c.Get(u + "/_cluster/health")
-	if err == nil {
-		res.Body.Close()
-		if res.StatusCode == http.StatusOK {
-			return u
-		}
-		err = fmt.Errorf("HTTP %d", res.StatusCode)
-	}
-	msg := fmt.Sprintf("no Elasticsearch/OpenSearch at %s (%v); start one with scripts/es-server.sh start or set ESPCAP_ES_URL", u, err)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // testIndex returns a unique index name and deletes it when the test ends.
 func testIndex(t *testing.T, base, name string) string {
 	idx := "espcap-test-" + runID + "-" + name
@@ -65,12 +41,9 @@ func esDo(t *testing.T, base, method, path string, body []byte) (int, []byte) {
 
 func count(t *testing.T, base, idx string) int {
 	t.Helper()
-	esDo(t, base, http.MethodPost, "/"+idx+"/_refresh", nil)
-	st, b := esDo(t, base, http.MethodGet, "/"+idx+"/_count", nil)
-	if st != http.StatusOK {
-		t.Fatalf("count %s: HTTP %d %s", idx, st, b)
-	}
-	return fastjson.GetInt(b, "count")
+	s := estest.Server{URL: base}
+	s.Refresh(t, idx)
+	return s.Count(t, idx)
 }
 
 func newTestIndexer(t *testing.T, url string, mod func(*Config)) *Indexer {
@@ -118,7 +91,7 @@ func closeIx(t *testing.T, ix *Indexer) Stats {
 }
 
 func TestIntegrationCountAndDuplicates(t *testing.T) {
-	base := esURL(t)
+	base := estest.URL(t)
 	a, b := testIndex(t, base, "packets-2024-01-02"), testIndex(t, base, "packets-2024-01-03")
 	const n = 2500
 	ix := newTestIndexer(t, base, func(c *Config) { c.Chunk = 300 })
@@ -154,7 +127,7 @@ func TestIntegrationCountAndDuplicates(t *testing.T) {
 }
 
 func TestIntegrationDeadLetter(t *testing.T) {
-	base := esURL(t)
+	base := estest.URL(t)
 	idx := testIndex(t, base, "mapped")
 	st, body := esDo(t, base, http.MethodPut, "/"+idx, []byte(`{"mappings":{"properties":{"n":{"type":"long"},"s":{"type":"keyword"}}}}`))
 	if st != http.StatusOK {
@@ -333,7 +306,7 @@ func (p *proxy) itemLevel429(w http.ResponseWriter, r *http.Request, body []byte
 }
 
 func TestIntegration429(t *testing.T) {
-	base := esURL(t)
+	base := estest.URL(t)
 	idx := testIndex(t, base, "throttled")
 	px := newProxy(t, base)
 	px.reject.Store(3) // the first three bulk requests: whole-request 429
@@ -362,7 +335,7 @@ func TestIntegration429(t *testing.T) {
 }
 
 func TestIntegrationOutage(t *testing.T) {
-	base := esURL(t)
+	base := estest.URL(t)
 	idx := testIndex(t, base, "outage")
 	px := newProxy(t, base)
 	const n = 1500
@@ -391,7 +364,7 @@ func TestIntegrationOutage(t *testing.T) {
 }
 
 func TestIntegrationAbortDeadLetters(t *testing.T) {
-	base := esURL(t)
+	base := estest.URL(t)
 	idx := testIndex(t, base, "abort")
 	px := newProxy(t, base)
 	dl := t.TempDir() + "/dead.ndjson"
@@ -425,7 +398,7 @@ func TestIntegrationAbortDeadLetters(t *testing.T) {
 }
 
 func TestIntegrationTemplate(t *testing.T) {
-	base := esURL(t)
+	base := estest.URL(t)
 	name := "espcap-test-" + runID
 	t.Cleanup(func() {
 		esDo(t, base, http.MethodDelete, "/_index_template/"+name, nil)
@@ -480,7 +453,7 @@ func TestNewUnreachable(t *testing.T) {
 // TestIntegrationRefusedThenReachable closes the port the indexer talks to
 // (connection refused), then listens again on it.
 func TestIntegrationRefusedThenReachable(t *testing.T) {
-	base := esURL(t)
+	base := estest.URL(t)
 	idx := testIndex(t, base, "refused")
 	px := &proxy{t: t, target: base}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

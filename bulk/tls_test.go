@@ -2,17 +2,9 @@ package bulk
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,38 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// testCert makes a self-signed certificate for 127.0.0.1.
-func testCert(t *testing.T) (tls.Certificate, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "bulk test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, certPEM
-}
+	"github.com/espcap/espcap-fast/internal/estest"
+)
 
 // TestCertificateChangeIsFatal: the server's certificate stops being
 // trusted in the middle of a run (it was replaced by one from another CA).
@@ -60,8 +23,8 @@ func testCert(t *testing.T) (tls.Certificate, []byte) {
 // batch is dead-lettered as tls_error and Flush/Close fail at once with an
 // error that names the problem. No Elasticsearch needed: a stub answers.
 func TestCertificateChangeIsFatal(t *testing.T) {
-	good, goodPEM := testCert(t)
-	bad, _ := testCert(t)
+	good, goodPEM := estest.SelfSigned(t)
+	bad, _ := estest.SelfSigned(t)
 	var current atomic.Pointer[tls.Certificate]
 	current.Store(&good)
 	var bulks atomic.Int64

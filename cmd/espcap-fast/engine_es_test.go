@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/espcap/espcap-fast/internal/estest"
 )
 
 // sharedPcaps is the shared capture corpus beside the checkout.
@@ -43,7 +45,7 @@ var broadShared = []string{
 // each, and the mapping stays far below the total-fields limit.
 func TestEngineTsharkIndexBroad(t *testing.T) {
 	needTshark(t)
-	base := esServer(t)
+	base := estest.URL(t)
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "pcaps", "*"))
 	if _, err := os.Stat(sharedPcaps); err == nil {
 		for _, f := range broadShared {

@@ -6,18 +6,11 @@ package main
 // answers 401 otherwise, and forwards to the real server at ESPCAP_ES_URL.
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/espcap/espcap-fast/internal/estest"
 )
 
 // Secrets of the auth proxy: distinctive strings, so that the tests can
@@ -51,43 +46,6 @@ type authProxy struct {
 	refused     atomic.Int64
 	bulks       atomic.Int64
 	refuseAfter atomic.Int64
-}
-
-// selfSigned makes a self-signed CA certificate for 127.0.0.1 and returns
-// the TLS certificate and its PEM.
-func selfSigned(t *testing.T) (tls.Certificate, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "espcap-fast test proxy", Organization: []string{"espcap-fast tests"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, certPEM
 }
 
 // startAuthProxy starts the proxy in front of target.
@@ -138,7 +96,7 @@ func startAuthProxy(t *testing.T, target string) *authProxy {
 	}
 	srv.Listener.Close()
 	srv.Listener = ln
-	cert, certPEM := selfSigned(t)
+	cert, certPEM := estest.SelfSigned(t)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	// The handshake errors of the "untrusted certificate" cases are
 	// expected; keep them out of the test log.
@@ -191,7 +149,7 @@ func authRun(t *testing.T, env map[string]string, dl string, args ...string) (st
 // certificate and a refused password fail at once, with a clear error,
 // a non-zero exit status and no secret in any output.
 func TestNodeAuthTLS(t *testing.T) {
-	base := esServer(t)
+	base := estest.URL(t)
 	px := startAuthProxy(t, base)
 	dir := t.TempDir()
 	pwFile := filepath.Join(dir, "password")
@@ -368,7 +326,7 @@ func summaryTail(errs, label string) string {
 
 // otherCA writes the PEM of an unrelated self-signed certificate.
 func otherCA(t *testing.T) string {
-	_, pemBytes := selfSigned(t)
+	_, pemBytes := estest.SelfSigned(t)
 	f := filepath.Join(t.TempDir(), "other-ca.pem")
 	if err := os.WriteFile(f, pemBytes, 0o644); err != nil {
 		t.Fatal(err)

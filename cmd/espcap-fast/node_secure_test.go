@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -66,16 +65,9 @@ func (s *secureES) call(t *testing.T, user, method, path string, body []byte) (i
 
 func (s *secureES) count(t *testing.T, prefix string) int {
 	t.Helper()
-	s.call(t, secureUser, http.MethodPost, "/"+prefix+"*/_refresh?expand_wildcards=all", nil)
-	code, b := s.call(t, secureUser, http.MethodGet, "/"+prefix+"*/_count", nil)
-	if code != http.StatusOK {
-		t.Fatalf("count %s*: HTTP %d %s", prefix, code, b)
-	}
-	var n int
-	if _, err := fmt.Sscanf(string(b[bytes.Index(b, []byte(`"count":`))+8:]), "%d", &n); err != nil {
-		t.Fatalf("count %s*: %s", prefix, b)
-	}
-	return n
+	su := estest.Server{URL: s.url, Client: s.client, User: secureUser, Password: s.password}
+	su.Refresh(t, prefix+"*")
+	return su.Count(t, prefix+"*")
 }
 
 // TestNodeSecureServer imports into a real secured Elasticsearch: with the

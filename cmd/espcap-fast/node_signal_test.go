@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/espcap/espcap-fast/internal/estest"
 )
 
 // signalPackets is the size of the capture the signal tests import: large
@@ -212,7 +214,7 @@ func reimport(t *testing.T, bin, base, prefix, pcap string, first int) {
 // is indexed (nothing lost), the summary is printed, exit 130; a second
 // import of the file completes the index without duplicates.
 func TestNodeSignal(t *testing.T) {
-	base := esServer(t)
+	base := estest.URL(t)
 	bin, pcap := buildBinary(t), bigCapture(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -261,7 +263,7 @@ func TestNodeSignal(t *testing.T) {
 // (nothing read is lost silently), exit 130; a re-import then fills the
 // index without duplicates.
 func TestNodeSignalAbort(t *testing.T) {
-	base := esServer(t)
+	base := estest.URL(t)
 	bin, pcap := buildBinary(t), bigCapture(t)
 	prefix := testPrefix(t, base, "abort")
 	// Slow bulk requests (600 ms each): the flush after the first

@@ -27,30 +27,6 @@ import (
 
 const dnsSample = "../../testdata/pcaps/seed_test_dns.pcap"
 
-func esServer(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("ESPCAP_ES_URL")
-	if u == "" {
-		u = "http://127.0.0.1:9200"
-	}
-	u = strings.TrimRight(u, "/")
-	c := http.Client{Timeout: 3 * time.Second}
-	res, err := c.Get(u + "/_cluster/health")
-	if err == nil {
-		res.Body.Close()
-		if res.StatusCode == http.StatusOK {
-			return u
-		}
-		err = fmt.Errorf("HTTP %d", res.StatusCode)
-	}
-	msg := fmt.Sprintf("no Elasticsearch/OpenSearch at %s (%v); start one with scripts/es-server.sh start or set ESPCAP_ES_URL", u, err)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 func esCall(t *testing.T, base, method, path string, body []byte) (int, []byte) {
 	t.Helper()
 	return estest.Server{URL: base}.Call(t, method, path, body)
@@ -131,18 +107,12 @@ func mostCommon(docs []docT, path string) string {
 
 func refresh(t *testing.T, base, prefix string) {
 	t.Helper()
-	esCall(t, base, http.MethodPost, "/"+prefix+"*/_refresh", nil)
+	estest.Server{URL: base}.Refresh(t, prefix+"*")
 }
 
 func countIn(t *testing.T, base, index string) int {
 	t.Helper()
-	st, b := esCall(t, base, http.MethodGet, "/"+index+"/_count", nil)
-	if st != http.StatusOK {
-		t.Fatalf("count %s: HTTP %d %s", index, st, b)
-	}
-	var r struct{ Count int }
-	json.Unmarshal(b, &r)
-	return r.Count
+	return estest.Server{URL: base}.Count(t, index)
 }
 
 // queryKeys runs `espcap-fast query` and returns the packets it prints.
@@ -186,7 +156,7 @@ func sameKeys(a, b []pkt) bool {
 // counts per daily index, mapped types, queries against the offline NDJSON
 // of the same files, and that a second import adds nothing.
 func TestNodeImport(t *testing.T) {
-	base := esServer(t)
+	base := estest.URL(t)
 	prefix := testPrefix(t, base, "import")
 	files := []string{"--file", sample, "--file", dnsSample}
 	out, errs, code := espcap(t, append([]string{"-q"}, files...)...)
@@ -341,7 +311,7 @@ func TestNodeImport(t *testing.T) {
 // number, so the DNS answers with A records of that day are rejected: they go to
 // the dead-letter file, the rest is indexed, the exit status is 1.
 func TestNodeDeadLetter(t *testing.T) {
-	base := esServer(t)
+	base := estest.URL(t)
 	prefix := testPrefix(t, base, "dead")
 	out, _, _ := espcap(t, "-q", "--file", dnsSample)
 	all := docs(t, out)
@@ -454,7 +424,7 @@ func startProxy(t *testing.T, target string) (*flakyProxy, string) {
 // TestNode429: the server answers 429 to the first bulk requests; nothing
 // is lost and nothing duplicated.
 func TestNode429(t *testing.T) {
-	base := esServer(t)
+	base := estest.URL(t)
 	prefix := testPrefix(t, base, "throttle")
 	px, url := startProxy(t, base)
 	px.reject.Store(6)
@@ -478,7 +448,7 @@ func TestNode429(t *testing.T) {
 // nothing duplicated. It costs a server start and a restart (~1 min), so it
 // runs when ESPCAP_ES_URL's server is there (as in CI) and not with -short.
 func TestNodeServerRestart(t *testing.T) {
-	esServer(t) // skip (or fail in CI) like the other integration tests
+	estest.URL(t) // skip (or fail in CI) like the other integration tests
 	if testing.Short() {
 		t.Skip("-short: skipping the server restart test")
 	}
@@ -578,7 +548,7 @@ func TestNodeFlagErrors(t *testing.T) {
 // afterwards: the test runs where GET /_data_stream answers (OpenSearch,
 // full Elasticsearch distributions) and skips elsewhere.
 func TestNodeDataStream(t *testing.T) {
-	base := esServer(t)
+	base := estest.URL(t)
 	if st, _ := esCall(t, base, http.MethodGet, "/_data_stream", nil); st != http.StatusOK {
 		t.Skipf("%s has no data stream API (GET /_data_stream: HTTP %d); the integ-test distribution of Elasticsearch lacks it", base, st)
 	}
