@@ -33,17 +33,10 @@ func registerEngineFlags(fs *flag.FlagSet) *engineFlags {
 	return e
 }
 
-// validate checks the engine choice against the other options.
-func (e *engineFlags) validate(o *options) error {
-	switch e.engine {
-	case "native":
-		return nil
-	case "tshark":
-	default:
+// validate checks the engine choice.
+func (e *engineFlags) validate() error {
+	if e.engine != "native" && e.engine != "tshark" {
 		return fmt.Errorf("--engine %q: use native or tshark", e.engine)
-	}
-	if o.workers < 1 {
-		return errors.New("--workers must be at least 1")
 	}
 	return nil
 }

@@ -29,11 +29,8 @@ func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdou
 		fmt.Fprintf(stderr, "espcap-fast: --engine tshark: "+format+"\n", args...)
 		return code
 	}
-	if lf.snaplen < 1 || lf.snaplen > 262144 {
-		return fail(2, "--snaplen must be between 1 and 262144")
-	}
-	if lf.duration < 0 {
-		return fail(2, "--duration must not be negative")
+	if err := lf.validate(); err != nil {
+		return fail(2, "%v", err)
 	}
 	nics := splitList(o.nics)
 	protos, err := loadProtocols(o.protocols)

@@ -47,6 +47,17 @@ func registerLiveFlags(fs *flag.FlagSet) *liveFlags {
 	return l
 }
 
+// validate checks the live-capture flags both engines take.
+func (lf *liveFlags) validate() error {
+	if lf.snaplen < 1 || lf.snaplen > ring.DefaultSnaplen {
+		return fmt.Errorf("--snaplen must be between 1 and %d", ring.DefaultSnaplen)
+	}
+	if lf.duration < 0 {
+		return errors.New("--duration must not be negative")
+	}
+	return nil
+}
+
 // runLive captures on o.nics until --count, --duration or a signal, and
 // returns the exit status. A signal or the duration stops cleanly: the
 // rings are drained, the sink flushed, the summary printed, status 0.
@@ -55,18 +66,12 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "espcap-fast: "+format+"\n", args...)
 		return code
 	}
-	if o.workers < 1 {
-		return fail(2, "--workers must be at least 1")
-	}
 	mode, err := ring.ParseFanout(lf.fanout)
 	if err != nil {
 		return fail(2, "--fanout: %v", err)
 	}
-	if lf.snaplen < 1 || lf.snaplen > ring.DefaultSnaplen {
-		return fail(2, "--snaplen must be between 1 and %d", ring.DefaultSnaplen)
-	}
-	if lf.duration < 0 {
-		return fail(2, "--duration must not be negative")
+	if err := lf.validate(); err != nil {
+		return fail(2, "%v", err)
 	}
 	nics := splitList(o.nics)
 	protos, err := loadProtocols(o.protocols)
@@ -210,8 +215,8 @@ func liveStatsTicker(w io.Writer, interval time.Duration, quiet bool, lr *pipeli
 
 // liveSummary prints the kernel counters per interface (and per ring when
 // there are several) and the pipeline's; with -q only when packets were
-// dropped. It returns the number of drops.
-func liveSummary(w io.Writer, quiet bool, lr *pipeline.LiveRunner, start time.Time) uint64 {
+// dropped.
+func liveSummary(w io.Writer, quiet bool, lr *pipeline.LiveRunner, start time.Time) {
 	var drops uint64
 	var lines []string
 	for _, g := range lr.Groups() {
@@ -231,7 +236,7 @@ func liveSummary(w io.Writer, quiet bool, lr *pipeline.LiveRunner, start time.Ti
 		lines = append(lines, line)
 	}
 	if quiet && drops == 0 {
-		return 0
+		return
 	}
 	for _, l := range lines {
 		fmt.Fprintln(w, l)
@@ -247,7 +252,6 @@ func liveSummary(w io.Writer, quiet bool, lr *pipeline.LiveRunner, start time.Ti
 	if drops > 0 {
 		fmt.Fprintf(w, "espcap-fast: WARNING: the kernel dropped %d packets (rings full): more --workers, a larger --block-count or --block-size, or a narrower --bpf\n", drops)
 	}
-	return drops
 }
 
 // blockFor returns the smallest block size (a multiple of the page size)

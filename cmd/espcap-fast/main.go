@@ -124,8 +124,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "espcap-fast: give only one of --nic/-i, --file/-r and --dir")
 		return 2
 	}
-	if err := eng.validate(&o); err != nil {
+	if err := eng.validate(); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+	if o.workers < 1 {
+		fmt.Fprintln(stderr, "espcap-fast: --workers must be at least 1")
 		return 2
 	}
 	if len(o.nics) > 0 {
@@ -133,10 +137,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runTsharkLive(&o, eng, es, live, stdout, stderr)
 		}
 		return runLive(&o, es, live, stdout, stderr)
-	}
-	if o.workers < 1 {
-		fmt.Fprintln(stderr, "espcap-fast: --workers must be at least 1")
-		return 2
 	}
 
 	protos, err := loadProtocols(o.protocols)

@@ -120,21 +120,14 @@ func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 	cfg.Chunk, cfg.MaxBytes, cfg.Indexers = e.chunk, int(e.bulkBytes), e.indexers
 	cfg.Gzip = !e.noGzip
 	cfg.CACert, cfg.Insecure = e.caCert, e.insecure
-	cfg.DeadLetter = e.deadLetter
 	cfg.Logf = logf
 	switch {
 	case e.chunk < 1:
 		return cfg, errors.New("--chunk must be at least 1")
 	case e.indexers < 1 || e.indexers > 256:
 		return cfg, errors.New("--indexers must be 1..256")
-	case e.deadLetter == "":
-		return cfg, errors.New("--dead-letter must name a file")
 	}
-	if e.dataStream != "" {
-		if err := checkIndexName(e.dataStream, "--data-stream"); err != nil {
-			return cfg, err
-		}
-	} else if err := checkIndexName(e.prefix, "--index-prefix"); err != nil {
+	if err := e.checkIndexNames(); err != nil {
 		return cfg, err
 	}
 	apiKey, err := readSecret(e.apiKeyFile, "ES_API_KEY")
@@ -159,6 +152,14 @@ func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 	}
 	cfg.APIKey = apiKey
 	return cfg, nil
+}
+
+// checkIndexNames checks the data stream name, or else the index prefix.
+func (e *esFlags) checkIndexNames() error {
+	if e.dataStream != "" {
+		return checkIndexName(e.dataStream, "--data-stream")
+	}
+	return checkIndexName(e.prefix, "--index-prefix")
 }
 
 // checkIndexName rejects what Elasticsearch refuses in index names, so that
@@ -263,6 +264,11 @@ func newIndexSink(e *esFlags, w io.Writer, quiet bool, warn func(error)) (*index
 	if err != nil {
 		return nil, err
 	}
+	// only an import writes a dead-letter file
+	if e.deadLetter == "" {
+		return nil, errors.New("--dead-letter must name a file")
+	}
+	cfg.DeadLetter = e.deadLetter
 	setup, cancelSetup := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelSetup()
 	ix, err := bulk.New(setup, cfg)

@@ -57,13 +57,11 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "espcap-fast: --format is ndjson or table")
 		return 2
 	}
-	es.deadLetter = "unused" // a query writes nothing
 	cfg, err := es.config(func(string, ...any) {})
 	if err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
-	cfg.DeadLetter = ""
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ix, err := bulk.New(ctx, cfg)

@@ -38,12 +38,7 @@ func runTemplate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if es.dataStream != "" {
-		if err := checkIndexName(es.dataStream, "--data-stream"); err != nil {
-			fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
-			return 2
-		}
-	} else if err := checkIndexName(es.prefix, "--index-prefix"); err != nil {
+	if err := es.checkIndexNames(); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
