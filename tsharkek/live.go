@@ -122,20 +122,11 @@ var (
 // exit status and message, a broken output, the sink's error.
 func Live(ctx context.Context, cfg LiveConfig, sink pipeline.Sink, st *pipeline.Stats) (*LiveResult, error) {
 	res := &LiveResult{Captured: -1}
-	if cfg.Protocols == nil {
-		return res, errors.New("tshark engine: no protocols list")
+	if err := cfg.setDefaults(); err != nil {
+		return res, err
 	}
 	if len(cfg.Interfaces) == 0 {
 		return res, errors.New("tshark engine: live capture without interfaces")
-	}
-	if cfg.Args == nil {
-		cfg.Args = DefaultArgs
-	}
-	if cfg.Tshark == "" {
-		cfg.Tshark = "tshark"
-	}
-	if cfg.Warn == nil {
-		cfg.Warn = func(error) {}
 	}
 	cfg.flushIdle = true
 	if cfg.Ready == nil {
@@ -184,38 +175,34 @@ func Live(ctx context.Context, cfg LiveConfig, sink pipeline.Sink, st *pipeline.
 	ts := exec.Command(cfg.Tshark, targs...)
 	ts.SysProcAttr = attr()
 	ts.Stdin = pr
-	tout, err := ts.StdoutPipe()
-	if err != nil {
+	// until both processes have started, the pipe is ours to close
+	fail := func(err error) (*LiveResult, error) {
 		pr.Close()
 		pw.Close()
-		return res, fmt.Errorf("tshark: %w", err)
+		return res, err
+	}
+	tout, err := ts.StdoutPipe()
+	if err != nil {
+		return fail(fmt.Errorf("tshark: %w", err))
 	}
 	terr, err := ts.StderrPipe()
 	if err != nil {
-		pr.Close()
-		pw.Close()
-		return res, fmt.Errorf("tshark: %w", err)
+		return fail(fmt.Errorf("tshark: %w", err))
 	}
 	dc := exec.Command(cfg.Dumpcap, dargs...)
 	dc.SysProcAttr = attr()
 	dc.Stdout = pw
 	derr, err := dc.StderrPipe()
 	if err != nil {
-		pr.Close()
-		pw.Close()
-		return res, fmt.Errorf("dumpcap: %w", err)
+		return fail(fmt.Errorf("dumpcap: %w", err))
 	}
 	if err := ts.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return res, fmt.Errorf("starting %s: %w", cfg.Tshark, err)
+		return fail(fmt.Errorf("starting %s: %w", cfg.Tshark, err))
 	}
 	if err := dc.Start(); err != nil {
-		pr.Close()
-		pw.Close()
 		ts.Process.Kill()
 		ts.Wait()
-		return res, fmt.Errorf("starting %s: %w", cfg.Dumpcap, err)
+		return fail(fmt.Errorf("starting %s: %w", cfg.Dumpcap, err))
 	}
 	// the pipe now belongs to the two processes
 	pr.Close()
@@ -348,11 +335,7 @@ func Live(ctx context.Context, cfg LiveConfig, sink pipeline.Sink, st *pipeline.
 	case readErr != nil && !aborted:
 		return res, fmt.Errorf("tshark: %w", readErr)
 	case dcErr != nil && !aborted && ctx.Err() == nil:
-		msg := strings.Join(early, "; ")
-		if msg == "" {
-			msg = "(nothing on standard error)"
-		}
-		return res, fmt.Errorf("dumpcap failed (%v): %s", dcErr, msg)
+		return res, fmt.Errorf("dumpcap failed (%v): %s", dcErr, stderrText([]byte(strings.Join(early, "\n"))))
 	case tsErr != nil && !aborted:
 		return res, fmt.Errorf("tshark failed (%v): %s", tsErr, stderrText(tmsgs.Bytes()))
 	}

@@ -62,6 +62,24 @@ type job struct {
 	done chan error
 }
 
+// setDefaults fills in what the configuration leaves to defaults; a
+// configuration without a protocols list is an error.
+func (c *Config) setDefaults() error {
+	if c.Protocols == nil {
+		return errors.New("tshark engine: no protocols list")
+	}
+	if c.Args == nil {
+		c.Args = DefaultArgs
+	}
+	if c.Tshark == "" {
+		c.Tshark = "tshark"
+	}
+	if c.Warn == nil {
+		c.Warn = func(error) {}
+	}
+	return nil
+}
+
 // Run reads the files with tshark, at most cfg.Workers at a time, and hands
 // their documents to sink in file order, counting in st. A file that tshark
 // cannot read, or not to its end, is reported through cfg.Warn (a
@@ -71,20 +89,11 @@ type job struct {
 // cancelling ctx stops the run (what was read is still written) and makes
 // Run return ctx's error.
 func Run(ctx context.Context, cfg Config, paths []string, sink pipeline.Sink, st *pipeline.Stats) error {
-	if cfg.Protocols == nil {
-		return errors.New("tshark engine: no protocols list")
+	if err := cfg.setDefaults(); err != nil {
+		return err
 	}
 	if cfg.Workers < 1 {
 		cfg.Workers = 1
-	}
-	if cfg.Args == nil {
-		cfg.Args = DefaultArgs
-	}
-	if cfg.Tshark == "" {
-		cfg.Tshark = "tshark"
-	}
-	if cfg.Warn == nil {
-		cfg.Warn = func(error) {}
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
