@@ -179,14 +179,9 @@ const certHint = " (the server's TLS certificate is not trusted: give its CA wit
 
 // certError reports whether err is a TLS certificate verification failure
 // (unknown authority, expired, wrong host name), which retrying cannot fix:
-// the indexer fails at once instead of retrying without end.
+// the indexer fails at once instead of retrying without end. crypto/tls
+// wraps every such failure of the handshake in a CertificateVerificationError.
 func certError(err error) bool {
-	var (
-		ve  *tls.CertificateVerificationError
-		ua  x509.UnknownAuthorityError
-		ci  x509.CertificateInvalidError
-		he  x509.HostnameError
-		uae *x509.UnknownAuthorityError
-	)
-	return errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he) || errors.As(err, &uae)
+	var ve *tls.CertificateVerificationError
+	return errors.As(err, &ve)
 }
