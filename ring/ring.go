@@ -439,14 +439,21 @@ func (r *Ring) Stats() (Stats, error) {
 	if r.closed {
 		return r.stats, nil
 	}
-	st, err := unix.GetsockoptTpacketStatsV3(r.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
-	if err != nil {
+	if err := r.pullStats(); err != nil {
 		return r.stats, fmt.Errorf("ring: %s: PACKET_STATISTICS: %w", r.g.cfg.Interface, err)
 	}
-	r.stats.Packets += uint64(st.Packets)
-	r.stats.Drops += uint64(st.Drops)
-	r.stats.Freezes += uint64(st.Freeze_q_cnt)
 	return r.stats, nil
+}
+
+// pullStats adds the kernel's counters since the last read to r.stats;
+// r.statsMu is held.
+func (r *Ring) pullStats() error {
+	st, err := unix.GetsockoptTpacketStatsV3(r.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	if err != nil {
+		return err
+	}
+	r.stats.Add(Stats{Packets: uint64(st.Packets), Drops: uint64(st.Drops), Freezes: uint64(st.Freeze_q_cnt)})
+	return nil
 }
 
 func (r *Ring) close() error {
@@ -455,12 +462,7 @@ func (r *Ring) close() error {
 	if r.closed {
 		return nil
 	}
-	// last counters before the socket goes
-	if st, err := unix.GetsockoptTpacketStatsV3(r.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
-		r.stats.Packets += uint64(st.Packets)
-		r.stats.Drops += uint64(st.Drops)
-		r.stats.Freezes += uint64(st.Freeze_q_cnt)
-	}
+	_ = r.pullStats() // last counters before the socket goes
 	r.closed = true
 	var first error
 	if r.mem != nil {

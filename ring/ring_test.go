@@ -184,12 +184,12 @@ func TestParseFanout(t *testing.T) {
 
 // capture reads every ring of g in its own goroutine while send runs, until
 // want packets were read or nothing came for a second after send
-// returned, and returns the packets' bytes.
-func capture(t *testing.T, g *Group, want int, send func()) [][]byte {
+// returned, and returns the packets (their bytes copied).
+func capture(t *testing.T, g *Group, want int, send func()) []Packet {
 	t.Helper()
 	sent := make(chan struct{})
 	var mu sync.Mutex
-	var got [][]byte
+	var got []Packet
 	var wg sync.WaitGroup
 	for _, r := range g.Rings() {
 		wg.Add(1)
@@ -220,7 +220,9 @@ func capture(t *testing.T, g *Group, want int, send func()) [][]byte {
 				}
 				mu.Lock()
 				for blk.Next(&p) {
-					got = append(got, append([]byte(nil), p.Data...))
+					c := p
+					c.Data = append([]byte(nil), p.Data...)
+					got = append(got, c)
 				}
 				mu.Unlock()
 				blk.Release()
@@ -264,9 +266,13 @@ func TestVethReplay(t *testing.T) {
 			}
 			defer g.Close()
 			var sent int
-			got := capture(t, g, len(pkts), func() { sent = v.Replay(t, pcapDir+tc.file) })
+			captured := capture(t, g, len(pkts), func() { sent = v.Replay(t, pcapDir+tc.file) })
 			if sent != len(pkts) {
 				t.Fatalf("tcpreplay sent %d of %d packets", sent, len(pkts))
+			}
+			got := make([][]byte, len(captured))
+			for i, p := range captured {
+				got[i] = p.Data
 			}
 			want := make([][]byte, len(pkts))
 			for i, p := range pkts {
@@ -428,46 +434,18 @@ func TestVethFrameLongerThanBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	var lens [][2]int
-	var mu sync.Mutex
-	r := g.Rings()[0]
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var p Packet
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			blk, err := r.Next(100 * time.Millisecond)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if blk == nil {
-				continue
-			}
-			mu.Lock()
-			for blk.Next(&p) {
-				lens = append(lens, [2]int{len(p.Data), p.Len})
-			}
-			n := len(lens)
-			mu.Unlock()
-			blk.Release()
-			if n >= 3 {
-				return
-			}
-		}
-	}()
-	if sent := v.Replay(t, file); sent != 3 {
+	var sent int
+	got := capture(t, g, 3, func() { sent = v.Replay(t, file) })
+	if sent != 3 {
 		t.Fatalf("tcpreplay sent %d of 3 frames", sent)
 	}
-	<-done
 	want := MaxFrameLen(blockSize)
-	if len(lens) != 3 {
-		t.Fatalf("captured %d frames, want 3", len(lens))
+	if len(got) != 3 {
+		t.Fatalf("captured %d frames, want 3", len(got))
 	}
-	for _, l := range lens {
-		if l[0] != want || l[1] != frameLen {
-			t.Errorf("captured %d of %d bytes, want %d of %d (MaxFrameLen(%d))", l[0], l[1], want, frameLen, blockSize)
+	for _, p := range got {
+		if len(p.Data) != want || p.Len != frameLen {
+			t.Errorf("captured %d of %d bytes, want %d of %d (MaxFrameLen(%d))", len(p.Data), p.Len, want, frameLen, blockSize)
 		}
 	}
 }
