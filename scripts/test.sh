@@ -39,11 +39,16 @@ if [ -n "${CI:-}" ]; then
 	export ESPCAP_REQUIRE_TOOLS=1
 fi
 
+# The other servers (flavor:port): OpenSearch 2 and Elasticsearch 9, and
+# Elasticsearch 8 with security on.
+others="os2:9202 es9:9203"
+secure=(--flavor es8sec --port 9204)
+
 # A real Elasticsearch for the integration tests (bulk/, and the end-to-end
 # tests): started here unless ESPCAP_ES_URL points at a running one.
 if [ -z "${ESPCAP_ES_URL:-}" ] && [ -z "${ESPCAP_NO_ES:-}" ]; then
 	scripts/es-server.sh start
-	trap 'scripts/es-server.sh stop; for fp in os2:9202 es9:9203 es8sec:9204; do scripts/es-server.sh stop --flavor "${fp%%:*}" --port "${fp##*:}" >/dev/null 2>&1; done' EXIT
+	trap 'scripts/es-server.sh stop; for fp in $others; do scripts/es-server.sh stop --flavor "${fp%%:*}" --port "${fp##*:}" >/dev/null 2>&1; done; scripts/es-server.sh stop "${secure[@]}" >/dev/null 2>&1' EXIT
 	ESPCAP_ES_URL=$(scripts/es-server.sh url)
 	export ESPCAP_ES_URL
 fi
@@ -58,7 +63,7 @@ go test -count=1 -timeout 40m "$@"
 # against Elasticsearch 8 with security on. Skipped with ESPCAP_NO_ES, or
 # ESPCAP_ONE_SERVER=1 (a developer's quick run).
 if [ -z "${ESPCAP_NO_ES:-}" ] && [ -z "${ESPCAP_ONE_SERVER:-}" ] && [ $# -eq 1 ] && [ "$1" = ./... ]; then
-	for fp in os2:9202 es9:9203; do
+	for fp in $others; do
 		flavor=${fp%%:*} port=${fp##*:}
 		scripts/es-server.sh start --flavor "$flavor" --port "$port"
 		echo "test.sh: integration tests against $flavor" >&2
@@ -68,10 +73,10 @@ if [ -z "${ESPCAP_NO_ES:-}" ] && [ -z "${ESPCAP_ONE_SERVER:-}" ] && [ $# -eq 1 ]
 	done
 	# Elasticsearch with security on: HTTPS with its own test CA, and
 	# users with all, some and none of the privileges an import needs.
-	scripts/es-server.sh start --flavor es8sec --port 9204
-	echo "test.sh: tests against es8sec (security on)" >&2
-	ESPCAP_ES_SECURE_URL=$(scripts/es-server.sh url --flavor es8sec --port 9204) \
-		ESPCAP_ES_SECURE_CA=$(scripts/es-server.sh ca --flavor es8sec --port 9204) \
+	scripts/es-server.sh start "${secure[@]}"
+	echo "test.sh: tests against ${secure[1]} (security on)" >&2
+	ESPCAP_ES_SECURE_URL=$(scripts/es-server.sh url "${secure[@]}") \
+		ESPCAP_ES_SECURE_CA=$(scripts/es-server.sh ca "${secure[@]}") \
 		go test -count=1 -timeout 10m -run 'Secure' ./cmd/espcap-fast/
-	scripts/es-server.sh stop --flavor es8sec --port 9204
+	scripts/es-server.sh stop "${secure[@]}"
 fi
