@@ -128,26 +128,12 @@ func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdou
 // written every interval (0 or -q: never). dumpcap reports its kernel
 // counts only at the end.
 func tsharkStatsTicker(w io.Writer, interval time.Duration, quiet bool, st *pipeline.Stats) (stop func()) {
-	if interval <= 0 || quiet {
+	if quiet {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				fmt.Fprintf(w, "espcap-fast: stats: tshark %d packets, %d documents\n", st.Packets.Load(), st.Docs.Load())
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
+	return every(interval, func() {
+		fmt.Fprintf(w, "espcap-fast: stats: tshark %d packets, %d documents\n", st.Packets.Load(), st.Docs.Load())
+	})
 }
 
 // tsharkLiveSummary prints dumpcap's counts per interface and the

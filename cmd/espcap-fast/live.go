@@ -183,6 +183,22 @@ func kernelTotals(lr *pipeline.LiveRunner) ring.Stats {
 // only when the kernel dropped packets in the interval: drops are never
 // hidden. It returns a function that stops it.
 func liveStatsTicker(w io.Writer, interval time.Duration, quiet bool, lr *pipeline.LiveRunner) (stop func()) {
+	var lastDrops uint64
+	return every(interval, func() {
+		k := kernelTotals(lr)
+		st := lr.Stats()
+		if quiet && k.Drops == lastDrops {
+			return
+		}
+		lastDrops = k.Drops
+		fmt.Fprintf(w, "espcap-fast: stats: kernel %d packets, %d dropped, %d freezes; %d decoded, %d documents\n",
+			k.Packets, k.Drops, k.Freezes, st.Packets.Load(), st.Docs.Load())
+	})
+}
+
+// every calls fn every interval (never when interval <= 0) in a goroutine
+// of its own until stop is called; stop returns once fn no longer runs.
+func every(interval time.Duration, fn func()) (stop func()) {
 	if interval <= 0 {
 		return func() {}
 	}
@@ -193,20 +209,12 @@ func liveStatsTicker(w io.Writer, interval time.Duration, quiet bool, lr *pipeli
 		defer wg.Done()
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		var lastDrops uint64
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				k := kernelTotals(lr)
-				st := lr.Stats()
-				if quiet && k.Drops == lastDrops {
-					continue
-				}
-				lastDrops = k.Drops
-				fmt.Fprintf(w, "espcap-fast: stats: kernel %d packets, %d dropped, %d freezes; %d decoded, %d documents\n",
-					k.Packets, k.Drops, k.Freezes, st.Packets.Load(), st.Docs.Load())
+				fn()
 			}
 		}
 	}()
