@@ -140,10 +140,7 @@ func (ix *Indexer) deadLetterItem(b *batch, it *item, status int, errJSON []byte
 func (ix *Indexer) DeadLetter(index string, id, doc []byte, typ, reason string) error {
 	ix.added.Add(1)
 	ix.dead.Add(1)
-	e := appendJSONString([]byte(`{"type":`), typ)
-	e = append(e, `,"reason":`...)
-	e = appendJSONString(e, reason)
-	e = append(e, '}')
+	e := syntheticError(typ, reason)
 	indexLit := appendJSONString(nil, index)
 	var idLit []byte
 	if len(id) > 0 {
@@ -159,12 +156,18 @@ func (ix *Indexer) DeadLetter(index string, id, doc []byte, typ, reason string) 
 	return ix.dl.flush()
 }
 
-// deadLetterAll records every item of b with the same synthetic error.
-func (ix *Indexer) deadLetterAll(b *batch, status int, typ, reason string) {
-	e := append([]byte(`{"type":`), strconv.Quote(typ)...)
+// syntheticError is the error JSON of an item that the server did not
+// reject itself: {"type":typ,"reason":reason}.
+func syntheticError(typ, reason string) []byte {
+	e := appendJSONString([]byte(`{"type":`), typ)
 	e = append(e, `,"reason":`...)
 	e = appendJSONString(e, reason)
-	e = append(e, '}')
+	return append(e, '}')
+}
+
+// deadLetterAll records every item of b with the same synthetic error.
+func (ix *Indexer) deadLetterAll(b *batch, status int, typ, reason string) {
+	e := syntheticError(typ, reason)
 	ix.cfg.Logf("bulk: dead-lettering %d items: %s: %s", len(b.items), typ, reason)
 	for i := range b.items {
 		if ix.dl != nil {
