@@ -42,28 +42,15 @@ func NewLive(cfg Config, sink Sink, groups []*ring.Group) (*LiveRunner, error) {
 	if len(groups) == 0 {
 		return nil, errors.New("pipeline: live capture without interfaces")
 	}
-	if cfg.Protocols == nil {
-		return nil, errors.New("pipeline: no protocols list")
-	}
-	workers := 0
+	cfg.Workers = 0
 	for _, g := range groups {
-		workers += len(g.Rings())
+		cfg.Workers += len(g.Rings())
 	}
-	cfg.Workers = workers
 	cfg.BPF = ""
-	if cfg.Warn == nil {
-		cfg.Warn = func(error) {}
-	}
-	n := workers * 4
-	r := &Runner{
-		cfg:  cfg,
-		sink: sink,
-		free: make(chan *Batch, n),
-		work: make(chan *Batch), // unused: live workers read the rings
-		done: make(chan *Batch, n),
-	}
-	for i := 0; i < n; i++ {
-		r.free <- newLiveBatch()
+	// (live workers read the rings, not the Runner's work channel)
+	r, err := newRunner(cfg, sink, newLiveBatch)
+	if err != nil {
+		return nil, err
 	}
 	return &LiveRunner{r: r, groups: groups}, nil
 }

@@ -78,13 +78,19 @@ func New(cfg Config, sink Sink) (*Runner, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.NumCPU()
 	}
-	if cfg.Protocols == nil {
-		return nil, errors.New("pipeline: no protocols list")
-	}
 	if cfg.BPF != "" {
 		if err := CheckBPF(cfg.BPF); err != nil {
 			return nil, err
 		}
+	}
+	return newRunner(cfg, sink, newBatch)
+}
+
+// newRunner returns a Runner for cfg.Workers workers with a pool of four
+// batches each, made by newBatch.
+func newRunner(cfg Config, sink Sink, newBatch func() *Batch) (*Runner, error) {
+	if cfg.Protocols == nil {
+		return nil, errors.New("pipeline: no protocols list")
 	}
 	if cfg.Warn == nil {
 		cfg.Warn = func(error) {}
