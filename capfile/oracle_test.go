@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/espcap/espcap-fast/internal/need"
 )
 
 // oracleRow is one packet as tshark 4.0.17 reported it.
@@ -35,7 +37,7 @@ func sharedDir(t testing.TB) string {
 			return c
 		}
 	}
-	t.Skip("shared capture corpus not found (set ESPCAP_SHARED)")
+	need.Missing(t, "shared capture corpus not found (set ESPCAP_SHARED)")
 	return ""
 }
 

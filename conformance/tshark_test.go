@@ -21,6 +21,7 @@ import (
 	espcapfast "github.com/espcap/espcap-fast"
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/internal/need"
 	"github.com/espcap/espcap-fast/pipeline"
 )
 
@@ -262,12 +263,8 @@ func loadProtocols(t *testing.T) *encode.Protocols {
 }
 
 func needTshark(t *testing.T) {
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tshark is not installed (CI must install it: apt-get install tshark)")
-		}
-		t.Skip("tshark is not installed (Debian: apt-get install tshark); it is the reference dissector")
-	}
+	t.Helper()
+	need.Tshark(t)
 }
 
 // checkAgreement compares every capture and requires min agreement overall.
@@ -319,7 +316,7 @@ func TestAgreesWithTsharkShared(t *testing.T) {
 		dir = "../../shared/pcaps"
 	}
 	if _, err := os.Stat(filepath.Join(dir, "INDEX.md")); err != nil {
-		t.Skipf("shared capture corpus not found at %s (set ESPCAP_SHARED)", dir)
+		need.Missing(t, "shared capture corpus not found at %s (set ESPCAP_SHARED)", dir)
 	}
 	if testing.Short() {
 		t.Skip("-short: the shared corpus takes a while")

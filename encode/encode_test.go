@@ -44,7 +44,7 @@ func get(doc map[string]any, path string) any {
 }
 
 func TestDocument(t *testing.T) {
-	pk, _ := testpcap.Load("../testdata/pcaps/seed_test_http.pcap", 4)
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/seed_test_http.pcap", 4)
 	doc := encodeOne(t, encoder(t), decode.NewDecoder(), &pk[3])
 	for path, want := range map[string]any{
 		"@timestamp":                 "2015-07-30T05:22:10.483728000Z",
@@ -79,7 +79,7 @@ func TestDocument(t *testing.T) {
 }
 
 func TestRepeatedLayersAreArrays(t *testing.T) {
-	pk, _ := testpcap.Load("../testdata/pcaps/arkime_gre-erspan-vxlan.pcap", 4)
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/arkime_gre-erspan-vxlan.pcap", 4)
 	doc := encodeOne(t, encoder(t), decode.NewDecoder(), &pk[3])
 	ips, ok := get(doc, "layers").(map[string]any)["ip"].([]any)
 	if !ok || len(ips) != 3 {
@@ -98,7 +98,7 @@ func TestRepeatedLayersAreArrays(t *testing.T) {
 }
 
 func TestMalformedDocument(t *testing.T) {
-	pk, _ := testpcap.Load("../testdata/pcaps/seed_test_http.pcap", 4)
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/seed_test_http.pcap", 4)
 	p := pk[3]
 	p.Data = append([]byte(nil), p.Data...)
 	p.Data[14+20+12] = 0x30
@@ -120,7 +120,7 @@ func TestMalformedDocument(t *testing.T) {
 func TestEveryTestPacket(t *testing.T) {
 	e, d := encoder(t), decode.NewDecoder()
 	for _, pattern := range []string{"../testdata/pcaps/*", "../testdata/malformed/*"} {
-		pk, _ := testpcap.Load(pattern, 0)
+		pk := testpcap.MustLoad(t, pattern, 0)
 		for i := range pk {
 			encodeOne(t, e, d, &pk[i])
 		}
@@ -130,7 +130,7 @@ func TestEveryTestPacket(t *testing.T) {
 // TestEncodeAllocatesNothing: decode+encode of well-formed packets allocates
 // nothing once the buffers have grown.
 func TestEncodeAllocatesNothing(t *testing.T) {
-	pk, _ := testpcap.Load("../testdata/pcaps/*", 0)
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/*", 0)
 	e, d := encoder(t), decode.NewDecoder()
 	m := encode.Meta{FileName: "x.pcap", FileDate: "2026-01-01T00:00:00+0000"}
 	buf := make([]byte, 0, 1<<16)
@@ -175,7 +175,7 @@ func FuzzEncode(f *testing.F) {
 // (its per-flow, Ethernet, Community ID and time caches are warm, and may
 // hold colliding entries) writes exactly what a fresh one writes.
 func TestCachesDoNotChangeDocuments(t *testing.T) {
-	pk, _ := testpcap.Load("../testdata/pcaps/*", 0)
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/*", 0)
 	warm, d := encoder(t), decode.NewDecoder()
 	m := encode.Meta{FileName: "x.pcap"}
 	var a, b []byte
@@ -195,7 +195,7 @@ func TestCachesDoNotChangeDocuments(t *testing.T) {
 // cache) are what tlshello computes for each hello, whose own tests check
 // them against tshark and Arkime.
 func TestFingerprintsInDocuments(t *testing.T) {
-	pk, _ := testpcap.Load("../testdata/pcaps/*", 0)
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/*", 0)
 	e, d := encoder(t), decode.NewDecoder()
 	checked := 0
 	for round := 0; round < 2; round++ { // the second round hits the cache
@@ -239,7 +239,7 @@ func TestFingerprintsInDocuments(t *testing.T) {
 // head is patched from one second to the next (same day) or rebuilt (new
 // day, more digits, another file) are what a fresh encoder writes.
 func TestTimeFieldsAcrossSeconds(t *testing.T) {
-	pk, _ := testpcap.Load("../testdata/pcaps/seed_test_http.pcap", 1)
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/seed_test_http.pcap", 1)
 	warm, d := encoder(t), decode.NewDecoder()
 	p := &pk[0]
 	times := []int64{

@@ -27,7 +27,7 @@ func TestShapeCacheWritesTheSameDocuments(t *testing.T) {
 		case "qinq":
 			pk = withTags(t, "../testdata/pcaps/seed_test_http.pcap", 0x88a8, 0x8100)
 		default:
-			pk, _ = testpcap.Load(pattern, 0)
+			pk = testpcap.MustLoad(t, pattern, 0)
 		}
 		for round := 0; round < 2; round++ {
 			for i := range pk {
@@ -59,7 +59,7 @@ func TestShapeCacheWritesTheSameDocuments(t *testing.T) {
 // FuzzShapeCache: for any frame, an encoder with the shape cache (warm
 // from the frames before) and one without write the same fields and values.
 func FuzzShapeCache(f *testing.F) {
-	pk, _ := testpcap.Load("../testdata/pcaps/*", 3000)
+	pk := testpcap.MustLoad(f, "../testdata/pcaps/*", 3000)
 	pk = append(pk, withTags(f, "../testdata/pcaps/seed_test_http.pcap", 0x8100)[:200]...)
 	pk = append(pk, withTags(f, "../testdata/pcaps/seed_test_http.pcap", 0x88a8, 0x8100)[:200]...)
 	for i, p := range pk {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/bpf"
 
+	"github.com/espcap/espcap-fast/internal/need"
 	"github.com/espcap/espcap-fast/internal/testpcap"
 )
 
@@ -26,36 +27,21 @@ func corpusDir(t testing.TB) string {
 		dir = testpcap.SharedDir()
 	}
 	if _, err := os.Stat(filepath.Join(dir, "INDEX.md")); err != nil {
-		t.Skipf("capture corpus not found at %s (set ESPCAP_PCAPS): %v", dir, err)
+		need.Missing(t, "capture corpus not found at %s (set ESPCAP_PCAPS): %v", dir, err)
 	}
 	return dir
 }
 
-// requireTools is set (ESPCAP_REQUIRE_TOOLS=1) where libpcap and tcpdump
-// must be present, such as CI: missing ones then fail the tests instead of
-// skipping them.
-var requireTools = os.Getenv("ESPCAP_REQUIRE_TOOLS") != ""
-
 // needLibpcap skips the test when libpcap cannot be loaded.
 func needLibpcap(t testing.TB) {
 	if err := Available(); err != nil {
-		if requireTools {
-			t.Fatalf("libpcap not available and ESPCAP_REQUIRE_TOOLS is set: %v", err)
-		}
-		t.Skipf("libpcap not available, skipping: %v", err)
+		need.Missing(t, "libpcap not available: %v", err)
 	}
 }
 
 // needTcpdump returns the tcpdump binary or skips the test.
 func needTcpdump(t testing.TB) string {
-	p, err := exec.LookPath("tcpdump")
-	if err != nil {
-		if requireTools {
-			t.Fatal("tcpdump not installed and ESPCAP_REQUIRE_TOOLS is set")
-		}
-		t.Skip("tcpdump not installed (apt-get install tcpdump), skipping the comparison with tcpdump")
-	}
-	return p
+	return need.Tool(t, "tcpdump", "Debian: apt-get install tcpdump")
 }
 
 // Files compared with tcpdump: several link types, VLAN, truncated

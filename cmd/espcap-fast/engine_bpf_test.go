@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/espcap/espcap-fast/filter"
+	"github.com/espcap/espcap-fast/internal/need"
 )
 
 // needTcpdump returns tcpdump's path and checks that libpcap loads for the
@@ -17,19 +17,9 @@ func needTcpdump(t *testing.T) string {
 	t.Helper()
 	needTshark(t)
 	if err := filter.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("libpcap is required in CI: %v", err)
-		}
-		t.Skipf("libpcap not available: %v", err)
+		need.Missing(t, "libpcap not available: %v", err)
 	}
-	p, err := exec.LookPath("tcpdump")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("tcpdump is required in CI: %v", err)
-		}
-		t.Skipf("tcpdump not installed (apt-get install tcpdump): %v", err)
-	}
-	return p
+	return need.Tool(t, "tcpdump", "Debian: apt-get install tcpdump")
 }
 
 // tcpdumpKeep writes the packets of pcap that tcpdump keeps for expr to a

@@ -12,18 +12,15 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/espcap/espcap-fast/internal/need"
 )
 
 // needTshark skips the test when tshark is missing, except in CI (env CI
 // set), where it fails.
 func needTshark(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("tshark is required in CI: %v", err)
-		}
-		t.Skipf("tshark not installed (apt-get install tshark): %v", err)
-	}
+	need.Tshark(t)
 }
 
 // runDocs runs the command and returns its documents by file and frame

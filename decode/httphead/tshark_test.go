@@ -10,6 +10,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/espcap/espcap-fast/internal/need"
 	"github.com/espcap/espcap-fast/internal/testpcap"
 )
 
@@ -20,9 +21,7 @@ var pcaps = testpcap.SharedDir()
 // each output line (first occurrence of each field only).
 func tsharkFields(t *testing.T, file string, args ...string) [][]string {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("tshark not installed")
-	}
+	need.Tshark(t)
 	out, err := exec.Command("tshark", append([]string{"-n", "-r", file, "-E", "occurrence=f"}, args...)...).Output()
 	if err != nil {
 		t.Fatalf("tshark %s: %v", file, err)
@@ -125,7 +124,7 @@ func TestAgainstTshark(t *testing.T) {
 		t.Logf("%s: %d HTTP frames compared, %d extra", name, compared, extra)
 	}
 	if total == 0 {
-		t.Skip("no captures")
+		need.Missing(t, "no HTTP captures found in the shared corpus (%q)", pcaps)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/espcap/espcap-fast/decode/tlshello"
+	"github.com/espcap/espcap-fast/internal/need"
 	"github.com/espcap/espcap-fast/internal/testpcap"
 )
 
@@ -41,9 +42,7 @@ func udpPayloads(t testing.TB, file string) [][]byte {
 // when it finds none.
 func tsharkSNI(t *testing.T, file string) map[int]string {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("tshark not installed")
-	}
+	need.Tshark(t)
 	out, err := exec.Command("tshark", "-n", "-r", file, "-Y", "quic.long.packet_type==0",
 		"-T", "fields", "-e", "frame.number", "-e", "tls.handshake.extensions_server_name").Output()
 	if err != nil {
@@ -113,7 +112,7 @@ var quicCaptures = []struct {
 // captures and compares the SNI of each client Initial with tshark's.
 func TestCapturesAgainstTshark(t *testing.T) {
 	if pcaps == "" {
-		t.Skip("shared capture corpus not found")
+		need.Missing(t, "shared capture corpus not found (set ESPCAP_SHARED)")
 	}
 	for _, c := range quicCaptures {
 		t.Run(filepath.Base(c.file), func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/espcap/espcap-fast/internal/need"
 	"github.com/espcap/espcap-fast/internal/testpcap"
 )
 
@@ -20,9 +21,7 @@ var pcaps = testpcap.SharedDir()
 
 func tsharkFields(t *testing.T, file string, args ...string) [][]string {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("tshark not installed")
-	}
+	need.Tshark(t)
 	out, err := exec.Command("tshark", append([]string{"-n", "-r", file}, args...)...).Output()
 	if err != nil {
 		t.Fatalf("tshark %s: %v", file, err)
@@ -166,7 +165,7 @@ func TestAgainstTshark(t *testing.T) {
 		t.Logf("%s: %d hello frames compared, %d with JA3/JA3S", name, compared, fps)
 	}
 	if total == 0 {
-		t.Skip("no captures")
+		need.Missing(t, "no TLS captures found in the shared corpus (%q)", pcaps)
 	}
 }
 
@@ -219,6 +218,6 @@ func TestJA4Arkime(t *testing.T) {
 		t.Logf("%s: %d JA4 values compared", name, len(want["ja4"]))
 	}
 	if checked == 0 {
-		t.Skip("no Arkime expectations")
+		need.Missing(t, "no Arkime JA4 expectations found in the shared corpus (%q)", pcaps)
 	}
 }

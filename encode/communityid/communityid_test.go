@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/espcap/espcap-fast/internal/need"
 	"github.com/espcap/espcap-fast/internal/testpcap"
 )
 
@@ -154,9 +155,7 @@ func readPackets(t *testing.T, name string) []gopacket.Packet {
 
 func tsharkFields(t *testing.T, file string, args ...string) [][]string {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("tshark not installed")
-	}
+	need.Tshark(t)
 	cmd := exec.Command("tshark", append([]string{"-n", "-r", file}, args...)...)
 	out, err := cmd.Output()
 	if err != nil {
@@ -217,7 +216,7 @@ func TestAgainstTshark(t *testing.T) {
 		t.Logf("%s: %d frames compared, %d mismatches", name, compared, mismatched)
 	}
 	if total == 0 {
-		t.Skip("no capture available")
+		need.Missing(t, "no capture of the shared corpus compared (%q)", pcaps)
 	}
 }
 

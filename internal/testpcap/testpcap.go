@@ -3,14 +3,16 @@
 package testpcap
 
 import (
-	"os"
+	"fmt"
 	"path/filepath"
 	"sort"
+	"testing"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/espcap/espcap-fast/capfile"
+	"github.com/espcap/espcap-fast/internal/need"
 )
 
 // Packet is one captured packet.
@@ -38,12 +40,15 @@ func FuzzSeeds(testdata string) []Packet {
 }
 
 // Load reads every packet of the captures matching pattern (a filepath.Glob
-// pattern), in file-name order, up to max packets (0: all). Damaged files
+// pattern), in file-name order; it is an error when no file matches, up to max packets (0: all). Damaged files
 // contribute the packets before the damage.
 func Load(pattern string, max int) ([]Packet, error) {
 	files, err := filepath.Glob(pattern)
 	if err != nil {
 		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("testpcap: no capture matches %s", pattern)
 	}
 	sort.Strings(files)
 	var out []Packet
@@ -83,26 +88,19 @@ func Gopacket(path string) ([]gopacket.Packet, error) {
 }
 
 // SharedDir returns the shared capture corpus (the folder holding
-// INDEX.md): $ESPCAP_SHARED if set, else the first shared/pcaps found beside
-// the checkout, looking up from the working directory (a package's test
-// runs in the package's folder). It returns "" when there is none.
-func SharedDir() string {
-	if d := os.Getenv("ESPCAP_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
+// INDEX.md), or "" when there is none; see need.SharedDir.
+func SharedDir() string { return need.SharedDir() }
+
+// MustLoad is Load for tests: it fails t when pattern matches no capture or
+// the captures hold no packet.
+func MustLoad(t testing.TB, pattern string, max int) []Packet {
+	t.Helper()
+	pk, err := Load(pattern, max)
 	if err != nil {
-		return ""
+		t.Fatal(err)
 	}
-	for {
-		c := filepath.Join(dir, "shared", "pcaps")
-		if _, err := os.Stat(filepath.Join(c, "INDEX.md")); err == nil {
-			return c
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return ""
-		}
-		dir = up
+	if len(pk) == 0 {
+		t.Fatalf("testpcap: the captures matching %s hold no packet", pattern)
 	}
+	return pk
 }
