@@ -34,7 +34,7 @@ type Stats struct {
 	FailedRequests int64         // requests without a usable answer or with 429/5xx
 	BytesRaw       int64         // uncompressed body bytes sent
 	BytesSent      int64         // body bytes on the wire (compressed if Gzip)
-	LatencyAvg     time.Duration // mean bulk request round trip
+	LatencyAvg     time.Duration // mean round trip of the requests answered
 	LatencyMax     time.Duration // longest bulk request round trip
 }
 
@@ -70,7 +70,7 @@ type Indexer struct {
 
 	added, indexed, dups, retried, dead    atomic.Int64
 	requests, failedReq, bytesRaw, bytesTx atomic.Int64
-	latTotal, latMax                       atomic.Int64
+	latTotal, latMax, answered             atomic.Int64
 }
 
 // New validates cfg, connects to the cluster (GET / to learn backend and
@@ -321,8 +321,8 @@ func (ix *Indexer) Stats() Stats {
 		BytesSent:      ix.bytesTx.Load(),
 		LatencyMax:     time.Duration(ix.latMax.Load()),
 	}
-	if s.Requests > 0 {
-		s.LatencyAvg = time.Duration(ix.latTotal.Load() / s.Requests)
+	if n := ix.answered.Load(); n > 0 {
+		s.LatencyAvg = time.Duration(ix.latTotal.Load() / n)
 	}
 	return s
 }
@@ -369,10 +369,10 @@ func (ix *Indexer) process(w *workerState, b *batch) {
 			return
 		}
 		if attempt > 0 {
-			ix.retried.Add(int64(len(b.items)))
 			if !ix.sleep(attempt) {
 				continue // aborted: dead-lettered at the top of the loop
 			}
+			ix.retried.Add(int64(len(b.items)))
 		}
 		attempt++
 		status, resp, err := ix.send(w, b)
@@ -527,6 +527,7 @@ func (ix *Indexer) send(w *workerState, b *batch) (int, []byte, error) {
 	}
 	lat := int64(time.Since(start))
 	ix.latTotal.Add(lat)
+	ix.answered.Add(1)
 	for {
 		m := ix.latMax.Load()
 		if lat <= m || ix.latMax.CompareAndSwap(m, lat) {

@@ -57,7 +57,8 @@ type Encoder struct {
 	eth     ethCache
 }
 
-// NewEncoder returns an Encoder that names a packet's protocol from protos.
+// NewEncoder returns an Encoder that names a packet's protocol from protos
+// (nil: no list, the highest decoded layer names it).
 func NewEncoder(protos *Protocols) *Encoder {
 	e := &Encoder{protos: protos}
 	for k := range e.listed {

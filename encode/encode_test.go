@@ -127,6 +127,22 @@ func TestEveryTestPacket(t *testing.T) {
 	}
 }
 
+// TestNilProtocols: an encoder without a protocols list (NewEncoder(nil))
+// encodes every test packet, mDNS and SSDP included, naming each by its
+// highest decoded layer.
+func TestNilProtocols(t *testing.T) {
+	e, d := encode.NewEncoder(nil), decode.NewDecoder()
+	for _, pattern := range []string{"../testdata/pcaps/*", "../testdata/malformed/*"} {
+		pk := testpcap.MustLoad(t, pattern, 0)
+		for i := range pk {
+			doc := encodeOne(t, e, d, &pk[i])
+			if p, _ := doc["protocol"].(string); p == "" {
+				t.Fatalf("%s frame %d: no protocol", pk[i].File, pk[i].Number)
+			}
+		}
+	}
+}
+
 // TestEncodeAllocatesNothing: decode+encode of well-formed packets allocates
 // nothing once the buffers have grown.
 func TestEncodeAllocatesNothing(t *testing.T) {

@@ -44,8 +44,12 @@ func ParseProtocols(list []byte) (*Protocols, error) {
 	return p, nil
 }
 
-// Contains reports whether name is in the list.
+// Contains reports whether name is in the list. A nil list contains no
+// name.
 func (p *Protocols) Contains(name string) bool {
+	if p == nil {
+		return false
+	}
 	_, ok := p.names[name]
 	return ok
 }

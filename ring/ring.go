@@ -364,9 +364,9 @@ func (r *Ring) Group() *Group { return r.g }
 
 // Next returns the next block the kernel has filled, waiting for one up to
 // timeout (negative: without limit). It returns (nil, nil) when the time
-// is up, and ErrStopped when Group.Stop was called and no block is ready.
-// With wait false it does not watch for Stop (used to drain the ring after
-// Stop). The previous block must have been released.
+// is up, and ErrStopped when Group.Stop was called and no block is ready
+// (Drain reads the blocks left after Stop). The previous block must have
+// been released.
 func (r *Ring) Next(timeout time.Duration) (*Block, error) {
 	return r.next(timeout, true)
 }

@@ -1,6 +1,6 @@
-// Command espcap-fast turns packets from capture files (and, later, live
-// interfaces) into search documents: NDJSON on standard output, or bulk
-// indexed into Elasticsearch with --node.
+// Command espcap-fast turns packets from capture files and live interfaces
+// into search documents: NDJSON on standard output, or bulk indexed into
+// Elasticsearch or OpenSearch with --node.
 //
 // Usage:
 //
@@ -75,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&o.nics, "nic", "network interface for live capture")
 	fs.Var(&o.nics, "i", "same as --nic (tcpdump's flag)")
 	fs.StringVar(&o.bpf, "bpf", "", "tcpdump filter expression, for live capture and files alike (also: trailing arguments)")
-	fs.Uint64Var(&o.count, "count", 0, "stop after exactly this many packets (0: all)")
+	fs.Uint64Var(&o.count, "count", 0, "stop after exactly this many documents, across files (0: all); with a filter, documents of packets that match it")
 	fs.Uint64Var(&o.count, "c", 0, "same as --count (tcpdump's flag)")
 	es := registerESFlags(fs)
 	eng := registerEngineFlags(fs)
