@@ -176,6 +176,18 @@ func TestParseNodes(t *testing.T) {
 	if u != "bob" || pw != "s3cret" {
 		t.Errorf("credentials %q %q", u, pw)
 	}
+	// no port: 9200, as Beats read their hosts (also IPv6 literals)
+	urls, _, _, err = parseNodes([]string{"127.0.0.1", "https://es.example/", "[::1]"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = s[:0]
+	for _, x := range urls {
+		s = append(s, x.String())
+	}
+	if got := strings.Join(s, " "); got != "http://127.0.0.1:9200 https://es.example:9200 http://[::1]:9200" {
+		t.Errorf("nodes without a port: %s", got)
+	}
 	_, _, _, err = parseNodes([]string{"ftp://bob:s3cret@host"})
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("bad scheme: err %v (must not leak the password)", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -114,7 +115,8 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 // parseNodes turns the node list into URLs without user info, returning any
-// credentials found in them. Errors never quote the node text, which may
+// credentials found in them. A node without a port is on port 9200 (also
+// for a URL with a scheme, as Beats read their hosts). Errors never quote the node text, which may
 // hold a password.
 func parseNodes(nodes []string) (urls []*url.URL, user, pass string, err error) {
 	n := 0
@@ -131,6 +133,10 @@ func parseNodes(nodes []string) (urls []*url.URL, user, pass string, err error) 
 			u, perr := url.Parse(s)
 			if perr != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 				return nil, "", "", fmt.Errorf("bulk: node %d is not host:port or an http(s) URL", n)
+			}
+			if u.Port() == "" {
+				// as Beats and Logstash read their hosts: no port means 9200
+				u.Host = net.JoinHostPort(u.Hostname(), "9200")
 			}
 			if u.User != nil {
 				user = u.User.Username()

@@ -299,9 +299,36 @@ func (r *Reader) readFileHeader() error {
 	case m[0] == 0xa1 && m[1] == 0xb2 && (m[2] == 0xc3 && m[3] == 0xd4 || m[2] == 0x3c && m[3] == 0x4d || m[2] == 0xcd && m[3] == 0x34):
 		r.be = true
 	default:
+		if what := otherFormat(m); what != "" {
+			return r.errAt(0, errorf(ErrNotCapture, "%s: not supported (pcap or pcapng, plain or gzip/zstd compressed)", what))
+		}
 		return r.errAt(0, errorf(ErrNotCapture, "unknown magic number %02x%02x%02x%02x (not pcap or pcapng)", m[0], m[1], m[2], m[3]))
 	}
 	return r.readPcapHeader()
+}
+
+// otherFormat names the compressions, archives and capture formats that are
+// often mistaken for pcap, by their first four bytes ("" if none).
+func otherFormat(m []byte) string {
+	switch {
+	case bytes.HasPrefix(m, []byte{0xfd, '7', 'z', 'X'}):
+		return "xz-compressed"
+	case bytes.HasPrefix(m, []byte("BZh")):
+		return "bzip2-compressed"
+	case bytes.HasPrefix(m, []byte{0x04, 0x22, 0x4d, 0x18}):
+		return "lz4-compressed"
+	case bytes.HasPrefix(m, []byte{'7', 'z', 0xbc, 0xaf}):
+		return "a 7-Zip archive"
+	case bytes.HasPrefix(m, []byte("PK\x03\x04")):
+		return "a zip archive"
+	case bytes.HasPrefix(m, []byte("snoo")):
+		return "a Solaris snoop capture"
+	case bytes.HasPrefix(m, []byte("GMBU")):
+		return "a Microsoft Network Monitor capture"
+	case bytes.HasPrefix(m, []byte("XCP\x00")):
+		return "a NetXRay/Sniffer capture"
+	}
+	return ""
 }
 
 // Name returns the file name given to Open or NewReader ("stdin" for "-").

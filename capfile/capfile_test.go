@@ -640,6 +640,23 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("%q: %v, want %v", c.data, err, c.kind)
 		}
 	}
+	// formats often mistaken for pcap are named as such
+	for _, c := range []struct {
+		data []byte
+		name string
+	}{
+		{[]byte{0xfd, '7', 'z', 'X', 'Z', 0, 0, 4}, "xz-compressed"},
+		{[]byte("BZh91AY&SY"), "bzip2-compressed"},
+		{[]byte("PK\x03\x04\x14\x00\x00\x00"), "zip archive"},
+		{[]byte{'7', 'z', 0xbc, 0xaf, 0x27, 0x1c, 0, 4}, "7-Zip archive"},
+		{[]byte{0x04, 0x22, 0x4d, 0x18, 0x64, 0x40}, "lz4-compressed"},
+		{[]byte("snoop\x00\x00\x00\x00\x00\x00\x02"), "snoop capture"},
+	} {
+		_, err := NewReader(bytes.NewReader(c.data), "x")
+		if !errors.Is(err, ErrNotCapture) || !strings.Contains(err.Error(), c.name+": not supported") {
+			t.Errorf("%q: %v, want %q named", c.data, err, c.name)
+		}
+	}
 	if _, err := Open(filepath.Join(t.TempDir(), "missing.pcap")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}

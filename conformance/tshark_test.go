@@ -149,7 +149,7 @@ func runEngine(t *testing.T, path string, protos *encode.Protocols) map[uint64][
 // "unknown" when there is none.
 func expectedProtocol(protos *encode.Protocols, chain string) string {
 	want := "unknown"
-	for _, tok := range strings.Split(chain, ":") {
+	for _, tok := range strings.Split(encode.OwnChain(chain), ":") {
 		if !protos.Contains(tok) {
 			continue
 		}

@@ -892,11 +892,12 @@ func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
 	// the outermost IP layer and what follows it in the chain
 	var ipName, next string
 	app := ""
+	own := OwnChain(unsafeString(chain))
 	for rest := unsafeString(chain); rest != ""; {
 		var p string
 		p, rest, _ = strings.Cut(rest, ":")
-		if a, ok := ekApp[p]; ok {
-			app = a
+		if a, ok := ekApp[p]; ok && len(chain)-len(rest) <= len(own) {
+			app = a // of the packet itself, not of a datagram an ICMP error quotes
 		}
 		switch {
 		case ipName == "" && (p == "ip" || p == "ipv6"):

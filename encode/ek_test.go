@@ -67,10 +67,10 @@ func TestEKEncode(t *testing.T) {
 		t.Fatalf("not JSON: %v\n%s", err, doc)
 	}
 	want := `{"@timestamp":"2015-07-30T05:22:10.468623000Z","sniff_timestamp":1438233730.468623,"sniff_date_utc":"2015-07-30T05:22:10+0000",` +
-		`"file_name":"x.pcap","file_date_utc":"2020-01-01T00:00:00+0000","protocol":"dns",` +
+		`"file_name":"x.pcap","file_date_utc":"2020-01-01T00:00:00+0000","protocol":"icmp",` +
 		`"frame":{"number":7,"len":90,"cap_len":90,"protocols":"eth:ethertype:ip:icmp:ip:udp:dns"},` +
 		`"source":{"ip":"10.0.0.4"},"destination":{"ip":"10.0.0.1"},` +
-		`"network":{"type":"ipv4","iana_number":"1","transport":"icmp","community_id":"1:XXX","protocol":"dns"},` +
+		`"network":{"type":"ipv4","iana_number":"1","transport":"icmp","community_id":"1:XXX"},` +
 		`"layers":{"eth":{"dst":"58:23:8c:b4:42:56","type":2048},` +
 		`"ip":[{"src":"10.0.0.4","dst":"10.0.0.1","proto":1,"flags_df":true,"id":6826,"flags_mf":false,"frag_offset":"0"},{"src":"10.0.0.1","dst":"10.0.0.4","proto":17}],` +
 		`"icmp":{"type":3,"code":3},"udp":{"srcport":53,"dstport":40000},` +

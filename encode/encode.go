@@ -137,7 +137,7 @@ func (e *Encoder) protocols(p *decode.Packet, highest string) {
 // highest returns the packet's protocol: the highest decoded layer listed in
 // protocols.list, else the highest decoded layer, else "unknown".
 func (e *Encoder) highest(p *decode.Packet) string {
-	for i := len(p.Layers) - 1; i >= 0; i-- {
+	for i := ownLayers(p) - 1; i >= 0; i-- {
 		l := p.Layers[i]
 		if l.Proto == l.Kind.Name() {
 			if e.listed[l.Kind] {
@@ -306,6 +306,10 @@ func (e *Encoder) ecs(p *decode.Packet, highest string) {
 // can be computed.
 func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType string, sport, dport uint16, transport string, hasPorts bool, app string, cidOK bool) {
 	w := &e.w
+	if !hasIP && netType == "" && transport == "" && !cidOK && app == "" {
+		e.ipText = [2][]byte{} // nothing to say (ARP, LLC, ...): no empty "network":{}
+		return
+	}
 	// The ECS fields are the same for every packet of a flow direction:
 	// look them up in the flow cache before writing them again.
 	// network.protocol, which changes within a flow (the first segment of
@@ -376,10 +380,22 @@ func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType str
 	w.close()
 }
 
+// ownLayers returns how many of the packet's layers describe the packet
+// itself: all, except that an ICMP or ICMPv6 layer ends them (what follows
+// is the datagram an error message quotes; see [OwnChain]).
+func ownLayers(p *decode.Packet) int {
+	for i, l := range p.Layers {
+		if l.Kind == decode.KindICMPv4 || l.Kind == decode.KindICMPv6 {
+			return i + 1
+		}
+	}
+	return len(p.Layers)
+}
+
 // appProtocol returns the ECS network.protocol: the name of the highest
 // application layer.
 func appProtocol(p *decode.Packet) string {
-	for i := len(p.Layers) - 1; i >= 0; i-- {
+	for i := ownLayers(p) - 1; i >= 0; i-- {
 		switch l := p.Layers[i]; l.Kind {
 		case decode.KindDNS, decode.KindDHCP, decode.KindDHCPv6, decode.KindNTP, decode.KindHTTP, decode.KindTLS:
 			return l.Proto

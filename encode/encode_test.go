@@ -143,6 +143,38 @@ func TestNilProtocols(t *testing.T) {
 	}
 }
 
+// TestICMPErrorAndNonIP: an ICMP error quoting a DNS reply is an ICMP
+// packet (Wireshark's Protocol column; the quoted datagram stays under its
+// layers), and a packet without IP (ARP) has no empty "network" object.
+func TestICMPErrorAndNonIP(t *testing.T) {
+	e, d := encoder(t), decode.NewDecoder()
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/zeek_icmp_icmp-destunreach-udp.pcap", 0)
+	doc := encodeOne(t, e, d, &pk[0])
+	if get(doc, "frame.protocols") != "eth:ethertype:ip:icmp:ip:udp:dns" {
+		t.Fatalf("capture changed: %v", get(doc, "frame.protocols"))
+	}
+	if doc["protocol"] != "icmp" || get(doc, "network.protocol") != nil || get(doc, "layers.dns") == nil {
+		t.Errorf("ICMP error: protocol %v, network.protocol %v, layers.dns %v; want icmp, none, kept",
+			doc["protocol"], get(doc, "network.protocol"), get(doc, "layers.dns") != nil)
+	}
+	for _, c := range []struct{ chain, own string }{
+		{"eth:ethertype:ip:icmp:ip:udp:dns", "eth:ethertype:ip:icmp"},
+		{"eth:ethertype:ipv6:icmpv6", "eth:ethertype:ipv6:icmpv6"},
+		{"eth:ethertype:ip:udp:dns", "eth:ethertype:ip:udp:dns"},
+		{"icmp:data", "icmp"},
+		{"", ""},
+	} {
+		if got := encode.OwnChain(c.chain); got != c.own {
+			t.Errorf("OwnChain(%q) = %q, want %q", c.chain, got, c.own)
+		}
+	}
+	pk = testpcap.MustLoad(t, "../testdata/pcaps/chrissanders_arp_resolution.pcapng", 0)
+	doc = encodeOne(t, e, d, &pk[0])
+	if _, ok := doc["network"]; ok || doc["protocol"] != "arp" {
+		t.Errorf("ARP: protocol %v, network %v: want arp and no network object", doc["protocol"], doc["network"])
+	}
+}
+
 // TestEncodeAllocatesNothing: decode+encode of well-formed packets allocates
 // nothing once the buffers have grown.
 func TestEncodeAllocatesNothing(t *testing.T) {

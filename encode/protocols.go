@@ -55,8 +55,10 @@ func (p *Protocols) Contains(name string) bool {
 }
 
 // Highest returns the last name of the colon-separated chain (as in
-// Wireshark's frame.protocols) that is in the list, or "".
+// Wireshark's frame.protocols) that is in the list, or "". The layers an
+// ICMP or ICMPv6 error quotes do not count (see [OwnChain]).
 func (p *Protocols) Highest(chain string) string {
+	chain = OwnChain(chain)
 	for chain != "" {
 		i := strings.LastIndexByte(chain, ':')
 		name := chain[i+1:]
@@ -69,4 +71,23 @@ func (p *Protocols) Highest(chain string) string {
 		chain = chain[:i]
 	}
 	return ""
+}
+
+// OwnChain returns the part of a frame.protocols chain that describes the
+// packet itself: all of it, except that an ICMP or ICMPv6 message ends it,
+// since what follows is the datagram an error message quotes
+// ("eth:ethertype:ip:icmp:ip:udp:dns" is an ICMP packet, as Wireshark's
+// Protocol column says, not a DNS one).
+func OwnChain(chain string) string {
+	for i := 0; i < len(chain); {
+		j := strings.IndexByte(chain[i:], ':')
+		if j < 0 {
+			return chain
+		}
+		if name := chain[i : i+j]; name == "icmp" || name == "icmpv6" {
+			return chain[:i+j]
+		}
+		i += j + 1
+	}
+	return chain
 }
