@@ -882,7 +882,7 @@ func (e *EKEncoder) firstLayer(k string) *fastjson.Value {
 // there (see appProtocol).
 var ekApp = map[string]string{
 	"dns": "dns", "mdns": "mdns", "llmnr": "llmnr", "dhcp": "dhcp", "dhcpv6": "dhcpv6",
-	"ntp": "ntp", "http": "http", "ssdp": "ssdp", "tls": "tls",
+	"ntp": "ntp", "http": "http", "ssdp": "ssdp", "tls": "tls", "quic": "quic",
 }
 
 // ecs writes the ECS summary fields of the outermost IP header and the
@@ -896,8 +896,8 @@ func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
 	for rest := unsafeString(chain); rest != ""; {
 		var p string
 		p, rest, _ = strings.Cut(rest, ":")
-		if a, ok := ekApp[p]; ok && len(chain)-len(rest) <= len(own) {
-			app = a // of the packet itself, not of a datagram an ICMP error quotes
+		if a, ok := ekApp[p]; ok && len(chain)-len(rest) <= len(own) && !(app == "quic" && a == "tls") {
+			app = a // of the packet itself, not of a datagram an ICMP error quotes; TLS in QUIC is QUIC
 		}
 		switch {
 		case ipName == "" && (p == "ip" || p == "ipv6"):

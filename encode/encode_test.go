@@ -175,6 +175,17 @@ func TestICMPErrorAndNonIP(t *testing.T) {
 	}
 }
 
+// TestQUICNetworkProtocol: a QUIC packet's network.protocol is quic, also
+// for the Initial whose ClientHello makes its highest layer tls.
+func TestQUICNetworkProtocol(t *testing.T) {
+	e, d := encoder(t), decode.NewDecoder()
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/arkime_quicietf.pcap", 0)
+	doc := encodeOne(t, e, d, &pk[0])
+	if doc["protocol"] != "tls" || get(doc, "network.protocol") != "quic" {
+		t.Errorf("QUIC Initial: protocol %v, network.protocol %v; want tls (highest layer, as tshark) and quic", doc["protocol"], get(doc, "network.protocol"))
+	}
+}
+
 // TestEncodeAllocatesNothing: decode+encode of well-formed packets allocates
 // nothing once the buffers have grown.
 func TestEncodeAllocatesNothing(t *testing.T) {
