@@ -50,6 +50,7 @@ type options struct {
 	quiet     bool
 	list      bool
 	protocols string
+	version   bool
 }
 
 func main() {
@@ -66,7 +67,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fs := flag.NewFlagSet("espcap-fast", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var o options
 	fs.Var(&o.files, "file", "capture file to read (pcap or pcapng, maybe gzip/zstd compressed); repeatable; - reads stdin")
 	fs.Var(&o.files, "r", "same as --file (tcpdump's flag)")
@@ -83,18 +83,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decode/encode workers")
 	fs.BoolVar(&o.quiet, "q", false, "no progress or summary on stderr")
 	fs.BoolVar(&o.list, "list", false, "list the network interfaces and exit")
+	fs.BoolVar(&o.list, "D", false, "same as --list (tcpdump's flag)")
 	fs.StringVar(&o.protocols, "protocols", "", "protocols.list to use instead of the built-in one")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: espcap-fast [flags] [BPF expression]      capture files (-r, --dir) or interfaces (-i) to NDJSON or --node\n")
-		fmt.Fprintf(stderr, "       espcap-fast query --node N [flags] 'lucene query'\n")
-		fmt.Fprintf(stderr, "       espcap-fast template --print\n\n")
-		fs.PrintDefaults()
+	fs.BoolVar(&o.version, "version", false, "print the version (and Go, gopacket, libpcap) and exit")
+	fs.Var(new(countFlag), "v", "accepted for tcpdump habits (-v, -vv): documents always hold every field decoded")
+	fs.Var(new(countFlag), "n", "accepted for tcpdump habits (-n, -nn): documents always hold numbers, never names")
+	if done, code := parseArgs(fs, args, stdout, stderr, func(w io.Writer) { mainUsage(w, fs) }); done {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if o.version {
+		printVersion(stdout)
+		return 0
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		if o.bpf != "" {

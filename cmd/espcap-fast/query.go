@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,20 +26,17 @@ import (
 //	espcap-fast query --node localhost:9200 'layers.ip.src:10.0.0.1 AND protocol:dns'
 func runQuery(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("espcap-fast query", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	index := fs.String("index", "packets-*", "indices (or data stream) to search, comma-separated patterns")
 	size := fs.Int("size", 100, "most hits to print (0: all)")
 	format := fs.String("format", "ndjson", "ndjson (the documents) or table (time, protocol, src:port → dst:port, summary)")
 	es := registerESFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: espcap-fast query --node URL [--index 'packets-*'] [--size N] [--format ndjson|table] 'lucene query'\n\n")
-		fs.PrintDefaults()
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: espcap-fast query --node URL [--index 'packets-*'] [--size N] [--format ndjson|table] 'lucene query'\n")
+		fmt.Fprintf(w, "Flags may come before or after the query; a query word starting with '-' needs '--' before it.\n\n")
+		printFlags(w, fs, "node", "index", "size", "format", "user", "password-file", "api-key-file", "ca-cert", "insecure")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if done, code := parseArgs(fs, args, stdout, stderr, usage); done {
+		return code
 	}
 	q := strings.Join(fs.Args(), " ")
 	switch {

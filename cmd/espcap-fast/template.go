@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,23 +17,21 @@ import (
 //	espcap-fast template --install --node URL [--index-prefix P | --data-stream N]
 func runTemplate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("espcap-fast template", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	print := fs.Bool("print", false, "print the component templates and the index template")
 	install := fs.Bool("install", false, "install them on --node (what an indexing run does at start)")
 	backend := fs.String("backend", "elasticsearch", "with --print: elasticsearch or opensearch")
 	version := fs.String("version", "8.19.0", "with --print: the server version the settings are for")
 	es := registerESFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: espcap-fast template --print|--install [flags]\n\n")
-		fs.PrintDefaults()
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: espcap-fast template --print|--install [flags]\n\n")
+		printFlags(w, fs, "print", "install", "backend", "version", "node", "index-prefix", "data-stream",
+			"user", "password-file", "api-key-file", "ca-cert", "insecure")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if done, code := parseArgs(fs, args, stdout, stderr, usage); done {
+		return code
 	}
 	if *print == *install || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "espcap-fast template: give one of --print and --install, and no arguments")
 		fs.Usage()
 		return 2
 	}
