@@ -1,6 +1,9 @@
 package encode
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // nanosOf returns the nanoseconds within the second of a Unix nanosecond
 // time (also for times before 1970).
@@ -109,6 +112,54 @@ func AppendDateUTC(dst []byte, t time.Time) []byte {
 // at ts (Unix nanoseconds): prefix + "YYYY-MM-DD" of the packet's own UTC
 // day, as espcap named them ("packets-2015-07-30").
 func AppendIndexName(dst []byte, prefix string, ts int64) []byte {
+	return AppendPeriodIndexName(dst, prefix, PeriodDay, ts)
+}
+
+// IndexPeriod is how much capture time one index holds.
+type IndexPeriod int
+
+// The index periods of --index-period.
+const (
+	PeriodDay   IndexPeriod = iota // prefix + "2015-07-30" (espcap's)
+	PeriodWeek                     // prefix + "2015-w31" (ISO 8601 week; index names are lowercase)
+	PeriodMonth                    // prefix + "2015-07"
+	PeriodNone                     // prefix + "all": one index for every time
+)
+
+// ParseIndexPeriod reads day, week, month or none.
+func ParseIndexPeriod(s string) (IndexPeriod, error) {
+	switch s {
+	case "day":
+		return PeriodDay, nil
+	case "week":
+		return PeriodWeek, nil
+	case "month":
+		return PeriodMonth, nil
+	case "none":
+		return PeriodNone, nil
+	}
+	return 0, fmt.Errorf("index period %q: want day, week, month or none", s)
+}
+
+// AppendPeriodIndexName appends the name of the index that holds a packet
+// captured at ts (Unix nanoseconds) for the period: prefix and the packet's
+// UTC day, ISO week or month, or prefix + "all" for PeriodNone.
+func AppendPeriodIndexName(dst []byte, prefix string, p IndexPeriod, ts int64) []byte {
 	dst = append(dst, prefix...)
-	return time.Unix(secondsOf(ts), 0).UTC().AppendFormat(dst, "2006-01-02")
+	t := time.Unix(secondsOf(ts), 0).UTC()
+	switch p {
+	case PeriodWeek:
+		y, w := t.ISOWeek()
+		dst = appendUint(dst, uint64(y))
+		dst = append(dst, "-w"...) // index names are lowercase
+		if w < 10 {
+			dst = append(dst, '0')
+		}
+		return appendUint(dst, uint64(w))
+	case PeriodMonth:
+		return t.AppendFormat(dst, "2006-01")
+	case PeriodNone:
+		return append(dst, "all"...)
+	}
+	return t.AppendFormat(dst, "2006-01-02")
 }

@@ -32,6 +32,8 @@ type esFlags struct {
 	bulkBytes     byteSize
 	indexers      int
 	prefix        string
+	period        string
+	periodValue   encode.IndexPeriod // period, parsed by checkIndexNames
 	dataStream    string
 	noGzip        bool
 	noTemplate    bool
@@ -56,7 +58,8 @@ func registerESFlags(fs *flag.FlagSet) *esFlags {
 	fs.IntVar(&e.chunk, "chunk", bulk.DefaultChunk, "documents per bulk request")
 	fs.Var(&e.bulkBytes, "bulk-bytes", "cap of one bulk request body before compression (e.g. 5MB, 512KB)")
 	fs.IntVar(&e.indexers, "indexers", bulk.DefaultIndexers, "bulk requests in flight")
-	fs.StringVar(&e.prefix, "index-prefix", "packets-", "daily index name prefix: documents go to <prefix>YYYY-MM-DD (UTC day of the packet)")
+	fs.StringVar(&e.prefix, "index-prefix", "packets-", "index name prefix: documents go to <prefix>YYYY-MM-DD (UTC day of the packet; see --index-period)")
+	fs.StringVar(&e.period, "index-period", "day", "capture time per index: day (<prefix>YYYY-MM-DD, espcap's), week (<prefix>YYYY-wWW, ISO week), month (<prefix>YYYY-MM) or none (<prefix>all)")
 	fs.StringVar(&e.dataStream, "data-stream", "", "index into this data stream instead of daily indices")
 	fs.BoolVar(&e.noGzip, "no-gzip", false, "send bulk bodies uncompressed")
 	fs.BoolVar(&e.noTemplate, "no-template", false, "do not install the index template at start")
@@ -156,6 +159,11 @@ func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 
 // checkIndexNames checks the data stream name, or else the index prefix.
 func (e *esFlags) checkIndexNames() error {
+	p, err := encode.ParseIndexPeriod(e.period)
+	if err != nil {
+		return fmt.Errorf("--index-period: %w", err)
+	}
+	e.periodValue = p
 	if e.dataStream != "" {
 		return checkIndexName(e.dataStream, "--data-stream")
 	}
@@ -384,7 +392,8 @@ func (s *indexSink) deadLetterRest(b *pipeline.Batch, i int) error {
 	return nil
 }
 
-// indexFor returns the index for a packet time (Unix nanoseconds).
+// indexFor returns the index for a packet time (Unix nanoseconds). The name
+// is made again when the UTC day changes (every period is whole days).
 func (s *indexSink) indexFor(ts int64) string {
 	if s.flags.dataStream != "" {
 		return s.flags.dataStream
@@ -396,7 +405,7 @@ func (s *indexSink) indexFor(ts int64) string {
 	}
 	if day != s.day {
 		s.day = day
-		s.name = encode.AppendIndexName(s.name[:0], s.flags.prefix, ts)
+		s.name = encode.AppendPeriodIndexName(s.name[:0], s.flags.prefix, s.flags.periodValue, ts)
 		s.index = string(s.name)
 	}
 	return s.index

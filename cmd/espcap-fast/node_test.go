@@ -574,6 +574,39 @@ func TestNodeDataStream(t *testing.T) {
 	}
 }
 
+// TestNodeIndexPeriod: --index-period week, month and none name the
+// indices after the packets' ISO week, month, or not at all, and the
+// template installed for the prefix covers them.
+func TestNodeIndexPeriod(t *testing.T) {
+	base := estest.URL(t)
+	for _, c := range []struct{ period, suffix string }{
+		{"week", "2015-w33"}, {"month", "2015-08"}, {"none", "all"},
+	} {
+		prefix := testPrefix(t, base, "period-"+c.period)
+		_, errs, code := espcap(t, "--node", base, "--index-prefix", prefix, "--index-period", c.period,
+			"--dead-letter", filepath.Join(t.TempDir(), "d"), "--file", dnsSample)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.period, code, errs)
+		}
+		refresh(t, base, prefix)
+		_, b := esCall(t, base, http.MethodGet, "/_cat/indices/"+prefix+"*?h=index", nil)
+		if got := strings.TrimSpace(string(b)); got != prefix+c.suffix {
+			t.Errorf("%s: indices %q, want %q", c.period, got, prefix+c.suffix)
+		}
+		if n := countIn(t, base, prefix+c.suffix); n != 108 {
+			t.Errorf("%s: %d documents, want 108", c.period, n)
+		}
+		_, m := esCall(t, base, http.MethodGet, "/"+prefix+c.suffix+"/_mapping/field/frame.number", nil)
+		if !strings.Contains(string(m), `"type":"long"`) && !strings.Contains(string(m), `"type":"unsigned_long"`) && !strings.Contains(string(m), `"type":"integer"`) {
+			t.Errorf("%s: the template did not apply: frame.number mapping %s", c.period, m)
+		}
+	}
+	_, errs, code := espcap(t, "--node", base, "--index-period", "year", "--file", dnsSample)
+	if code == 0 || !strings.Contains(errs, "--index-period") {
+		t.Errorf("--index-period year: exit %d, %q", code, errs)
+	}
+}
+
 // lastLineWith returns the last line of s that contains sub, or "".
 func lastLineWith(s, sub string) string {
 	lines := strings.Split(s, "\n")
