@@ -63,6 +63,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logf receives progress and problem reports; nil discards them.
 	Logf func(format string, args ...any)
+
+	// RefreshOnClose, if set, is the index pattern Close refreshes after
+	// the last documents were answered, so that what a run reports as
+	// indexed is searchable at once (instead of after refresh_interval).
+	RefreshOnClose string
 }
 
 // DefaultConfig returns a Config with the documented defaults, gzip on.

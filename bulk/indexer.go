@@ -285,6 +285,9 @@ func (ix *Indexer) Close(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("bulk: close: in-flight documents dead-lettered as aborted: %w", ctx.Err()))
 	}
 	ix.abort()
+	if ix.cfg.RefreshOnClose != "" && ix.indexed.Load() > 0 && ctx.Err() == nil {
+		ix.refresh(ctx, ix.cfg.RefreshOnClose)
+	}
 	if ix.dl != nil {
 		if err := ix.dl.close(); err != nil {
 			errs = append(errs, err)
@@ -298,6 +301,19 @@ func (ix *Indexer) Close(ctx context.Context) error {
 		ix.cfg.Logf("bulk: %d documents dead-lettered%s", n, ix.dlWhere())
 	}
 	return errors.Join(errs...)
+}
+
+// refresh makes what was indexed into the indices of pattern searchable
+// now. A failure is reported, not an error: the documents are indexed and
+// become searchable at the next refresh_interval anyway.
+func (ix *Indexer) refresh(ctx context.Context, pattern string) {
+	status, _, err := ix.Request(ctx, http.MethodPost, "/"+url.PathEscape(pattern)+"/_refresh?ignore_unavailable=true&allow_no_indices=true", nil)
+	switch {
+	case err != nil:
+		ix.cfg.Logf("bulk: refresh %s: %v (the documents become searchable within the index refresh interval)", pattern, err)
+	case status != http.StatusOK:
+		ix.cfg.Logf("bulk: refresh %s: HTTP %d (the documents become searchable within the index refresh interval)", pattern, status)
+	}
 }
 
 func (ix *Indexer) dlWhere() string {

@@ -31,7 +31,7 @@ Examples:
 		{"Input", []string{"file", "r", "dir", "recursive", "nic", "i", "D", "list", "bpf", "count", "c"}},
 		{"Live capture", []string{"snaplen", "s", "promisc", "p", "fanout", "block-size", "block-count", "frame-timeout", "duration"}},
 		{"Elasticsearch / OpenSearch", []string{"node", "index-prefix", "index-period", "data-stream", "chunk", "bulk-bytes", "indexers",
-			"no-gzip", "no-template", "user", "password-file", "api-key-file", "ca-cert", "insecure", "dead-letter",
+			"no-gzip", "no-template", "no-refresh", "user", "password-file", "api-key-file", "ca-cert", "insecure", "dead-letter",
 			"flush-timeout", "stats-interval"}},
 		{"Decoding", []string{"workers", "engine", "tshark", "protocols"}},
 		{"Output", []string{"q", "v", "n", "version"}},

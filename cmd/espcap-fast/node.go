@@ -37,6 +37,7 @@ type esFlags struct {
 	dataStream    string
 	noGzip        bool
 	noTemplate    bool
+	noRefresh     bool
 	user          string
 	passwordFile  string
 	apiKeyFile    string
@@ -62,6 +63,7 @@ func registerESFlags(fs *flag.FlagSet) *esFlags {
 	fs.StringVar(&e.period, "index-period", "day", "capture time per index: day (<prefix>YYYY-MM-DD, espcap's), week (<prefix>YYYY-wWW, ISO week), month (<prefix>YYYY-MM) or none (<prefix>all)")
 	fs.StringVar(&e.dataStream, "data-stream", "", "index into this data stream instead of daily indices")
 	fs.BoolVar(&e.noGzip, "no-gzip", false, "send bulk bodies uncompressed")
+	fs.BoolVar(&e.noRefresh, "no-refresh", false, "do not refresh the indices at the end (what was indexed then becomes searchable within the index refresh interval, 5 s)")
 	fs.BoolVar(&e.noTemplate, "no-template", false, "do not install the index template at start")
 	fs.StringVar(&e.user, "user", "", "user for basic auth; the password comes from $ES_PASSWORD or --password-file")
 	fs.StringVar(&e.passwordFile, "password-file", "", "file holding the password for --user")
@@ -132,6 +134,12 @@ func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 	}
 	if err := e.checkIndexNames(); err != nil {
 		return cfg, err
+	}
+	if !e.noRefresh {
+		cfg.RefreshOnClose = e.prefix + "*"
+		if e.dataStream != "" {
+			cfg.RefreshOnClose = e.dataStream
+		}
 	}
 	apiKey, err := readSecret(e.apiKeyFile, "ES_API_KEY")
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -26,22 +27,31 @@ import (
 //	espcap-fast query --node localhost:9200 'layers.ip.src:10.0.0.1 AND protocol:dns'
 func runQuery(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("espcap-fast query", flag.ContinueOnError)
-	index := fs.String("index", "packets-*", "indices (or data stream) to search, comma-separated patterns")
+	index := fs.String("index", "", "indices (or data stream) to search, comma-separated patterns (default: <--index-prefix>*, or --data-stream)")
 	size := fs.Int("size", 100, "most hits to print (0: all)")
 	format := fs.String("format", "ndjson", "ndjson (the documents) or table (time, protocol, src:port → dst:port, summary)")
 	es := registerESFlags(fs)
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "usage: espcap-fast query --node URL [--index 'packets-*'] [--size N] [--format ndjson|table] 'lucene query'\n")
+		fmt.Fprintf(w, "usage: espcap-fast query [--node URL] [--index PATTERN] [--size N] [--format ndjson|table] 'lucene query'\n")
 		fmt.Fprintf(w, "Flags may come before or after the query; a query word starting with '-' needs '--' before it.\n\n")
-		printFlags(w, fs, "node", "index", "size", "format", "user", "password-file", "api-key-file", "ca-cert", "insecure")
+		printFlags(w, fs, "node", "index", "index-prefix", "data-stream", "size", "format", "user", "password-file", "api-key-file", "ca-cert", "insecure")
 	}
 	if done, code := parseArgs(fs, args, stdout, stderr, usage); done {
 		return code
 	}
 	q := strings.Join(fs.Args(), " ")
+	if len(es.nodes) == 0 && os.Getenv("ES_URL") != "" {
+		es.nodes = stringList{os.Getenv("ES_URL")}
+	}
+	if *index == "" {
+		*index = es.prefix + "*"
+		if es.dataStream != "" {
+			*index = es.dataStream
+		}
+	}
 	switch {
 	case len(es.nodes) == 0:
-		fmt.Fprintln(stderr, "espcap-fast: query needs --node")
+		fmt.Fprintln(stderr, "espcap-fast: query needs --node (or $ES_URL)")
 		return 2
 	case strings.TrimSpace(q) == "":
 		fmt.Fprintln(stderr, "espcap-fast: query needs a query string (e.g. 'protocol:dns', or '*' for everything)")
@@ -82,6 +92,19 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "espcap-fast: %d of %d hits\n", n, total)
+	if total == 0 {
+		// say why, when the reason is one we can see
+		problems, err := queryProblems(ctx, ix, *index, q)
+		if err != nil {
+			fmt.Fprintf(stderr, "espcap-fast: query: could not check the fields: %v\n", err)
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "espcap-fast: query: %s\n", p)
+		}
+		if len(problems) > 0 {
+			return 1
+		}
+	}
 	return 0
 }
 
