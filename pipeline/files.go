@@ -19,28 +19,36 @@ import (
 // ExpandDir lists the files of a directory sorted by name, descending into
 // subdirectories (also sorted, in place of their name) when recursive.
 func ExpandDir(dir string, recursive bool) ([]string, error) {
-	var out []string
+	paths, _, err := ExpandDirCount(dir, recursive)
+	return paths, err
+}
+
+// ExpandDirCount is ExpandDir that also returns how many subdirectories
+// were left out (always 0 when recursive), so that the caller can say so.
+func ExpandDirCount(dir string, recursive bool) (paths []string, subdirs int, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading directory: %w", err)
+		return nil, 0, fmt.Errorf("reading directory: %w", err)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
 		switch {
 		case e.IsDir():
-			if recursive {
-				sub, err := ExpandDir(p, true)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, sub...)
+			if !recursive {
+				subdirs++
+				continue
 			}
+			sub, _, err := ExpandDirCount(p, true)
+			if err != nil {
+				return nil, 0, err
+			}
+			paths = append(paths, sub...)
 		case e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0:
-			out = append(out, p)
+			paths = append(paths, p)
 		}
 	}
-	return out, nil
+	return paths, subdirs, nil
 }
 
 // FileError is a capture file that could not be read, or not to its end.

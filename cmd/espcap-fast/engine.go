@@ -91,6 +91,7 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 	runErr := tsharkek.Run(ctx, cfg, in.Paths, sink, &st)
 	flushErr := out.Flush()
 	prog.stop()
+	prog.summarizeFiles()
 	idxCode := 0
 	if idx != nil {
 		idxCode = idx.finish(ctx)

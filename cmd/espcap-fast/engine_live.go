@@ -64,7 +64,7 @@ func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdou
 	var idx *indexSink
 	var st pipeline.Stats
 	if len(es.nodes) > 0 {
-		if idx, err = newIndexSink(es, stderr, o.quiet, prog.warn); err != nil {
+		if idx, err = newIndexSink(es, prog, o.quiet, prog.warn); err != nil {
 			return fail(1, "%v", err)
 		}
 		idx.packets = st.Packets.Load

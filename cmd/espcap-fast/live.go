@@ -121,7 +121,7 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 	var sink pipeline.Sink = &ndjsonSink{w: out}
 	var idx *indexSink
 	if len(es.nodes) > 0 {
-		if idx, err = newIndexSink(es, stderr, o.quiet, prog.warn); err != nil {
+		if idx, err = newIndexSink(es, prog, o.quiet, prog.warn); err != nil {
 			return fail(1, "%v", err)
 		}
 		sink = idx

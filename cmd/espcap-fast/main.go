@@ -146,10 +146,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	in := &pipeline.FileInput{Paths: o.files, FromDir: map[string]bool{}}
 	for _, d := range o.dirs {
-		paths, err := pipeline.ExpandDir(d, o.recursive)
+		paths, subdirs, err := pipeline.ExpandDirCount(d, o.recursive)
 		if err != nil {
 			fmt.Fprintf(stderr, "espcap-fast: --dir %s: %v\n", d, err)
 			return 1
+		}
+		if subdirs > 0 {
+			fmt.Fprintf(stderr, "espcap-fast: note: --dir %s: %d subdirectories not read (--recursive reads them)\n", d, subdirs)
 		}
 		for _, p := range paths {
 			in.FromDir[p] = true
@@ -162,7 +165,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	prog := newProgress(stderr, o.quiet)
 	var idx *indexSink
 	if len(es.nodes) > 0 {
-		if idx, err = newIndexSink(es, stderr, o.quiet, prog.warn); err != nil {
+		if idx, err = newIndexSink(es, prog, o.quiet, prog.warn); err != nil {
 			fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 			return 1
 		}
@@ -200,6 +203,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	runErr := runner.Run(ctx, func(f *pipeline.Feeder) error { return in.Read(f, prog.warn) })
 	flushErr := out.Flush()
 	prog.stop()
+	prog.summarizeFiles()
 	idxCode := 0
 	if idx != nil {
 		idxCode = idx.finish(ctx)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,9 +144,29 @@ func TestDirReadsInNameOrderAndGoesOnAfterDamage(t *testing.T) {
 			t.Errorf("b.pcapng: %d documents before the damage, tshark read %d packets", got, n)
 		}
 	}
-	out, _, _ = espcap(t, "--dir="+dir, "--recursive", "-q")
-	if !strings.Contains(out, "sub/d.pcap") {
-		t.Error("--recursive did not read sub/d.pcap")
+	if !strings.Contains(errs, "1 subdirectories not read (--recursive reads them)") {
+		t.Errorf("the subdirectory left out is not mentioned: %q", errs)
+	}
+	out, errs, _ = espcap(t, "--dir="+dir, "--recursive", "-q")
+	if !strings.Contains(out, "sub/d.pcap") || strings.Contains(errs, "subdirectories") {
+		t.Errorf("--recursive did not read sub/d.pcap (or still notes subdirectories): %q", errs)
+	}
+
+	// many files that are not captures: three named, the rest counted, and
+	// the real error listed again at the end
+	for i := range 20 {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("notes-%02d.txt", i)), []byte("text"), 0o644)
+	}
+	_, errs, code = espcap(t, "--dir="+dir)
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	if n := strings.Count(errs, ": not a capture file"); code != 1 || n != 3 {
+		t.Errorf("exit %d, %d skipped files named one by one, want 1 and 3:\n%s", code, n, errs)
+	}
+	if !strings.Contains(errs, "skipped 21 files that are not capture files") {
+		t.Errorf("no count of the skipped files:\n%s", errs)
+	}
+	if len(lines) < 2 || !strings.Contains(lines[len(lines)-2], "b.pcapng: offset") {
+		t.Errorf("the damaged file is not listed again at the end:\n%s", errs)
 	}
 }
 

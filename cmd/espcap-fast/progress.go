@@ -20,6 +20,23 @@ type progress struct {
 	live  bool // a status line is on screen
 	done  chan struct{}
 	wg    sync.WaitGroup
+
+	skipped []string // files that are not captures (found by --dir)
+	failed  []string // the other file errors, as printed
+}
+
+// shownSkipped is how many "not a capture file" notes are printed one by
+// one; the rest are counted, so that a directory of other files does not
+// bury the real errors.
+const shownSkipped = 3
+
+// Write prints p (a line of another part, such as the indexing stats) on
+// its own line: the live status line is cleared first.
+func (p *progress) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLine()
+	return p.w.Write(b)
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
@@ -40,10 +57,34 @@ func (p *progress) warn(err error) {
 	p.clearLine()
 	var fe *pipeline.FileError
 	if errors.As(err, &fe) && fe.Skipped {
-		fmt.Fprintf(p.w, "espcap-fast: skipped %s: not a capture file\n", fe.Name)
+		p.skipped = append(p.skipped, fe.Name)
+		if len(p.skipped) <= shownSkipped {
+			fmt.Fprintf(p.w, "espcap-fast: skipped %s: not a capture file\n", fe.Name)
+		}
 		return
 	}
+	if fe != nil {
+		p.failed = append(p.failed, err.Error())
+	}
 	fmt.Fprintf(p.w, "espcap-fast: %v\n", err)
+}
+
+// summarizeFiles prints, at the end of a run, how many files were skipped
+// as not captures and, when those were many, the real file errors again
+// so that they come last.
+func (p *progress) summarizeFiles() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLine()
+	if n := len(p.skipped); n > shownSkipped {
+		fmt.Fprintf(p.w, "espcap-fast: skipped %d files that are not capture files (the first %d named above)\n", n, shownSkipped)
+		if len(p.failed) > 0 {
+			fmt.Fprintf(p.w, "espcap-fast: %d files had errors:\n", len(p.failed))
+			for _, f := range p.failed {
+				fmt.Fprintf(p.w, "espcap-fast:   %s\n", f)
+			}
+		}
+	}
 }
 
 func (p *progress) clearLine() {
