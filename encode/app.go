@@ -291,6 +291,7 @@ func (e *Encoder) tls(h *tlshello.Hello) {
 		s := e.fingerprints(h, w.b[at:], e.fps.clientKey(h, w.b[at:]))
 		w.key(`","handshake_ja3":"`)
 		w.b = append(w.b, s.ja3[:]...)
+		e.ja3, e.ja3Kind = s.ja3, 1
 		w.key(`","handshake_ja4":"`)
 		w.b = append(w.b, s.ja4[:s.ja4n]...)
 		w.b = append(w.b, '"')
@@ -301,6 +302,7 @@ func (e *Encoder) tls(h *tlshello.Hello) {
 		s := e.fingerprints(h, w.b[at:], e.fps.serverKey(w.b[at:]))
 		w.key(`","handshake_ja3s":"`)
 		w.b = append(w.b, s.ja3[:]...)
+		e.ja3, e.ja3Kind = s.ja3, 2
 		w.b = append(w.b, '"')
 	}
 }

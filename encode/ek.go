@@ -479,6 +479,7 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 		}
 	}
 	w.close()
+	e.ecsApp(chain)
 
 	w.close()
 	return w.b, info, nil

@@ -55,6 +55,10 @@ type Encoder struct {
 	ipLayer decode.Layer
 	ipText  [2][]byte
 	eth     ethCache
+	// the JA3 (ja3Kind 1) or JA3S (2) hash of the hello written in
+	// layers.tls, for the ECS tls fields; 0: none. Valid during one Encode
+	ja3     [32]byte
+	ja3Kind uint8
 }
 
 // NewEncoder returns an Encoder that names a packet's protocol from protos
@@ -79,7 +83,9 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	b = appendUint(appendKey(b, `,"frame":{"number":`), m.Number)
 	b = fieldUint(b, `,"len":`, uint64(m.OrigLen))
 	w.b = fieldUint(b, `,"cap_len":`, uint64(m.CapLen))
+	e.ja3Kind = 0
 	if e.shaped(p) {
+		e.ecsApp(p)
 		w.close()
 		return w.b
 	}
@@ -91,6 +97,7 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	w.object(`,"layers":`)
 	e.layers(p)
 	w.close()
+	e.ecsApp(p)
 
 	w.close()
 	return w.b

@@ -2,6 +2,8 @@ package encode_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +185,55 @@ func TestQUICNetworkProtocol(t *testing.T) {
 	doc := encodeOne(t, e, d, &pk[0])
 	if doc["protocol"] != "tls" || get(doc, "network.protocol") != "quic" {
 		t.Errorf("QUIC Initial: protocol %v, network.protocol %v; want tls (highest layer, as tshark) and quic", doc["protocol"], get(doc, "network.protocol"))
+	}
+}
+
+// TestECSApplicationFields: the top-level ECS fields repeat what the
+// layers say, for every test packet; dns.resolved_ip holds the answer
+// section only (arkime_dns-udp.pcap frame 2 has one A answer and four A
+// glue records, which layers.dns.a lists too, as tshark does).
+func TestECSApplicationFields(t *testing.T) {
+	e, d := encoder(t), decode.NewDecoder()
+	counts := map[string]int{}
+	for _, pk := range testpcap.MustLoad(t, "../testdata/pcaps/*", 0) {
+		doc := encodeOne(t, e, d, &pk)
+		where := fmt.Sprintf("%s frame %d", pk.File, pk.Number)
+		first := func(v any) any {
+			if a, ok := v.([]any); ok && len(a) > 0 {
+				return a[0]
+			}
+			return v
+		}
+		if q := get(doc, "dns.question.name"); q != nil {
+			counts["dns"]++
+			if l, ok := get(doc, "layers.dns").(map[string]any); ok && first(l["qry_name"]) != q {
+				t.Errorf("%s: dns.question.name %v, layers.dns.qry_name %v", where, q, l["qry_name"])
+			}
+		}
+		if m := get(doc, "http.request.method"); m != nil {
+			counts["http"]++
+			if get(doc, "layers.http.request_method") != m || get(doc, "url.original") != get(doc, "layers.http.request_uri") {
+				t.Errorf("%s: http.request.method %v / url.original %v disagree with layers.http", where, m, get(doc, "url.original"))
+			}
+		}
+		if c := get(doc, "http.response.status_code"); c != nil && get(doc, "layers.http.response_code") != c {
+			t.Errorf("%s: http.response.status_code %v, layers.http.response_code %v", where, c, get(doc, "layers.http.response_code"))
+		}
+		if j := get(doc, "tls.client.ja3"); j != nil {
+			counts["tls"]++
+			if get(doc, "layers.tls.handshake_ja3") != j {
+				t.Errorf("%s: tls.client.ja3 %v, layers.tls.handshake_ja3 %v", where, j, get(doc, "layers.tls.handshake_ja3"))
+			}
+		}
+		if filepath.Base(pk.File) == "arkime_dns-udp.pcap" && pk.Number == 2 {
+			got := fmt.Sprint(get(doc, "dns.resolved_ip"))
+			if got != "[192.30.252.128]" || len(get(doc, "layers.dns.a").([]any)) != 5 {
+				t.Errorf("%s: dns.resolved_ip %s, want the one answer [192.30.252.128] (layers.dns.a %v)", where, got, get(doc, "layers.dns.a"))
+			}
+		}
+	}
+	if counts["dns"] < 50 || counts["http"] < 20 || counts["tls"] < 5 {
+		t.Errorf("too few packets with ECS application fields: %v", counts)
 	}
 }
 
