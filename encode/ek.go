@@ -999,7 +999,12 @@ func (e *EKEncoder) parseAddr(i int, s []byte) []byte {
 func (e *EKEncoder) tags(m *Meta, fragment bool) bool {
 	mal := e.firstLayer("_ws_malformed")
 	trunc := m.CapLen < m.OrigLen
-	if mal == nil && !trunc && !fragment {
+	cont := false
+	if h := e.firstLayer("http"); h != nil && h.Type() == fastjson.TypeObject {
+		cont = h.Get("http_http_request_method") == nil && h.Get("http_http_response_code") == nil &&
+			h.Get("http_http_response_version") == nil && h.Get("http_http_request_version") == nil
+	}
+	if mal == nil && !trunc && !fragment && !cont {
 		return false
 	}
 	w := &e.enc.w
@@ -1008,7 +1013,7 @@ func (e *EKEncoder) tags(m *Meta, fragment bool) bool {
 	for _, t := range [...]struct {
 		on   bool
 		name string
-	}{{mal != nil, "malformed"}, {trunc, "snaplen_truncated"}, {fragment, "ip_fragment"}} {
+	}{{mal != nil, "malformed"}, {trunc, "snaplen_truncated"}, {fragment, "ip_fragment"}, {cont, "continuation"}} {
 		if t.on {
 			w.elem()
 			w.b = append(w.b, '"')

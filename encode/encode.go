@@ -85,6 +85,9 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	w.b = fieldUint(b, `,"cap_len":`, uint64(m.CapLen))
 	e.ja3Kind = 0
 	if e.shaped(p) {
+		if httpContinuation(p) { // shaped packets have no other tag
+			w.key(`,"tags":["continuation"]`)
+		}
 		e.ecsApp(p)
 		w.close()
 		return w.b
@@ -195,7 +198,8 @@ func appendChain(dst []byte, p *decode.Packet) []byte {
 
 // flags writes tags and error.message for conditions found while decoding.
 func (e *Encoder) flags(p *decode.Packet) {
-	if p.Flags == 0 {
+	cont := httpContinuation(p)
+	if p.Flags == 0 && !cont {
 		return
 	}
 	w := &e.w
@@ -221,6 +225,9 @@ func (e *Encoder) flags(p *decode.Packet) {
 	}
 	if p.Has(decode.FlagUnsupportedLink) {
 		tag("unsupported_link_type")
+	}
+	if cont {
+		tag("continuation")
 	}
 	w.closeArray()
 	if p.Err != nil {
@@ -385,6 +392,21 @@ func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType str
 		w.raw(`,"protocol":`, app)
 	}
 	w.close()
+}
+
+// httpContinuation reports whether the packet's HTTP layer is a
+// continuation segment: a TCP segment of an HTTP stream that starts no
+// request or response (a body, or the rest of a head). tshark lists such
+// segments as HTTP too (reassembly off); the tag tells them apart from
+// messages.
+func httpContinuation(p *decode.Packet) bool {
+	for i, n := 0, ownLayers(p); i < n; i++ {
+		if l := p.Layers[i]; l.Kind == decode.KindHTTP {
+			m := &p.HTTP[l.Index]
+			return !m.Request && !m.Response
+		}
+	}
+	return false
 }
 
 // ownLayers returns how many of the packet's layers describe the packet

@@ -237,6 +237,37 @@ func TestECSApplicationFields(t *testing.T) {
 	}
 }
 
+// TestHTTPContinuationTag: HTTP continuation segments carry the tag
+// continuation (with and without the shape cache), messages do not.
+func TestHTTPContinuationTag(t *testing.T) {
+	d := decode.NewDecoder()
+	for _, cached := range []bool{true, false} {
+		e := encoder(t)
+		if !cached {
+			encode.NoShapeCache(e)
+		}
+		cont, msgs := 0, 0
+		for _, pk := range testpcap.MustLoad(t, "../testdata/pcaps/seed_test_http.pcap", 0) {
+			doc := encodeOne(t, e, d, &pk)
+			h, ok := get(doc, "layers.http").(map[string]any)
+			if !ok {
+				continue
+			}
+			tagged := strings.Contains(fmt.Sprint(doc["tags"]), "continuation")
+			if msg := h["request"] == true || h["response"] == true; msg == tagged {
+				t.Fatalf("frame %d (cache %v): message %v, tagged continuation %v", pk.Number, cached, msg, tagged)
+			} else if msg {
+				msgs++
+			} else {
+				cont++
+			}
+		}
+		if cont != 502 || msgs != 190 {
+			t.Errorf("cache %v: %d continuations, %d messages; tshark shows 502 and 190", cached, cont, msgs)
+		}
+	}
+}
+
 // TestEncodeAllocatesNothing: decode+encode of well-formed packets allocates
 // nothing once the buffers have grown.
 func TestEncodeAllocatesNothing(t *testing.T) {
