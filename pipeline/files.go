@@ -101,6 +101,7 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 			return err
 		}
 		var number uint64
+		var names ifaceNames
 		nIfaces := -1
 		for {
 			err = r.Next(&rec)
@@ -111,7 +112,9 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 				// a new pcapng interface: names for the documents that follow
 				// (a new Source keeps batches already queued unchanged)
 				nIfaces = len(ifs)
-				src = src.withInterfaces(ifs)
+				c := *src
+				c.Interfaces = names.update(ifs)
+				src = &c
 				if err := f.Begin(src); err != nil {
 					r.Close()
 					return err
@@ -136,19 +139,34 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 	return nil
 }
 
-// withInterfaces returns a copy of s that names the given interfaces.
-func (s *Source) withInterfaces(ifs []capfile.Interface) *Source {
-	c := *s
-	c.Interfaces = make([]string, len(ifs))
-	any := false
-	for i, in := range ifs {
-		c.Interfaces[i] = in.Name
-		any = any || in.Name != ""
+// ifaceNames is the interface-name table of the file being read. It only
+// grows by appending, and every Source shares the part of it that it names,
+// so a new interface costs its one name rather than a copy of the table
+// (a file alternating interface blocks and packets stays linear).
+type ifaceNames struct {
+	names   []string
+	section int
+	named   bool // some interface has a name
+}
+
+// update returns the names of ifs by interface id, or nil if none has a
+// name. ifs is the reader's interface list: it only grows within a section,
+// and a new section starts a new table (Sources handed out keep the old one).
+func (t *ifaceNames) update(ifs []capfile.Interface) []string {
+	if len(ifs) < len(t.names) || len(ifs) > 0 && ifs[0].Section != t.section {
+		*t = ifaceNames{}
 	}
-	if !any {
-		c.Interfaces = nil
+	if len(ifs) > 0 {
+		t.section = ifs[0].Section
 	}
-	return &c
+	for _, in := range ifs[len(t.names):] {
+		t.names = append(t.names, in.Name)
+		t.named = t.named || in.Name != ""
+	}
+	if !t.named {
+		return nil
+	}
+	return t.names[:len(t.names):len(t.names)]
 }
 
 // FileID identifies a capture by its content: a hash of its size and its
