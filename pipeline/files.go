@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/espcap/espcap-fast/capfile"
 	"github.com/espcap/espcap-fast/encode"
@@ -171,23 +173,43 @@ func (t *ifaceNames) update(ifs []capfile.Interface) []string {
 
 // FileID identifies a capture by its content: a hash of its size and its
 // first 64 KiB, so that importing the same file again (under any name, with
-// either engine) gives the same document IDs. Standard input has no stable
-// identity ("stdin").
+// either engine) gives the same document IDs. Only a regular file has such an
+// identity: reading a pipe, a FIFO or a character device (/dev/stdin) twice
+// would take the data from the reader, so standard input ("-") is "stdin"
+// and any other stream "stdin-" and a hash of its path (see IsStreamID); the
+// sink gives those per-run ids.
 func FileID(path string) string {
 	if path == "-" {
 		return "stdin"
 	}
-	fh, err := os.Open(path)
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return streamID(path)
+	}
+	// O_NONBLOCK: should the path have become a FIFO since, opening it
+	// does not wait for a writer
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "path-" + path
 	}
 	defer fh.Close()
-	h := sha256.New()
 	st, err := fh.Stat()
-	if err == nil {
-		h.Write(strconv.AppendInt(nil, st.Size(), 10))
+	if err != nil || !st.Mode().IsRegular() {
+		return streamID(path)
 	}
+	h := sha256.New()
+	h.Write(strconv.AppendInt(nil, st.Size(), 10))
 	io.Copy(h, io.LimitReader(fh, 64<<10))
 	sum := h.Sum(nil)
 	return hex.EncodeToString(sum[:10])
+}
+
+func streamID(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return "stdin-" + hex.EncodeToString(sum[:4])
+}
+
+// IsStreamID reports whether a FileID names standard input or another
+// stream, which has no identity across runs.
+func IsStreamID(id string) bool {
+	return id == "stdin" || strings.HasPrefix(id, "stdin-")
 }
