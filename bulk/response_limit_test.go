@@ -18,6 +18,22 @@ import (
 	"time"
 )
 
+// stubES is a stand-in for Elasticsearch: GET / answers version 8.19.9,
+// every other request (its body read) is counted in bulks and answered by
+// bulk.
+func stubES(bulks *atomic.Int64, bulk func(w http.ResponseWriter)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/" {
+			io.WriteString(w, `{"version":{"number":"8.19.9"}}`)
+			return
+		}
+		bulks.Add(1)
+		bulk(w)
+	})
+}
+
 // TestHugeResponse: a server answers every bulk request with an endless
 // stream (here 160 MiB). The indexer must read at most MaxResponseSize of
 // it, count the request as failed, retry, and dead-letter the documents when
@@ -27,14 +43,7 @@ func TestHugeResponse(t *testing.T) {
 	const streamed = 160 << 20
 	chunk := bytes.Repeat([]byte(`{"errors":true,"items":[`), 4096)
 	var bulks atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		if r.URL.Path == "/" {
-			io.WriteString(w, `{"version":{"number":"8.19.9"}}`)
-			return
-		}
-		bulks.Add(1)
+	srv := httptest.NewServer(stubES(&bulks, func(w http.ResponseWriter) {
 		for sent := 0; sent < streamed; sent += len(chunk) {
 			if _, err := w.Write(chunk); err != nil {
 				return // the client hung up
