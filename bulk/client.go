@@ -29,7 +29,7 @@ func (ix *Indexer) do(ctx context.Context, method, path string, body []byte) (in
 		return 0, nil, nil, err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 32<<20))
+	b, err := readResponse(nil, res.Body)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("read answer: %w", err)
 	}

@@ -348,7 +348,7 @@ type workerState struct {
 	parser  fastjson.Parser
 	gz      *gzip.Writer
 	gzbuf   bytes.Buffer
-	resp    bytes.Buffer
+	resp    []byte
 	results []itemResult
 	retry   []int
 }
@@ -536,8 +536,11 @@ func (ix *Indexer) send(w *workerState, b *batch) (int, []byte, error) {
 		return 0, nil, fmt.Errorf("bulk request: %w", err)
 	}
 	defer res.Body.Close()
-	w.resp.Reset()
-	if _, err := w.resp.ReadFrom(res.Body); err != nil {
+	w.resp, err = readResponse(w.resp, res.Body)
+	if cap(w.resp) > 16<<20 {
+		defer func() { w.resp = nil }()
+	}
+	if err != nil {
 		ix.failedReq.Add(1)
 		return 0, nil, fmt.Errorf("read bulk response: %w", err)
 	}
@@ -550,10 +553,7 @@ func (ix *Indexer) send(w *workerState, b *batch) (int, []byte, error) {
 			break
 		}
 	}
-	if w.resp.Cap() > 16<<20 {
-		defer func() { w.resp = bytes.Buffer{} }()
-	}
-	return res.StatusCode, w.resp.Bytes(), nil
+	return res.StatusCode, w.resp, nil
 }
 
 // responseReason extracts "type: reason" from an error answer, or a short

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/valyala/fastjson"
 )
@@ -12,6 +13,46 @@ import (
 // each item's status and error (every item keeps its status, so positions in
 // the items array are preserved).
 const bulkFilterPath = "errors,items.*.status,items.*.error"
+
+// MaxResponseSize is the most bytes read of one server answer. A bulk
+// answer trimmed by filter_path holds a few dozen bytes per item, so a larger
+// one is not a plausible answer: the request counts as failed (retried, then
+// dead-lettered like any other failure) instead of letting a server, or
+// anything between it and us on plain http, grow our memory without bound.
+const MaxResponseSize = 32 << 20
+
+// readResponse reads a whole answer into buf[:0], growing buf by doubling up
+// to MaxResponseSize bytes; an answer longer than that is an error.
+func readResponse(buf []byte, body io.Reader) ([]byte, error) {
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) >= MaxResponseSize {
+				// full: a single byte more is too much
+				var one [1]byte
+				n, err := io.ReadFull(body, one[:])
+				switch {
+				case n > 0:
+					return buf, fmt.Errorf("answer larger than %d MiB", MaxResponseSize>>20)
+				case err == io.EOF:
+					return buf, nil
+				}
+				return buf, err
+			}
+			nb := make([]byte, len(buf), min(max(2*cap(buf), 16<<10), MaxResponseSize))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
 
 // noErrors reports whether a bulk response says "errors":false. It looks only
 // at the head of the body: Elasticsearch and OpenSearch write "took" and

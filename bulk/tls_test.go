@@ -28,14 +28,7 @@ func TestCertificateChangeIsFatal(t *testing.T) {
 	var current atomic.Pointer[tls.Certificate]
 	current.Store(&good)
 	var bulks atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		if r.URL.Path == "/" {
-			io.WriteString(w, `{"version":{"number":"8.19.9"}}`)
-			return
-		}
-		bulks.Add(1)
+	srv := httptest.NewUnstartedServer(stubES(&bulks, func(w http.ResponseWriter) {
 		io.WriteString(w, `{"errors":false,"items":[]}`)
 	}))
 	// GetConfigForClient runs at every handshake (GetCertificate would

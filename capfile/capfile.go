@@ -41,6 +41,21 @@ const DefaultRecordLimit = 262144
 // bounds the memory a damaged or hostile file can make the reader allocate.
 const MaxRecordSize = 16 << 20
 
+// MaxInterfaces is the most pcapng Interface Description Blocks accepted in
+// one section. The reader keeps every interface of the current section (a
+// packet may refer to any of them), so a file with more is rejected with
+// ErrTooLarge rather than allowed to grow that table without bound.
+const MaxInterfaces = 4096
+
+// MaxInterfaceText is the most bytes of interface names and descriptions
+// (if_name and if_description, which the reader keeps as Interface.Name and
+// Interface.Description) accepted in one pcapng section; a section holding
+// more is rejected with ErrTooLarge. Together with MaxInterfaces it bounds
+// the interface table to a few megabytes. Other options, of IDBs and of the
+// Section Header Block, are not kept, so only the block size limit applies
+// to them.
+const MaxInterfaceText = 1 << 20
+
 // maxBlockLen bounds pcapng block lengths: a packet of MaxRecordSize bytes
 // plus generous room for options.
 const maxBlockLen = MaxRecordSize + 1<<20
@@ -168,6 +183,7 @@ type Reader struct {
 	ifaces  []Interface
 	st      []ifState
 	section int
+	ifText  int // bytes of names and descriptions in ifaces (pcapng)
 }
 
 // countingReader counts the bytes read from the underlying file.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/espcap/espcap-fast/internal/pcapngtest"
 )
 
 // testdataFiles maps the captures copied into testdata/ to their path in the
@@ -514,57 +516,18 @@ func TestModifiedPcap(t *testing.T) {
 	}
 }
 
-// ngBlock builds a little-endian pcapng block.
-func ngBlock(typ uint32, body []byte) []byte {
-	for len(body)%4 != 0 {
-		body = append(body, 0)
-	}
-	n := uint32(12 + len(body))
-	b := binary.LittleEndian.AppendUint32(nil, typ)
-	b = binary.LittleEndian.AppendUint32(b, n)
-	b = append(b, body...)
-	return binary.LittleEndian.AppendUint32(b, n)
-}
+// Crafted pcapng blocks (see internal/pcapngtest).
+var (
+	ngBlock = pcapngtest.Block
+	ngOpt   = pcapngtest.Option
+	ngSHB   = pcapngtest.Section
+	ngIDB   = pcapngtest.Interface
+)
 
-func ngOpt(code uint16, v []byte) []byte {
-	b := binary.LittleEndian.AppendUint16(nil, code)
-	b = binary.LittleEndian.AppendUint16(b, uint16(len(v)))
-	b = append(b, v...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-func ngSHB() []byte {
-	body := binary.LittleEndian.AppendUint32(nil, 0x1a2b3c4d)
-	body = binary.LittleEndian.AppendUint16(body, 1)
-	body = binary.LittleEndian.AppendUint16(body, 0)
-	body = binary.LittleEndian.AppendUint64(body, 0xffffffffffffffff)
-	return ngBlock(blockSHB, body)
-}
-
-func ngIDB(link uint16, snap uint32, opts ...[]byte) []byte {
-	body := binary.LittleEndian.AppendUint16(nil, link)
-	body = binary.LittleEndian.AppendUint16(body, 0)
-	body = binary.LittleEndian.AppendUint32(body, snap)
-	for _, o := range opts {
-		body = append(body, o...)
-	}
-	if len(opts) > 0 {
-		body = append(body, 0, 0, 0, 0)
-	}
-	return ngBlock(blockIDB, body)
-}
-
+// ngEPB is an Enhanced Packet Block whose original length is 10 bytes more
+// than the captured data.
 func ngEPB(ifid uint32, ts uint64, data []byte) []byte {
-	body := binary.LittleEndian.AppendUint32(nil, ifid)
-	body = binary.LittleEndian.AppendUint32(body, uint32(ts>>32))
-	body = binary.LittleEndian.AppendUint32(body, uint32(ts))
-	body = binary.LittleEndian.AppendUint32(body, uint32(len(data)))
-	body = binary.LittleEndian.AppendUint32(body, uint32(len(data)+10))
-	body = append(body, data...)
-	return ngBlock(blockEPB, body)
+	return pcapngtest.Packet(ifid, ts, data, len(data)+10)
 }
 
 func TestTimestampResolution(t *testing.T) {

@@ -16,8 +16,10 @@ var (
 	// block.
 	ErrTruncated = errors.New("file cut short")
 	// ErrTooLarge means a record claims more captured bytes than the
-	// reader's limit (see MaxRecordSize and DefaultRecordLimit).
-	ErrTooLarge = errors.New("record too large")
+	// reader's limit (see MaxRecordSize and DefaultRecordLimit), or a pcapng
+	// section holds more interfaces or interface text than the reader keeps
+	// (see MaxInterfaces and MaxInterfaceText).
+	ErrTooLarge = errors.New("capture data too large")
 	// ErrCorrupt means a header, record or block holds an impossible value.
 	ErrCorrupt = errors.New("corrupt capture data")
 	// ErrUnsupported means a well-formed file uses a feature this package does

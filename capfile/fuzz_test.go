@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzReader feeds arbitrary bytes to the reader: it must never panic, loop
-// forever or allocate without bound, every record must be consistent, and
+// forever or allocate without bound (its buffer stays within twice the input,
+// its interface table within MaxInterfaces and MaxInterfaceText), every record must be consistent, and
 // every failure must be an *Error.
 func FuzzReader(f *testing.F) {
 	names, _ := filepath.Glob(filepath.Join("testdata", "*.pcap*"))
@@ -21,6 +22,9 @@ func FuzzReader(f *testing.F) {
 	}
 	_, ng := manyRecords(f, 1)
 	f.Add(ng)
+	named := append(ngSHB(), ngIDB(1, 0, ngOpt(optIfName, []byte("eth0")), ngOpt(optIfDesc, []byte("uplink")))...)
+	named = append(named, ngIDB(1, 0, ngOpt(optIfName, []byte("eth1")))...)
+	f.Add(append(named, ngEPB(1, 0, []byte("pkt"))...))
 	if b, err := os.ReadFile(filepath.Join("testdata", "dhcp.pcap")); err == nil {
 		f.Add(compressBytes(f, "gzip", b))
 		f.Add(compressBytes(f, "zstd", b))
@@ -65,6 +69,14 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("record %d on interface %d of %d", n, rec.Interface, len(r.Interfaces()))
 			}
 			prev = rec.Offset
+		}
+		ifs := r.Interfaces()
+		text := 0
+		for _, in := range ifs {
+			text += len(in.Name) + len(in.Description)
+		}
+		if len(ifs) > MaxInterfaces || text > MaxInterfaceText {
+			t.Fatalf("interface table holds %d interfaces and %d bytes of text, over the limits", len(ifs), text)
 		}
 		if len(r.buf) > 2*len(data)+minBufSize+64 && r.Compression() == "" {
 			t.Fatalf("buffer grew to %d bytes for %d bytes of input", len(r.buf), len(data))

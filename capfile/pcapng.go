@@ -122,6 +122,7 @@ func (r *Reader) readSHB(start int64) error {
 	}
 	r.ifaces = nil
 	r.st = r.st[:0]
+	r.ifText = 0
 	r.r += int(blen)
 	return nil
 }
@@ -129,6 +130,9 @@ func (r *Reader) readSHB(start int64) error {
 func (r *Reader) readIDB(blen uint32, start int64) error {
 	if blen < 20 {
 		return r.errAt(start, errorf(ErrCorrupt, "interface description block too short (%d bytes)", blen))
+	}
+	if len(r.ifaces) >= MaxInterfaces {
+		return r.errAt(start, errorf(ErrTooLarge, "section has more than %d interface description blocks", MaxInterfaces))
 	}
 	b, err := r.block(blockIDB, blen, start)
 	if err != nil {
@@ -153,10 +157,16 @@ func (r *Reader) readIDB(blen uint32, start int64) error {
 		}
 		v := opts[4 : 4+olen]
 		switch code {
-		case optIfName:
-			iface.Name = string(trimNUL(v))
-		case optIfDesc:
-			iface.Description = string(trimNUL(v))
+		case optIfName, optIfDesc:
+			v = trimNUL(v)
+			if r.ifText += len(v); r.ifText > MaxInterfaceText {
+				return r.errAt(start, errorf(ErrTooLarge, "interface names and descriptions of the section exceed the %d-byte limit", MaxInterfaceText))
+			}
+			if code == optIfName {
+				iface.Name = string(v)
+			} else {
+				iface.Description = string(v)
+			}
 		case optTSResol:
 			if olen >= 1 {
 				iface.TSResol = v[0]

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/espcap/espcap-fast/capfile"
 	"github.com/espcap/espcap-fast/encode"
@@ -109,6 +111,7 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 			return err
 		}
 		var number uint64
+		var names ifaceNames
 		nIfaces := -1
 		for {
 			err = r.Next(&rec)
@@ -119,7 +122,9 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 				// a new pcapng interface: names for the documents that follow
 				// (a new Source keeps batches already queued unchanged)
 				nIfaces = len(ifs)
-				src = src.withInterfaces(ifs)
+				c := *src
+				c.Interfaces = names.update(ifs)
+				src = &c
 				if err := f.Begin(src); err != nil {
 					r.Close()
 					return err
@@ -144,40 +149,75 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 	return nil
 }
 
-// withInterfaces returns a copy of s that names the given interfaces.
-func (s *Source) withInterfaces(ifs []capfile.Interface) *Source {
-	c := *s
-	c.Interfaces = make([]string, len(ifs))
-	any := false
-	for i, in := range ifs {
-		c.Interfaces[i] = in.Name
-		any = any || in.Name != ""
+// ifaceNames is the interface-name table of the file being read. It only
+// grows by appending, and every Source shares the part of it that it names,
+// so a new interface costs its one name rather than a copy of the table
+// (a file alternating interface blocks and packets stays linear).
+type ifaceNames struct {
+	names   []string
+	section int
+	named   bool // some interface has a name
+}
+
+// update returns the names of ifs by interface id, or nil if none has a
+// name. ifs is the reader's interface list: it only grows within a section,
+// and a new section starts a new table (Sources handed out keep the old one).
+func (t *ifaceNames) update(ifs []capfile.Interface) []string {
+	if len(ifs) < len(t.names) || len(ifs) > 0 && ifs[0].Section != t.section {
+		*t = ifaceNames{}
 	}
-	if !any {
-		c.Interfaces = nil
+	if len(ifs) > 0 {
+		t.section = ifs[0].Section
 	}
-	return &c
+	for _, in := range ifs[len(t.names):] {
+		t.names = append(t.names, in.Name)
+		t.named = t.named || in.Name != ""
+	}
+	if !t.named {
+		return nil
+	}
+	return t.names[:len(t.names):len(t.names)]
 }
 
 // FileID identifies a capture by its content: a hash of its size and its
 // first 64 KiB, so that importing the same file again (under any name, with
-// either engine) gives the same document IDs. Standard input has no stable
-// identity ("stdin").
+// either engine) gives the same document IDs. Only a regular file has such an
+// identity: reading a pipe, a FIFO or a character device (/dev/stdin) twice
+// would take the data from the reader, so standard input ("-") is "stdin"
+// and any other stream "stdin-" and a hash of its path (see IsStreamID); the
+// sink gives those per-run ids.
 func FileID(path string) string {
 	if path == "-" {
 		return "stdin"
 	}
-	fh, err := os.Open(path)
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return streamID(path)
+	}
+	// O_NONBLOCK: should the path have become a FIFO since, opening it
+	// does not wait for a writer
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "path-" + path
 	}
 	defer fh.Close()
-	h := sha256.New()
 	st, err := fh.Stat()
-	if err == nil {
-		h.Write(strconv.AppendInt(nil, st.Size(), 10))
+	if err != nil || !st.Mode().IsRegular() {
+		return streamID(path)
 	}
+	h := sha256.New()
+	h.Write(strconv.AppendInt(nil, st.Size(), 10))
 	io.Copy(h, io.LimitReader(fh, 64<<10))
 	sum := h.Sum(nil)
 	return hex.EncodeToString(sum[:10])
+}
+
+func streamID(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return "stdin-" + hex.EncodeToString(sum[:4])
+}
+
+// IsStreamID reports whether a FileID names standard input or another
+// stream, which has no identity across runs.
+func IsStreamID(id string) bool {
+	return id == "stdin" || strings.HasPrefix(id, "stdin-")
 }

@@ -420,13 +420,16 @@ func (s *indexSink) indexFor(ts int64) string {
 }
 
 // docIDPrefix appends the document id prefix for a source id: the id
-// itself when it is a content hash, a per-run random id for standard input,
-// else a hash-free but safe form of it.
+// itself when it is a content hash, a per-run random id for standard input
+// and other streams (named pipes, devices), else a hash-free but safe form
+// of it.
 func docIDPrefix(dst []byte, srcID, runID string) []byte {
 	switch {
-	case srcID == "" || srcID == "stdin":
+	case srcID == "" || pipeline.IsStreamID(srcID):
+		// "stdin-<run>", and "-<path hash>" for a named pipe or device
 		dst = append(dst, "stdin-"...)
 		dst = append(dst, runID...)
+		dst = append(dst, strings.TrimPrefix(srcID, "stdin")...)
 	default:
 		if len(srcID) > 128 {
 			srcID = srcID[:128]
