@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,6 +30,7 @@ import (
 type spoolFlags struct {
 	dir      string
 	max      int64
+	mem      int64 // -1: the default
 	noSpool  bool
 	full     string
 	stateDir string
@@ -36,8 +38,12 @@ type spoolFlags struct {
 	forced   bool // the drain subcommand
 }
 
-// spoolMax is the --spool-max flag (sizes up to exabytes).
-type spoolMax struct{ n *int64 }
+// spoolMax is the --spool-max and --spool-mem flag (sizes up to
+// exabytes; zero when zero is set).
+type spoolMax struct {
+	n    *int64
+	zero bool
+}
 
 func (m spoolMax) String() string {
 	if m.n == nil {
@@ -47,6 +53,10 @@ func (m spoolMax) String() string {
 }
 
 func (m spoolMax) Set(s string) error {
+	if m.zero && strings.TrimSpace(s) == "0" {
+		*m.n = 0
+		return nil
+	}
 	n, err := parseSize(s, 1<<62)
 	if err == nil {
 		*m.n = n
@@ -56,9 +66,10 @@ func (m spoolMax) Set(s string) error {
 
 // registerSpoolFlags defines the spool flags on fs.
 func registerSpoolFlags(fs *flag.FlagSet) *spoolFlags {
-	f := &spoolFlags{max: spool.DefaultMaxBytes}
+	f := &spoolFlags{max: spool.DefaultMaxBytes, mem: -1}
 	fs.StringVar(&f.dir, "spool", "", "spool directory between capture and the indexers (default for live capture with --node: <state dir>/spool; file imports: none)")
-	fs.Var(spoolMax{&f.max}, "spool-max", "most bytes the spool may hold on disk (e.g. 10G, 500M)")
+	fs.Var(spoolMax{n: &f.max}, "spool-max", "most bytes the spool may hold on disk (e.g. 10G, 500M)")
+	fs.Var(spoolMax{n: &f.mem, zero: true}, "spool-mem", "most bytes of batches the spool passes through memory while the indexers keep up (default: --spool-max/16, at most 64MiB; 0: every batch goes through the disk, which survives kill -9)")
 	fs.BoolVar(&f.noSpool, "no-spool", false, "no spool: capture waits on the indexers")
 	fs.StringVar(&f.full, "spool-full", "block", "when the spool is full: block (capture waits; the kernel drops) or drop (newest documents dropped and counted)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "state directory (default $ESPCAP_STATE_DIR, /var/lib/espcap-fast as root, else $XDG_STATE_HOME/espcap-fast or ~/.local/state/espcap-fast)")
@@ -120,8 +131,16 @@ func openSpoolStage(f *spoolFlags, dir string, ix *bulk.Indexer, addCtx context.
 	if dir == "" {
 		return nil, nil
 	}
+	mem := f.mem
+	switch {
+	case mem < 0:
+		mem = min(spool.DefaultMemBytes, f.max/16)
+	case mem == 0:
+		mem = -1 // the spool's "no memory path"
+	}
 	sp, err := spool.Open(dir, spool.Options{
 		MaxBytes: f.max,
+		MemBytes: mem,
 		Logf:     func(format string, args ...any) { warn(fmt.Errorf(format, args...)) },
 	})
 	if err != nil {

@@ -67,7 +67,7 @@ func TestSpoolFlagErrors(t *testing.T) {
 	}
 	var m int64
 	for in, want := range map[string]int64{"10G": 10 << 30, "500M": 500 << 20, "2TB": 2e12, "4096": 4096} {
-		if err := (spoolMax{&m}).Set(in); err != nil || m != want {
+		if err := (spoolMax{n: &m}).Set(in); err != nil || m != want {
 			t.Errorf("--spool-max %q = %d, %v; want %d", in, m, err, want)
 		}
 	}
