@@ -101,4 +101,3 @@ func TestSpoolKill9(t *testing.T) {
 		t.Errorf("%d documents indexed after kill -9 and drain, want %d", n, want)
 	}
 }
-
