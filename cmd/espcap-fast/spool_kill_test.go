@@ -101,3 +101,55 @@ func TestSpoolKill9(t *testing.T) {
 		t.Errorf("%d documents indexed after kill -9 and drain, want %d", n, want)
 	}
 }
+
+var replayedRE = regexp.MustCompile(`indexed: .*; spool \d+ bytes in \d+ segments, oldest \S+, (\d+) docs replayed from disk, (\d+) dropped`)
+
+// TestSpoolServerRestart stops the server in the middle of an import
+// through a spool that passes little through memory, and starts it again:
+// the batches wait on disk, and afterwards the index holds every document
+// exactly once.
+func TestSpoolServerRestart(t *testing.T) {
+	base, es := restartableServer(t)
+	prefix := testPrefix(t, base, "spool-restart")
+	capture := bigCapture(t)
+	out, errs, code := espcap(t, "-q", "--file", capture)
+	if code != 0 {
+		t.Fatalf("offline run: exit %d: %s", code, errs)
+	}
+	want := len(docs(t, out))
+	px, url := startProxy(t, base)
+	px.delay.Store(int64(20 * time.Millisecond))
+	done := make(chan struct{})
+	var stopErr, startErr error
+	go func() {
+		defer close(done)
+		for px.bulks.Load() < 5 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		stopErr = es("stop")
+		time.Sleep(time.Second)
+		startErr = es("start")
+	}()
+	dir := filepath.Join(t.TempDir(), "spool")
+	_, errs, code = espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-mem", "1M",
+		"--chunk", "500", "--file", capture)
+	<-done
+	t.Logf("%s", errs)
+	if stopErr != nil || startErr != nil {
+		t.Fatalf("restart: stop %v, start %v", stopErr, startErr)
+	}
+	if code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	m := replayedRE.FindStringSubmatch(lastLineWith(errs, "indexed:"))
+	if m == nil || m[1] == "0" || m[2] != "0" {
+		t.Errorf("final summary %q: want documents replayed from disk and none dropped", lastLineWith(errs, "indexed:"))
+	}
+	if final := lastLineWith(errs, "indexed:"); strings.Contains(final, " 0 retried") {
+		t.Errorf("no retries in the final summary %q: the restart did not happen during the import", final)
+	}
+	refresh(t, base, prefix)
+	if n := countIn(t, base, prefix+"*"); n != want {
+		t.Errorf("%d documents after the restart, want %d", n, want)
+	}
+}
