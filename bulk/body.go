@@ -37,6 +37,7 @@ func (b *batch) idLit(it *item) []byte {
 type batch struct {
 	buf   []byte
 	items []item
+	seq   uint64 // order of creation (OnAnswered)
 }
 
 func (b *batch) reset() {

@@ -65,8 +65,9 @@ type Indexer struct {
 	runCtx context.Context // lifetime of in-flight work; ends only by abort
 	abort  context.CancelFunc
 
-	dl    *deadLetter
-	fatal atomic.Pointer[error]
+	dl      *deadLetter
+	fatal   atomic.Pointer[error]
+	answers answered // OnAnswered
 
 	added, indexed, dups, retried, dead    atomic.Int64
 	requests, failedReq, bytesRaw, bytesTx atomic.Int64
@@ -139,6 +140,7 @@ func (ix *Indexer) nodeList() string {
 
 func (ix *Indexer) newBatch() *batch {
 	b := getBatch()
+	b.seq = ix.answers.batchSeq()
 	if want := ix.cfg.MaxBytes + 64<<10; cap(b.buf) < want {
 		b.buf = make([]byte, 0, want)
 	}
@@ -361,6 +363,7 @@ func (ix *Indexer) worker() {
 	}
 	for b := range ix.work {
 		ix.process(w, b)
+		ix.answers.finished(b.seq, ix.runCtx.Err() != nil)
 		putBatch(b)
 		ix.finished()
 	}

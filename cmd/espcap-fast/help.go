@@ -15,6 +15,7 @@ import (
 func mainUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `usage: espcap-fast [flags] [BPF expression]    capture files or interfaces to NDJSON (stdout) or to --node
        espcap-fast query --node URL [flags] 'lucene query'
+       espcap-fast drain --spool DIR --node URL        index what a stopped run left in a spool
        espcap-fast template --print | --install --node URL
 
 Flags may come before or after the BPF expression; single-letter flags
@@ -33,6 +34,7 @@ Examples:
 		{"Elasticsearch / OpenSearch", []string{"node", "index-prefix", "index-period", "data-stream", "chunk", "bulk-bytes", "indexers",
 			"no-gzip", "no-template", "no-refresh", "user", "password-file", "api-key-file", "ca-cert", "insecure", "dead-letter",
 			"flush-timeout", "stats-interval"}},
+		{"Spool (between capture and the indexers)", []string{"spool", "spool-max", "spool-mem", "no-spool", "spool-full", "state-dir"}},
 		{"Decoding", []string{"workers", "engine", "tshark", "protocols"}},
 		{"Output", []string{"q", "v", "n", "version"}},
 	})

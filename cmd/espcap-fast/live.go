@@ -121,6 +121,7 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 	var sink pipeline.Sink = &ndjsonSink{w: out}
 	var idx *indexSink
 	if len(es.nodes) > 0 {
+		es.spool.live = true // on by default for live capture
 		if idx, err = newIndexSink(es, prog, o.quiet, prog.warn); err != nil {
 			return fail(1, "%v", err)
 		}

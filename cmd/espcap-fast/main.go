@@ -64,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runTemplate(args[1:], stdout, stderr)
 		case "query":
 			return runQuery(args[1:], stdout, stderr)
+		case "drain":
+			return runDrain(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("espcap-fast", flag.ContinueOnError)
@@ -78,6 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&o.count, "count", 0, "stop after exactly this many documents, across files (0: all); with a filter, documents of packets that match it")
 	fs.Uint64Var(&o.count, "c", 0, "same as --count (tcpdump's flag)")
 	es := registerESFlags(fs)
+	es.spool = registerSpoolFlags(fs)
 	eng := registerEngineFlags(fs)
 	live := registerLiveFlags(fs)
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decode/encode workers")

@@ -46,6 +46,7 @@ type esFlags struct {
 	deadLetter    string
 	flushTimeout  time.Duration
 	statsInterval time.Duration
+	spool         *spoolFlags // nil: no spool (query, template)
 }
 
 // defaultDeadLetter is the dead-letter file's default name, in the current
@@ -82,23 +83,30 @@ type byteSize int
 func (b *byteSize) String() string { return strconv.Itoa(int(*b)) }
 
 func (b *byteSize) Set(s string) error {
+	n, err := parseSize(s, 1<<31)
+	*b = byteSize(n)
+	return err
+}
+
+// parseSize parses a size in bytes (5000000, 5MB, 512KB, 1MiB, 10G) of at
+// most limit bytes.
+func parseSize(s string, limit int64) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
-	mult := 1
+	mult := int64(1)
 	for _, u := range []struct {
 		suffix string
-		mult   int
-	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		mult   int64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"TIB", 1 << 40}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"TB", 1000 * 1000 * 1000 * 1000}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}} {
 		if strings.HasSuffix(t, u.suffix) {
 			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
 			break
 		}
 	}
-	n, err := strconv.Atoi(t)
-	if err != nil || n <= 0 || n > (1<<31)/mult {
-		return fmt.Errorf("not a size: %q", s)
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > limit/mult {
+		return 0, fmt.Errorf("not a size: %q", s)
 	}
-	*b = byteSize(n * mult)
-	return nil
+	return n * mult, nil
 }
 
 // readSecret returns the secret in file (surrounding white space trimmed),
@@ -218,6 +226,7 @@ func runAbortHook() {
 // (and a re-import through stdin is not deduplicated).
 type indexSink struct {
 	ix         *bulk.Indexer
+	sp         *spoolStage // nil: no spool
 	flags      *esFlags
 	w          io.Writer
 	quiet      bool
@@ -285,6 +294,10 @@ func newIndexSink(e *esFlags, w io.Writer, quiet bool, warn func(error)) (*index
 		return nil, errors.New("--dead-letter must name a file")
 	}
 	cfg.DeadLetter = e.deadLetter
+	spoolDir, err := e.spool.resolve()
+	if err != nil {
+		return nil, err
+	}
 	setup, cancelSetup := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelSetup()
 	ix, err := bulk.New(setup, cfg)
@@ -306,6 +319,10 @@ func newIndexSink(e *esFlags, w io.Writer, quiet bool, warn func(error)) (*index
 	_, _ = rand.Read(rnd[:])
 	s.runID = hex.EncodeToString(rnd[:])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.sp, err = openSpoolStage(e.spool, spoolDir, ix, s.ctx, w, warn); err != nil {
+		_ = ix.Close(context.Background())
+		return nil, err
+	}
 	// Interrupts: main cancels the reading; here the first one starts the
 	// flush deadline and the second abandons what is in flight.
 	signal.Notify(s.sigs, os.Interrupt, syscall.SIGTERM)
@@ -355,6 +372,9 @@ func (s *indexSink) Write(b *pipeline.Batch) error {
 		s.idPrefix = docIDPrefix(s.idPrefix[:0], src.ID, s.runID)
 	}
 	s.handed.Add(int64(b.Len()))
+	if s.sp != nil {
+		return s.sp.write(s, b)
+	}
 	if s.ctx.Err() != nil {
 		return s.deadLetterRest(b, 0)
 	}
@@ -467,10 +487,14 @@ func (s *indexSink) summary() string {
 	}
 	el := time.Since(s.start)
 	rate := float64(st.Indexed+st.Duplicates) / el.Seconds()
-	return fmt.Sprintf("%d packets read, %d docs indexed, %d duplicates, %d retried, %d dead-lettered, %d in flight; %d bulk requests (%d failed), latency avg %s max %s; %s, %.0f docs/s",
+	spooled := ""
+	if s.sp != nil {
+		spooled = s.sp.summary()
+	}
+	return fmt.Sprintf("%d packets read, %d docs indexed, %d duplicates, %d retried, %d dead-lettered, %d in flight; %d bulk requests (%d failed), latency avg %s max %s; %s, %.0f docs/s%s",
 		read, st.Indexed, st.Duplicates, st.Retried, st.DeadLettered, st.Added-st.Indexed-st.Duplicates-st.DeadLettered,
 		st.Requests, st.FailedRequests, st.LatencyAvg.Round(time.Millisecond), st.LatencyMax.Round(time.Millisecond),
-		el.Round(time.Millisecond), rate)
+		el.Round(time.Millisecond), rate, spooled)
 }
 
 // finish flushes and closes the indexer (waiting without limit, unless
@@ -484,6 +508,9 @@ func (s *indexSink) finish(runCtx context.Context) int {
 			// main saw the interrupt before our own handler did
 			s.interrupted()
 		}
+		if s.sp != nil {
+			s.sp.finish()
+		}
 		closeErr := s.ix.Close(s.ctx)
 		signal.Stop(s.sigs)
 		close(s.sigs)
@@ -493,6 +520,9 @@ func (s *indexSink) finish(runCtx context.Context) int {
 		<-s.tickerDone
 		st := s.ix.Stats()
 		lost := st.DeadLettered + s.notSent.Load()
+		if s.sp != nil {
+			lost += s.sp.close(s.w)
+		}
 		if !s.quiet || lost > 0 || closeErr != nil {
 			fmt.Fprintf(s.w, "espcap-fast: indexed: %s\n", s.summary())
 		}

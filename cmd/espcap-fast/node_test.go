@@ -448,35 +448,7 @@ func TestNode429(t *testing.T) {
 // nothing duplicated. It costs a server start and a restart (~1 min), so it
 // runs when ESPCAP_ES_URL's server is there (as in CI) and not with -short.
 func TestNodeServerRestart(t *testing.T) {
-	estest.URL(t) // skip (or fail in CI) like the other integration tests
-	if testing.Short() {
-		t.Skip("-short: skipping the server restart test")
-	}
-	flavor := os.Getenv("ESPCAP_ES_RESTART_FLAVOR")
-	if flavor == "" {
-		flavor = "es8"
-	}
-	port := os.Getenv("ESPCAP_ES_RESTART_PORT")
-	if port == "" {
-		port = "9213"
-	}
-	script, _ := filepath.Abs("../../scripts/es-server.sh")
-	es := func(cmd string) error {
-		c := exec.Command(script, cmd, "--flavor", flavor, "--port", port)
-		c.Env = append(os.Environ(), "ESPCAP_ES_HEAP=384m")
-		out, err := c.CombinedOutput()
-		t.Logf("es-server.sh %s: %s", cmd, strings.TrimSpace(string(out)))
-		return err
-	}
-	if err := es("start"); err != nil {
-		msg := fmt.Sprintf("cannot start a second server for the restart test: %v", err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() { es("stop") })
-	base := "http://127.0.0.1:" + port
+	base, es := restartableServer(t)
 	prefix := testPrefix(t, base, "restart")
 	// A proxy slows the import down (50 ms per bulk of 25 documents, about
 	// 90 requests) so that the restart falls in its middle.
@@ -513,6 +485,43 @@ func TestNodeServerRestart(t *testing.T) {
 	if n := countIn(t, base, prefix+"*"); n != want {
 		t.Errorf("%d documents after the restart, want %d", n, want)
 	}
+}
+
+// restartableServer starts a server of its own with scripts/es-server.sh
+// (ESPCAP_ES_RESTART_PORT, default 9213; ESPCAP_ES_RESTART_FLAVOR, default
+// es8), stopped when the test ends, and returns its URL and a function
+// running es-server.sh stop or start on it. It skips like the other
+// integration tests, and with -short.
+func restartableServer(t *testing.T) (string, func(cmd string) error) {
+	estest.URL(t) // skip (or fail in CI) like the other integration tests
+	if testing.Short() {
+		t.Skip("-short: skipping the server restart test")
+	}
+	flavor := os.Getenv("ESPCAP_ES_RESTART_FLAVOR")
+	if flavor == "" {
+		flavor = "es8"
+	}
+	port := os.Getenv("ESPCAP_ES_RESTART_PORT")
+	if port == "" {
+		port = "9213"
+	}
+	script, _ := filepath.Abs("../../scripts/es-server.sh")
+	es := func(cmd string) error {
+		c := exec.Command(script, cmd, "--flavor", flavor, "--port", port)
+		c.Env = append(os.Environ(), "ESPCAP_ES_HEAP=384m")
+		out, err := c.CombinedOutput()
+		t.Logf("es-server.sh %s: %s", cmd, strings.TrimSpace(string(out)))
+		return err
+	}
+	if err := es("start"); err != nil {
+		msg := fmt.Sprintf("cannot start a second server for the restart test: %v", err)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() { es("stop") })
+	return "http://127.0.0.1:" + port, es
 }
 
 func TestNodeFlagErrors(t *testing.T) {

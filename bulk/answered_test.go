@@ -1,0 +1,89 @@
+package bulk
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/espcap/espcap-fast/internal/estest"
+)
+
+func TestIntegrationOnAnswered(t *testing.T) {
+	base := estest.URL(t)
+	idx := testIndex(t, base, "answered")
+	if st, body := esDo(t, base, http.MethodPut, "/"+idx, []byte(`{"mappings":{"properties":{"n":{"type":"long"}}}}`)); st != http.StatusOK {
+		t.Fatalf("create index: %d %s", st, body)
+	}
+	ix := newTestIndexer(t, base, func(c *Config) { c.Chunk = 7; c.Indexers = 4; c.DeadLetter = t.TempDir() + "/dead.ndjson" })
+	ctx := context.Background()
+	var mu sync.Mutex
+	var order []int
+	const n, every = 300, 10
+	for i := range n {
+		doc := fmt.Appendf(nil, `{"n":%d}`, i)
+		if i == 123 {
+			doc = []byte(`{"n":"not a number"}`) // dead-lettered: answered too
+		}
+		if err := ix.Add(ctx, idx, fmt.Appendf(nil, "a%d", i), doc); err != nil {
+			t.Fatal(err)
+		}
+		if (i+1)%every == 0 {
+			added := i + 1
+			ix.OnAnswered(func() {
+				st := ix.Stats()
+				if got := st.Indexed + st.Duplicates + st.DeadLettered; got < int64(added) {
+					t.Errorf("callback after %d documents ran when only %d were answered", added, got)
+				}
+				mu.Lock()
+				order = append(order, added)
+				mu.Unlock()
+			})
+		}
+	}
+	if err := ix.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	ix.OnAnswered(func() { ran = true }) // nothing pending: at once
+	if !ran {
+		t.Error("OnAnswered with nothing pending did not run at once")
+	}
+	s := closeIx(t, ix)
+	if s.Indexed != n-1 || s.DeadLettered != 1 {
+		t.Errorf("stats %+v", s)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != n/every {
+		t.Fatalf("%d callbacks ran, want %d", len(order), n/every)
+	}
+	for i, a := range order {
+		if a != (i+1)*every {
+			t.Fatalf("callbacks out of order: %v", order)
+		}
+	}
+}
+
+func TestIntegrationOnAnsweredAbort(t *testing.T) {
+	base := estest.URL(t)
+	idx := testIndex(t, base, "answered-abort")
+	px := newProxy(t, base)
+	ix := newTestIndexer(t, px.srv.URL, func(c *Config) { c.Chunk = 10; c.DeadLetter = t.TempDir() + "/dead.ndjson" })
+	px.mode.Store(modeDrop)
+	addDocs(t, ix, 25, idx)
+	called := make(chan struct{}, 1)
+	ix.OnAnswered(func() { called <- struct{}{} })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := ix.Close(ctx); err == nil {
+		t.Fatal("Close should report the abort")
+	}
+	select {
+	case <-called:
+		t.Fatal("callback ran for documents abandoned by the abort")
+	default:
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/espcap/espcap-fast/internal/estest"
+)
+
+// stallProxy forwards everything to the server but bulk requests, which
+// it holds until the client goes away: a cluster that accepts connections
+// and never answers.
+func stallProxy(t *testing.T, target string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/_bulk") {
+			<-r.Context().Done()
+			return
+		}
+		rp.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+var spoolProgressRE = regexp.MustCompile(`indexing: (\d+) packets read, .*; spool (\d+) bytes in`)
+
+// TestSpoolKill9: an import whose cluster never answers spools everything
+// to disk (--spool-mem 0); after kill -9, drain indexes every document
+// exactly once.
+func TestSpoolKill9(t *testing.T) {
+	base := estest.URL(t)
+	prefix := testPrefix(t, base, "kill")
+	bin := buildBinary(t)
+	capture := bigCapture(t)
+	out, errs, code := espcap(t, "-q", "--file", capture)
+	if code != 0 {
+		t.Fatalf("offline run: exit %d: %s", code, errs)
+	}
+	want := len(docs(t, out))
+	dir := filepath.Join(t.TempDir(), "spool")
+	proxy := stallProxy(t, base)
+	r := startImport(t, bin, "--node", proxy, "--index-prefix", prefix, "--spool", dir, "--spool-mem", "0",
+		"--stats-interval", "100ms", "--file", capture)
+	// wait until every packet was read and the spool stopped growing
+	// (the indexers hold a few batches, not answered, not acknowledged)
+	lastBytes, stable, seen := -1, 0, 0
+	for stable < 3 {
+		select {
+		case <-r.done:
+			t.Fatalf("the import exited: %v\n%s", r.err, r.text())
+		case <-time.After(50 * time.Millisecond):
+		}
+		all := spoolProgressRE.FindAllStringSubmatch(r.text(), -1)
+		if len(all) == seen {
+			continue
+		}
+		seen = len(all)
+		m := all[len(all)-1]
+		read, _ := strconv.Atoi(m[1])
+		b, _ := strconv.Atoi(m[2])
+		if read == signalPackets && b == lastBytes && b > 0 {
+			stable++
+		} else {
+			stable = 0
+		}
+		lastBytes = b
+	}
+	if err := r.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-r.done
+	_, errs, code = espcap(t, "drain", "--node", base, "--spool", dir)
+	t.Logf("drain:\n%s", errs)
+	if code != 0 {
+		t.Fatalf("drain: exit %d", code)
+	}
+	if !strings.Contains(errs, fmt.Sprintf("%d docs indexed, 0 duplicates", want)) {
+		t.Errorf("drain summary does not say %d docs indexed, 0 duplicates", want)
+	}
+	refresh(t, base, prefix)
+	if n := countIn(t, base, prefix+"*"); n != want {
+		t.Errorf("%d documents indexed after kill -9 and drain, want %d", n, want)
+	}
+}
+
+var replayedRE = regexp.MustCompile(`indexed: .*; spool \d+ bytes in \d+ segments, oldest \S+, (\d+) docs replayed from disk, (\d+) dropped`)
+
+// TestSpoolServerRestart stops the server in the middle of an import
+// through a spool that passes little through memory, and starts it again:
+// the batches wait on disk, and afterwards the index holds every document
+// exactly once.
+func TestSpoolServerRestart(t *testing.T) {
+	base, es := restartableServer(t)
+	prefix := testPrefix(t, base, "spool-restart")
+	capture := bigCapture(t)
+	out, errs, code := espcap(t, "-q", "--file", capture)
+	if code != 0 {
+		t.Fatalf("offline run: exit %d: %s", code, errs)
+	}
+	want := len(docs(t, out))
+	px, url := startProxy(t, base)
+	px.delay.Store(int64(20 * time.Millisecond))
+	done := make(chan struct{})
+	var stopErr, startErr error
+	go func() {
+		defer close(done)
+		for px.bulks.Load() < 5 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		stopErr = es("stop")
+		time.Sleep(time.Second)
+		startErr = es("start")
+	}()
+	dir := filepath.Join(t.TempDir(), "spool")
+	_, errs, code = espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-mem", "1M",
+		"--chunk", "500", "--file", capture)
+	<-done
+	t.Logf("%s", errs)
+	if stopErr != nil || startErr != nil {
+		t.Fatalf("restart: stop %v, start %v", stopErr, startErr)
+	}
+	if code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	m := replayedRE.FindStringSubmatch(lastLineWith(errs, "indexed:"))
+	if m == nil || m[1] == "0" || m[2] != "0" {
+		t.Errorf("final summary %q: want documents replayed from disk and none dropped", lastLineWith(errs, "indexed:"))
+	}
+	if final := lastLineWith(errs, "indexed:"); strings.Contains(final, " 0 retried") {
+		t.Errorf("no retries in the final summary %q: the restart did not happen during the import", final)
+	}
+	refresh(t, base, prefix)
+	if n := countIn(t, base, prefix+"*"); n != want {
+		t.Errorf("%d documents after the restart, want %d", n, want)
+	}
+}

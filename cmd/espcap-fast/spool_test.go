@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/espcap/espcap-fast/internal/estest"
+	"github.com/espcap/espcap-fast/spool"
+)
+
+// TestMain keeps every test away from the real state directory (live
+// captures with --node spool there by default).
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "espcap-state-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("ESPCAP_STATE_DIR", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestSpoolRecords(t *testing.T) {
+	var b []byte
+	type rec struct{ index, id, doc string }
+	recs := []rec{{"packets-2024-01-02", "abc-1", `{"a":1}`}, {"p", "", `{}`}, {"packets-x", strings.Repeat("i", 300), strings.Repeat("d", 70000)}}
+	for _, r := range recs {
+		b = appendRecord(b, r.index, []byte(r.id), []byte(r.doc))
+	}
+	for i, r := range recs {
+		idx, id, doc, rest, ok := nextRecord(b)
+		if !ok || string(idx) != r.index || string(id) != r.id || string(doc) != r.doc {
+			t.Fatalf("record %d: %q %q %.20q %v", i, idx, id, doc, ok)
+		}
+		b = rest
+	}
+	if len(b) != 0 {
+		t.Fatalf("%d bytes left", len(b))
+	}
+	full := appendRecord(nil, "idx", []byte("id"), []byte(`{"x":1}`))
+	for n := range len(full) {
+		if _, _, _, _, ok := nextRecord(full[:n]); ok {
+			t.Fatalf("a record cut to %d bytes decoded", n)
+		}
+	}
+}
+
+func TestSpoolFlagErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--node", "127.0.0.1:1", "--spool-full", "wait", "-r", sample}, "--spool-full"},
+		{[]string{"--node", "127.0.0.1:1", "--spool", t.TempDir(), "--no-spool", "-r", sample}, "--no-spool"},
+		{[]string{"--node", "127.0.0.1:1", "--spool-max", "ten", "-r", sample}, "spool-max"},
+		{[]string{"drain", "--spool", t.TempDir()}, "needs --node"},
+	} {
+		_, errs, code := espcap(t, c.args...)
+		if code == 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stderr %q: want an error mentioning %q", c.args, code, errs, c.want)
+		}
+	}
+	var m int64
+	for in, want := range map[string]int64{"10G": 10 << 30, "500M": 500 << 20, "2TB": 2e12, "4096": 4096} {
+		if err := (spoolMax{n: &m}).Set(in); err != nil || m != want {
+			t.Errorf("--spool-max %q = %d, %v; want %d", in, m, err, want)
+		}
+	}
+}
+
+// TestSpoolImport imports the samples through a spool: exactly the
+// documents of the offline run, and nothing left in the spool.
+func TestSpoolImport(t *testing.T) {
+	base := estest.URL(t)
+	prefix := testPrefix(t, base, "spool")
+	files := []string{"--file", sample, "--file", dnsSample}
+	out, errs, code := espcap(t, append([]string{"-q"}, files...)...)
+	if code != 0 {
+		t.Fatalf("offline run: exit %d: %s", code, errs)
+	}
+	want := len(docs(t, out))
+	dir := filepath.Join(t.TempDir(), "spool")
+	_, errs, code = espcap(t, append([]string{"--node", base, "--index-prefix", prefix, "--chunk", "50", "--spool", dir}, files...)...)
+	t.Logf("import:\n%s", errs)
+	if code != 0 {
+		t.Fatalf("import: exit %d", code)
+	}
+	if !strings.Contains(errs, fmt.Sprintf("%d docs indexed, 0 duplicates", want)) || !strings.Contains(errs, "; spool ") {
+		t.Errorf("summary does not say %d docs indexed with the spool's counters", want)
+	}
+	refresh(t, base, prefix)
+	if n := countIn(t, base, prefix+"*"); n != want {
+		t.Errorf("%d documents indexed, want %d", n, want)
+	}
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if st := sp.Stats(); st.Unacked != 0 || st.Bytes != 0 {
+		t.Errorf("spool not empty after the import: %+v", st)
+	}
+}
+
+// fillSpool leaves n documents in a spool as a run that could not index
+// them would: in batches of 40, not acknowledged; the first batch twice
+// (acknowledged by the cluster but not yet on disk when the run died).
+func fillSpool(t *testing.T, dir, index string, n int) {
+	t.Helper()
+	sp, err := spool.Open(dir, spool.Options{MemBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	docs := 0
+	flush := func() {
+		if err := sp.Append(b, docs); err != nil {
+			t.Fatal(err)
+		}
+		b, docs = b[:0], 0
+	}
+	for i := range n {
+		b = appendRecord(b, index, fmt.Appendf(nil, "left-%d", i), fmt.Appendf(nil, `{"@timestamp":"2024-01-02T03:04:05Z","frame":{"number":%d}}`, i))
+		if docs++; docs == 40 || i == n-1 {
+			flush()
+			if i == 39 {
+				for j := range 40 {
+					b = appendRecord(b, index, fmt.Appendf(nil, "left-%d", j), fmt.Appendf(nil, `{"@timestamp":"2024-01-02T03:04:05Z","frame":{"number":%d}}`, j))
+				}
+				docs = 40
+				flush()
+			}
+		}
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSpoolReplayAtStart: what an earlier run left in the spool is
+// indexed first, exactly once, by the next import and by drain.
+func TestSpoolReplayAtStart(t *testing.T) {
+	base := estest.URL(t)
+	prefix := testPrefix(t, base, "replay")
+	const n = 333
+	left := prefix + "2024-01-02"
+
+	dir := filepath.Join(t.TempDir(), "spool")
+	fillSpool(t, dir, left, n)
+	out, errs, code := espcap(t, "-q", "--file", dnsSample)
+	if code != 0 {
+		t.Fatalf("offline run: exit %d: %s", code, errs)
+	}
+	fileDocs := len(docs(t, out))
+	_, errs, code = espcap(t, "--node", base, "--index-prefix", prefix, "--spool", dir, "--file", dnsSample)
+	t.Logf("import:\n%s", errs)
+	if code != 0 {
+		t.Fatalf("import: exit %d", code)
+	}
+	if !strings.Contains(errs, fmt.Sprintf("%d documents", n+40)) || !strings.Contains(errs, "left by an earlier run") {
+		t.Errorf("the replay of %d documents is not announced", n+40)
+	}
+	if !strings.Contains(errs, fmt.Sprintf("%d docs indexed, 40 duplicates", n+fileDocs)) {
+		t.Errorf("summary does not say %d docs indexed, 40 duplicates", n+fileDocs)
+	}
+	refresh(t, base, prefix)
+	if c := countIn(t, base, left); c != n {
+		t.Errorf("%d documents from the spool indexed, want %d", c, n)
+	}
+
+	// drain: a second spool, indexed without capturing anything
+	dir2 := filepath.Join(t.TempDir(), "spool2")
+	fillSpool(t, dir2, prefix+"2024-01-03", n)
+	_, errs, code = espcap(t, "drain", "--node", base, "--spool", dir2)
+	t.Logf("drain:\n%s", errs)
+	if code != 0 {
+		t.Fatalf("drain: exit %d", code)
+	}
+	refresh(t, base, prefix)
+	if c := countIn(t, base, prefix+"2024-01-03"); c != n {
+		t.Errorf("drain indexed %d documents, want %d", c, n)
+	}
+	_, errs, code = espcap(t, "drain", "--node", base, "--spool", dir2)
+	if code != 0 || strings.Contains(errs, "earlier run") || !strings.Contains(errs, "0 docs indexed, 0 duplicates") {
+		t.Errorf("second drain: exit %d:\n%s", code, errs)
+	}
+}
