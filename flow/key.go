@@ -42,6 +42,8 @@ type Key struct {
 	IPv6     bool
 	HasPorts bool // TCP, UDP, SCTP: ports are transport ports
 	ICMP     bool // ports are ICMP identifier/type or type/code
+	// ICMPPair: the ports are an ICMP identifier (A) and request type (B)
+	ICMPPair bool
 }
 
 // AddrLen returns the length of the key's addresses (4 or 16).
@@ -75,6 +77,9 @@ type Packet struct {
 	Flags uint8
 	// Payload is the transport payload length (TCP segment data, UDP data).
 	Payload int
+	// App is the highest application layer's protocol name ("dns", "http",
+	// "tls", ...; "" if none), as network.protocol names it.
+	App string
 }
 
 // TCP flag bits as in the TCP header.
@@ -163,7 +168,8 @@ func Extract(p *decode.Packet, fp *Packet) bool {
 		case decode.KindICMPv4:
 			c := &p.ICMPv4[l.Index]
 			k.ICMP = true
-			sport, dport, swapOK = icmpPorts(c.TypeCode.Type(), c.TypeCode.Code(), c.Id, false)
+			sport, dport, k.ICMPPair = icmpPorts(c.TypeCode.Type(), c.TypeCode.Code(), c.Id, false)
+			swapOK = false
 			fp.Payload = len(c.Payload)
 		case decode.KindICMPv6:
 			c := &p.ICMPv6[l.Index]
@@ -172,8 +178,18 @@ func Extract(p *decode.Packet, fp *Packet) bool {
 			if len(c.Payload) >= 2 {
 				id = binary.BigEndian.Uint16(c.Payload)
 			}
-			sport, dport, swapOK = icmpPorts(c.TypeCode.Type(), c.TypeCode.Code(), id, true)
+			sport, dport, k.ICMPPair = icmpPorts(c.TypeCode.Type(), c.TypeCode.Code(), id, true)
+			swapOK = false
 			fp.Payload = len(c.Payload)
+		}
+	}
+	for i := len(p.Layers) - 1; i > ipAt; i-- {
+		switch l := p.Layers[i]; l.Kind {
+		case decode.KindDNS, decode.KindDHCP, decode.KindDHCPv6, decode.KindNTP, decode.KindHTTP, decode.KindTLS, decode.KindQUIC:
+			fp.App = l.Proto
+		}
+		if fp.App != "" {
+			break
 		}
 	}
 	n := len(src)
@@ -206,10 +222,11 @@ func tcpFlags(h []byte) uint8 {
 
 // icmpPorts returns the key's ports for an ICMP message: the identifier and
 // the request type of a request/reply pair (the same both ways, so the
-// ports are not swapped with the addresses), else the type and code.
-func icmpPorts(typ, code uint8, id uint16, v6 bool) (a, b uint16, swap bool) {
+// ports are not swapped with the addresses; pair true), else the type and
+// code.
+func icmpPorts(typ, code uint8, id uint16, v6 bool) (a, b uint16, pair bool) {
 	if req, ok := icmpRequest(typ, v6); ok {
-		return id, uint16(req), false
+		return id, uint16(req), true
 	}
 	return uint16(typ), uint16(code), false
 }

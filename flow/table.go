@@ -127,6 +127,8 @@ type Record struct {
 	Bytes   [2]uint64
 	// Flags ORs the TCP flags each side sent.
 	Flags [2]uint8
+	// App is the first application protocol seen ("" if none).
+	App string
 	// Final is false for an interim update.
 	Final  bool
 	Reason EndReason
@@ -522,6 +524,9 @@ func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	}
 	f := p.Flags
 	r.Flags[side] |= f
+	if r.App == "" {
+		r.App = p.App
+	}
 	var h uint8
 	if p.Key.Proto == protoTCP {
 		st := &r.tcp[side]
