@@ -94,19 +94,25 @@ const (
 	CWR = 0x80
 )
 
-// Extract fills fp from the outermost IP header of p and the transport layer
-// after it (the header the Community ID is computed from), with the VLAN ids
-// found before it. It returns false when p has no IP header.
+// Extract fills fp from the innermost IP header of p that an ICMP error
+// does not quote (for tunnelled traffic: the inner connection, as Zeek and
+// Arkime track it; for other packets the header the packet's Community ID
+// is computed from) and the transport layer after it, with the VLAN ids
+// found before the first IP header. It returns false when p has no IP
+// header.
 func Extract(p *decode.Packet, fp *Packet) bool {
 	*fp = Packet{}
 	k := &fp.Key
 	var src, dst []byte
 	ipAt := -1
 	nvlan := 0
+	// the innermost IP header that is not quoted by an ICMP error: for
+	// tunnelled traffic the inner connection (as Zeek and Arkime track it)
+layers:
 	for i, l := range p.Layers {
 		switch l.Kind {
 		case decode.KindDot1Q, decode.KindDot1AD:
-			if nvlan < 2 {
+			if nvlan < 2 && ipAt < 0 {
 				if l.Kind == decode.KindDot1Q {
 					k.VLAN[nvlan] = p.Dot1Q[l.Index].VLANIdentifier
 				} else {
@@ -114,10 +120,12 @@ func Extract(p *decode.Packet, fp *Packet) bool {
 				}
 				nvlan++
 			}
-			continue
+		case decode.KindICMPv4, decode.KindICMPv6:
+			break layers
 		case decode.KindIPv4:
 			ip := &p.IPv4[l.Index]
-			src, dst, k.Proto = ip.SrcIP, ip.DstIP, uint8(ip.Protocol)
+			src, dst, k.Proto, k.IPv6 = ip.SrcIP, ip.DstIP, uint8(ip.Protocol), false
+			ipAt = i
 		case decode.KindIPv6:
 			ip := &p.IPv6[l.Index]
 			src, dst, k.IPv6 = ip.SrcIP, ip.DstIP, true
@@ -131,11 +139,8 @@ func Extract(p *decode.Packet, fp *Packet) bool {
 					k.Proto = uint8(nx)
 				}
 			}
-		default:
-			continue
+			ipAt = i
 		}
-		ipAt = i
-		break
 	}
 	if ipAt < 0 || (len(src) != 4 && len(src) != 16) || len(src) != len(dst) {
 		return false
