@@ -10,6 +10,7 @@ package flow
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 
 	"github.com/espcap/espcap-fast/decode"
@@ -61,9 +62,14 @@ func (k *Key) Hash() uint64 {
 	h := binary.LittleEndian.Uint64(k.A[0:8])*m1 ^ binary.LittleEndian.Uint64(k.A[8:16])
 	h = (h ^ binary.LittleEndian.Uint64(k.B[0:8])) * m2
 	h = (h ^ binary.LittleEndian.Uint64(k.B[8:16])) * m1
-	h ^= uint64(k.PortA)<<48 | uint64(k.PortB)<<32 | uint64(k.VLAN[0])<<20 | uint64(k.VLAN[1])<<8 | uint64(k.Proto)
-	h *= m2
-	return h ^ h>>29
+	h ^= uint64(k.PortA)<<16 | uint64(k.PortB) | uint64(k.VLAN[0])<<32 | uint64(k.VLAN[1])<<44 | uint64(k.Proto)<<56
+	// MurmurHash3's finalizer: every input bit reaches the low bits, which
+	// pick the index slot
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
 }
 
 // Packet is what the table needs of one packet: its key, which side sent
@@ -197,21 +203,32 @@ layers:
 			break
 		}
 	}
-	n := len(src)
 	// order the endpoints: smaller address, then smaller port, is A
-	c := bytes.Compare(src, dst)
+	var c int
+	if len(src) == 4 {
+		s4, d4 := binary.BigEndian.Uint32(src), binary.BigEndian.Uint32(dst)
+		c = cmp.Compare(s4, d4)
+		binary.BigEndian.PutUint32(k.A[:], min(s4, d4))
+		binary.BigEndian.PutUint32(k.B[:], max(s4, d4))
+	} else {
+		c = bytes.Compare(src, dst)
+		if c > 0 {
+			k.A, k.B = [16]byte(dst), [16]byte(src)
+		} else {
+			k.A, k.B = [16]byte(src), [16]byte(dst)
+		}
+	}
 	if c > 0 || (c == 0 && swapOK && sport > dport) {
-		copy(k.A[:n], dst)
-		copy(k.B[:n], src)
 		fp.FromB = true
+		if c == 0 {
+			k.A, k.B = k.B, k.A // equal addresses: nothing to swap
+		}
 		if swapOK {
 			k.PortA, k.PortB = dport, sport
 		} else {
 			k.PortA, k.PortB = sport, dport
 		}
 	} else {
-		copy(k.A[:n], src)
-		copy(k.B[:n], dst)
 		k.PortA, k.PortB = sport, dport
 	}
 	return true

@@ -112,35 +112,38 @@ const (
 
 // Record is one flow. Side 0 is the key's A endpoint, side 1 its B.
 type Record struct {
+	// the fields a packet touches come first: two cache lines
+
 	Key Key
+	// OrigSide is the initiator's side: the SYN sender, else the sender of
+	// the first packet seen.
+	OrigSide uint8
+	// Flags ORs the TCP flags each side sent.
+	Flags [2]uint8
+	tcp   [2]uint8 // st* bits per side
+	hist  [2]uint8 // h* letters seen per side
+	list  uint8
+	// Start and End are the first and last packet times (Unix ns).
+	End, Start int64
+	// Packets and Bytes (frame length on the wire) sent by each side.
+	Packets    [2]uint64
+	Bytes      [2]uint64
+	lastReport int64
+	linked     int64 // End when the entry was put at the tail of its list
+	prev, next int32 // neighbours in the list, -1 none
+
 	// ID is the flow.id: 22 characters of base64url of a SHA-256 of the
 	// key, the initiator and the start time, so that reading the same
 	// capture again gives the same ID.
 	ID [22]byte
-	// OrigSide is the initiator's side: the SYN sender, else the sender of
-	// the first packet seen.
-	OrigSide uint8
-	// Start and End are the first and last packet times (Unix ns).
-	Start, End int64
-	// Packets and Bytes (frame length on the wire) sent by each side.
-	Packets [2]uint64
-	Bytes   [2]uint64
-	// Flags ORs the TCP flags each side sent.
-	Flags [2]uint8
-	// App is the first application protocol seen ("" if none).
-	App string
 	// Final is false for an interim update.
 	Final  bool
 	Reason EndReason
-
-	tcp        [2]uint8 // st* bits per side
-	hist       [2]uint8 // h* letters seen per side
-	History    [16]byte // Zeek history letters (see HistoryString)
-	HistLen    uint8
-	lastReport int64
-
-	list       uint8
-	prev, next int32 // neighbours in the list, -1 none
+	// History holds the Zeek history letters (see HistoryBytes).
+	History [16]byte
+	HistLen uint8
+	// App is the first application protocol seen ("" if none).
+	App string
 }
 
 // Src returns the initiator's side, Dst the responder's.
@@ -227,6 +230,7 @@ func (r *Record) ConnState() string {
 type Table struct {
 	cfg     Config
 	timeout [numLists]int64
+	slack   [numLists]int64 // timeout/16: see Observe
 	update  int64
 	emit    func(*Record)
 
@@ -262,6 +266,9 @@ func NewTable(cfg Config) *Table {
 	}
 	t := &Table{cfg: cfg, emit: cfg.Emit, update: int64(cfg.Update)}
 	t.timeout = [numLists]int64{int64(cfg.TCPTimeout), int64(cfg.UDPTimeout), int64(cfg.OtherTimeout), int64(cfg.CloseDelay)}
+	for l, d := range t.timeout {
+		t.slack[l] = d / 16
+	}
 	n := 1024
 	for n < 2*min(cfg.MaxFlows, 4096) {
 		n *= 2
@@ -353,6 +360,7 @@ func (t *Table) unlink(e int32) {
 func (t *Table) link(e int32, l uint8) {
 	r := &t.recs[e]
 	r.list = l
+	r.linked = r.End
 	r.next = -1
 	r.prev = t.tail[l]
 	if r.prev >= 0 {
@@ -380,8 +388,14 @@ func (t *Table) Expire(now int64) {
 	for l := range numLists {
 		for e := t.head[l]; e >= 0; e = t.head[l] {
 			r := &t.recs[e]
-			if now-r.End <= t.timeout[l] {
+			if now-r.linked <= t.timeout[l] {
 				break
+			}
+			if now-r.End <= t.timeout[l] {
+				// seen since it was linked: its place is at the tail
+				t.unlink(e)
+				t.link(e, uint8(l))
+				continue
 			}
 			why := EndIdle
 			if l == listClosed {
@@ -410,7 +424,7 @@ func (t *Table) Flush() {
 func (t *Table) oldest() int32 {
 	best := int32(-1)
 	for l := range numLists {
-		if e := t.head[l]; e >= 0 && (best < 0 || t.recs[e].End < t.recs[best].End) {
+		if e := t.head[l]; e >= 0 && (best < 0 || t.recs[e].linked < t.recs[best].linked) {
 			best = e
 		}
 	}
@@ -464,14 +478,20 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 			t.end(e, why)
 			return t.start(p, side, ts, wireLen)
 		}
-		t.unlink(e)
 	} else {
 		return t.start(p, side, ts, wireLen)
 	}
 	r := &t.recs[e]
 	r.count(p, side, ts, wireLen)
-	l := r.listFor()
-	t.link(e, l)
+	// Moving an entry to the tail of its list on every packet would touch
+	// its two neighbours (two cache misses): it moves when its list changes
+	// or it was linked more than slack ago, and Expire moves an entry it
+	// finds at the head but seen since. Timeouts are thus exact, and the
+	// eviction order is by last-seen time within slack.
+	if l := r.listFor(); l != r.list || r.End-r.linked > t.slack[l] {
+		t.unlink(e)
+		t.link(e, l)
+	}
 	if t.update > 0 && ts-r.lastReport >= t.update {
 		r.lastReport = ts
 		r.Final, r.Reason = false, Active
