@@ -26,6 +26,7 @@ import (
 	"github.com/espcap/espcap-fast/capfile"
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/flow"
 	"github.com/espcap/espcap-fast/pipeline"
 )
 
@@ -215,33 +216,40 @@ func BenchmarkPipeline(b *testing.B) {
 	protos := protocols(b)
 	for _, workers := range []int{1, runtime.NumCPU()} {
 		b.Run("workers="+strconv.Itoa(workers), func(b *testing.B) {
-			sink := &discard{}
-			r, err := pipeline.New(pipeline.Config{Workers: workers, Protocols: protos}, sink)
-			if err != nil {
-				b.Fatal(err)
-			}
-			src := &pipeline.Source{Name: "bench.pcap"}
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := startClock()
-			err = r.Run(context.Background(), func(f *pipeline.Feeder) error {
-				if err := f.Begin(src); err != nil {
-					return err
-				}
-				for i := 0; i < b.N; i++ {
-					p := &pk[i%len(pk)]
-					if err := f.Add(p.data, p.origLen, p.ts, uint64(i+1), p.linkType, 0); err != nil {
-						return err
-					}
-				}
-				return f.End()
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			report(b, start)
+			runPipeline(b, pipeline.Config{Workers: workers, Protocols: protos}, pk,
+				func(i int) int64 { return pk[i%len(pk)].ts })
 		})
 	}
+}
+
+// runPipeline runs the offline pipeline over b.N packets of pk from memory,
+// packet i at time ts(i), into a discarding sink, and reports the rates.
+func runPipeline(b *testing.B, cfg pipeline.Config, pk []packet, ts func(i int) int64) *pipeline.Runner {
+	r, err := pipeline.New(cfg, &discard{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := &pipeline.Source{Name: "bench.pcap"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := startClock()
+	err = r.Run(context.Background(), func(f *pipeline.Feeder) error {
+		if err := f.Begin(src); err != nil {
+			return err
+		}
+		for i := 0; i < b.N; i++ {
+			p := &pk[i%len(pk)]
+			if err := f.Add(p.data, p.origLen, ts(i), uint64(i+1), p.linkType, 0); err != nil {
+				return err
+			}
+		}
+		return f.End()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	report(b, start)
+	return r
 }
 
 // BenchmarkReadFile reads the capture file(s) with capfile alone.
@@ -271,4 +279,86 @@ func BenchmarkReadFile(b *testing.B) {
 		}
 	}
 	report(b, start)
+}
+
+// replayTS returns packet j's time on pass round through the capture: each
+// pass is shifted past the one before it and past every idle timeout, so
+// replaying the capture looks like new traffic to the flow table.
+func replayTS(pk []packet, j, round int) int64 {
+	span := pk[len(pk)-1].ts - pk[0].ts
+	if span < 0 {
+		span = -span
+	}
+	return pk[j].ts + int64(round)*(span+int64(time.Hour))
+}
+
+// BenchmarkDecodeFlow decodes packets and tracks their flows (flow.Extract
+// and Table.Observe) on one goroutine; its ns/op minus BenchmarkDecode's is
+// what flow tracking adds per packet.
+func BenchmarkDecodeFlow(b *testing.B) {
+	pk := load(b)
+	d := decode.NewDecoder()
+	var flows atomic.Int64
+	tab := flow.NewTable(flow.Config{Emit: func(*flow.Record) { flows.Add(1) }})
+	var fp flow.Packet
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := startClock()
+	for i, j, round := 0, 0, 0; i < b.N; i++ {
+		p := &pk[j]
+		ts := replayTS(pk, j, round)
+		if j++; j == len(pk) {
+			j, round = 0, round+1
+		}
+		decode.Prefetch(pk[j].data)
+		if flow.Extract(d.Decode(p.data, p.linkType, p.origLen), &fp) {
+			tab.Observe(&fp, ts, p.origLen)
+		}
+	}
+	report(b, start)
+	st := tab.Stats()
+	b.ReportMetric(float64(st.Flows)/float64(b.N), "flows/packet")
+}
+
+// BenchmarkFlowObserve is Table.Observe alone, on keys extracted before the
+// clock starts.
+func BenchmarkFlowObserve(b *testing.B) {
+	pk := load(b)
+	d := decode.NewDecoder()
+	fps := make([]flow.Packet, 0, len(pk))
+	idx := make([]int, 0, len(pk))
+	for j := range pk {
+		var fp flow.Packet
+		if flow.Extract(d.Decode(pk[j].data, pk[j].linkType, pk[j].origLen), &fp) {
+			fps = append(fps, fp)
+			idx = append(idx, j)
+		}
+	}
+	tab := flow.NewTable(flow.Config{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i, j, round := 0, 0, 0; i < b.N; i++ {
+		k := idx[j]
+		tab.Observe(&fps[j], replayTS(pk, k, round), pk[k].origLen)
+		if j++; j == len(fps) {
+			j, round = 0, round+1
+		}
+	}
+}
+
+// BenchmarkPipelineFlows runs the offline pipeline with --records flows (no
+// packet documents) and --records both.
+func BenchmarkPipelineFlows(b *testing.B) {
+	pk := load(b)
+	protos := protocols(b)
+	for _, mode := range []string{"flows", "both"} {
+		b.Run("records="+mode, func(b *testing.B) {
+			fc := &pipeline.FlowConfig{Packets: mode == "both"}
+			r := runPipeline(b, pipeline.Config{Workers: runtime.NumCPU(), Protocols: protos, Flows: fc}, pk,
+				func(i int) int64 { return replayTS(pk, i%len(pk), i/len(pk)) })
+			flows, evicted, _ := r.FlowStats()
+			b.ReportMetric(float64(flows), "flowdocs")
+			b.ReportMetric(float64(evicted), "evicted")
+		})
+	}
 }

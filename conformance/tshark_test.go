@@ -22,6 +22,7 @@ import (
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
 	"github.com/espcap/espcap-fast/internal/need"
+	"github.com/espcap/espcap-fast/internal/testpcap"
 	"github.com/espcap/espcap-fast/pipeline"
 )
 
@@ -321,33 +322,9 @@ func TestAgreesWithTsharkShared(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the shared corpus takes a while")
 	}
-	var files []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			switch d.Name() {
-			case "oracle", "expected":
-				return filepath.SkipDir
-			}
-			if strings.HasSuffix(d.Name(), "-malformed") {
-				return filepath.SkipDir
-			}
-			if d.Name() == "pcapng-format" {
-				// placeholder packets, for container parsing only (INDEX.md);
-				// tshark also counts their Custom Blocks as frames
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		switch filepath.Ext(p) {
-		case ".pcap", ".pcapng", ".cap":
-			files = append(files, p)
-		}
-		return nil
-	})
-	sort.Strings(files)
+	// (pcapng-format: placeholder packets; tshark also counts their
+	// Custom Blocks as frames)
+	files := testpcap.SharedCaptures(dir)
 	// Measured 99.45% on the whole corpus (2026-11): what remains is
 	// tshark's per-conversation state (HTTP and TLS continuation segments
 	// it does or does not attribute, retransmissions), QUIC packets it

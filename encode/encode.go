@@ -30,6 +30,8 @@ type Meta struct {
 	// Interface names the capture interface (live capture, or the pcapng
 	// interface's if_name); empty when unknown.
 	Interface string
+	// FlowID is the packet's flow.id when flows are tracked (nil: none).
+	FlowID []byte
 }
 
 // Encoder writes documents. It caches the formatted date of the last second
@@ -89,6 +91,7 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 			w.key(`,"tags":["continuation"]`)
 		}
 		e.ecsApp(p)
+		e.flowID(m)
 		w.close()
 		return w.b
 	}
@@ -102,8 +105,16 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	w.close()
 	e.ecsApp(p)
 
+	e.flowID(m)
 	w.close()
 	return w.b
+}
+
+// flowID writes the packet's flow.id, if it has one.
+func (e *Encoder) flowID(m *Meta) {
+	if len(m.FlowID) > 0 {
+		e.w.b = appendFlowID(e.w.b, m.FlowID)
+	}
 }
 
 // appendHead appends the fields every document starts with: @timestamp,

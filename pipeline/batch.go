@@ -8,6 +8,8 @@
 // allocation anywhere on the way.
 package pipeline
 
+import "github.com/espcap/espcap-fast/flow"
+
 // Limits of one batch.
 const (
 	// BatchPackets is the most packets in one batch.
@@ -39,6 +41,8 @@ type record struct {
 	docOff    int // document bytes in Batch.out, docOff:docEnd; docEnd < 0 = no document
 	docEnd    int
 	malformed bool
+	hasFlow   bool        // fp holds the packet's flow key (flow records on)
+	fp        flow.Packet // the packet's flow key, flags and payload length
 }
 
 // Batch is a run of packets from one source, and after the workers are done

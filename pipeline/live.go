@@ -42,6 +42,9 @@ func NewLive(cfg Config, sink Sink, groups []*ring.Group) (*LiveRunner, error) {
 	if len(groups) == 0 {
 		return nil, errors.New("pipeline: live capture without interfaces")
 	}
+	if cfg.Flows != nil {
+		return nil, errors.New("pipeline: flow records are not supported in live capture yet")
+	}
 	cfg.Workers = 0
 	for _, g := range groups {
 		cfg.Workers += len(g.Rings())

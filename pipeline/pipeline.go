@@ -33,6 +33,8 @@ type Config struct {
 	Protocols *encode.Protocols
 	// Warn reports a problem that does not stop the run (a damaged file).
 	Warn func(err error)
+	// Flows turns on flow records (nil: packet documents only).
+	Flows *FlowConfig
 }
 
 // Stats counts what a run did. Fields are updated atomically while it runs.
@@ -58,6 +60,8 @@ type Runner struct {
 	work chan *Batch
 	done chan *Batch
 	seq  uint64
+
+	flows *flowStage // nil unless cfg.Flows
 }
 
 // CheckBPF compiles a --bpf expression with libpcap for Ethernet, so that
@@ -105,6 +109,9 @@ func newRunner(cfg Config, sink Sink, newBatch func() *Batch) (*Runner, error) {
 	}
 	for i := 0; i < n; i++ {
 		r.free <- newBatch()
+	}
+	if cfg.Flows != nil {
+		r.flows = newFlowStage(*cfg.Flows)
 	}
 	return r, nil
 }
@@ -244,6 +251,9 @@ func (r *Runner) worker() {
 				}
 			}
 			p := dec.Decode(data, rec.linkType, rec.origLen)
+			if fc := r.cfg.Flows; fc != nil && !fc.track(rec, p, &meta) {
+				continue
+			}
 			meta.Timestamp = rec.ts
 			meta.Number = rec.number
 			meta.CapLen, meta.OrigLen = rec.n, rec.origLen
@@ -285,8 +295,11 @@ func (r *Runner) writer(stopReading func()) error {
 				stopped = true
 			}
 			if !stopped && sinkErr == nil {
+				if r.flows != nil {
+					r.flows.batch(b)
+				}
 				n, malformed := r.trim(b, &docs)
-				if n > 0 {
+				if n > 0 || len(b.out) > 0 {
 					if err := r.sink.Write(b); err != nil {
 						sinkErr = err
 						stopReading()
@@ -302,6 +315,11 @@ func (r *Runner) writer(stopReading func()) error {
 			r.free <- b
 		}
 	}
+	if r.flows != nil && !stopped && sinkErr == nil {
+		if err := r.flushFlows(); err != nil {
+			sinkErr = err
+		}
+	}
 	if sinkErr != nil {
 		return sinkErr
 	}
@@ -309,6 +327,18 @@ func (r *Runner) writer(stopReading func()) error {
 		return fmt.Errorf("--bpf: %w", filterErr)
 	}
 	return nil
+}
+
+// flushFlows writes the flows still tracked at the end of the run.
+func (r *Runner) flushFlows() error {
+	b := <-r.free
+	defer func() { r.free <- b }()
+	b.reset()
+	r.flows.flush(b)
+	if len(b.out) == 0 {
+		return nil
+	}
+	return r.sink.Write(b)
 }
 
 // trim cuts the batch's documents at Count and returns how many documents

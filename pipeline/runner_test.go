@@ -59,7 +59,7 @@ func (s *collectSink) Write(b *Batch) error {
 
 // runFiles runs the pipeline over files and returns the sink and the
 // runner's error.
-func runFiles(t *testing.T, ctx context.Context, cfg Config, sink *collectSink, files []string) (*Runner, error) {
+func runFiles(t *testing.T, ctx context.Context, cfg Config, sink Sink, files []string) (*Runner, error) {
 	t.Helper()
 	protos, err := encode.ParseProtocols(espcapfast.ProtocolsList)
 	if err != nil {

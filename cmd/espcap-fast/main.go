@@ -83,6 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	es.spool = registerSpoolFlags(fs)
 	eng := registerEngineFlags(fs)
 	live := registerLiveFlags(fs)
+	flows := registerFlowFlags(fs)
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decode/encode workers")
 	fs.BoolVar(&o.quiet, "q", false, "no progress or summary on stderr")
 	fs.BoolVar(&o.list, "list", false, "list the network interfaces and exit")
@@ -127,6 +128,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := eng.validate(); err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+	if err := flows.validate(eng.engine, len(es.nodes) > 0, len(o.nics) > 0); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
@@ -183,6 +188,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		BPF:       o.bpf,
 		Protocols: protos,
 		Warn:      prog.warn,
+		Flows:     flows.config(),
 	}
 	runner, err := pipeline.New(cfg, sink)
 	if err != nil {
@@ -219,6 +225,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			st.Packets.Load(), st.Docs.Load(), st.Malformed.Load(), st.Filtered.Load(),
 			st.FilesFailed.Load(), len(in.Paths), el.Round(time.Millisecond), rate)
 	}
+	flows.summary(stderr, o.quiet, runner)
 	return exitStatus(stderr, runErr, flushErr, st.FilesFailed.Load(), idxCode, ctx.Err())
 }
 

@@ -4,8 +4,10 @@ package testpcap
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -103,4 +105,31 @@ func MustLoad(t testing.TB, pattern string, max int) []Packet {
 		t.Fatalf("testpcap: the captures matching %s hold no packet", pattern)
 	}
 	return pk
+}
+
+// SharedCaptures returns the captures of real traffic in the shared corpus
+// dir, sorted: every .pcap, .pcapng and .cap file except the malformed
+// folders, the oracle and expected-output folders, and pcapng-format (its
+// packets are placeholders, for container parsing only; see INDEX.md).
+func SharedCaptures(dir string) []string {
+	var files []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			switch n := d.Name(); {
+			case n == "oracle", n == "expected", n == "pcapng-format", strings.HasSuffix(n, "-malformed"):
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(p) {
+		case ".pcap", ".pcapng", ".cap":
+			files = append(files, p)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files
 }

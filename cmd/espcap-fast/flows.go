@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/espcap/espcap-fast/flow"
+	"github.com/espcap/espcap-fast/pipeline"
+)
+
+// flowFlags are the flags of flow records (docs/SCHEMA.md, "Flow documents").
+type flowFlags struct {
+	records       string
+	timeout       time.Duration
+	update        time.Duration
+	maxFlows      int
+	maxPacketsPer uint64
+}
+
+func registerFlowFlags(fs *flag.FlagSet) *flowFlags {
+	f := &flowFlags{}
+	fs.StringVar(&f.records, "records", "packets", "documents to write: packets (one per packet), flows (one per connection), or both")
+	fs.DurationVar(&f.timeout, "flow-timeout", 0, fmt.Sprintf("idle time after which a flow ends (0: per transport, TCP %v, UDP %v, others %v)",
+		flow.DefaultTCPTimeout, flow.DefaultUDPTimeout, flow.DefaultOtherTimeout))
+	fs.DurationVar(&f.update, "flow-update", 0, "write an interim flow document (flow.final false) of a flow still active after this long, and again after each such period (0: none)")
+	fs.IntVar(&f.maxFlows, "max-flows", flow.DefaultMaxFlows, "flows tracked at once; beyond it the least recently seen one is written (end_reason evicted)")
+	fs.Uint64Var(&f.maxPacketsPer, "max-packets-per-flow", 0, "with --records both: packet documents only for the first N packets of each flow in each direction (0: all)")
+	return f
+}
+
+// validate checks the flags against the rest of the run: flow records are
+// made by the native engine from files, written to stdout.
+func (f *flowFlags) validate(engine string, node, live bool) error {
+	switch f.records {
+	case "packets":
+		if f.maxPacketsPer > 0 {
+			return errors.New("--max-packets-per-flow needs --records both")
+		}
+		return nil
+	case "flows", "both":
+	default:
+		return fmt.Errorf("--records %q: want packets, flows or both", f.records)
+	}
+	if f.maxPacketsPer > 0 && f.records != "both" {
+		return errors.New("--max-packets-per-flow needs --records both")
+	}
+	if f.maxFlows < 1 {
+		return errors.New("--max-flows must be at least 1")
+	}
+	if f.timeout < 0 || f.update < 0 {
+		return errors.New("--flow-timeout and --flow-update must not be negative")
+	}
+	// not built yet (issue 10): refuse rather than write packets only
+	switch {
+	case engine == "tshark":
+		return fmt.Errorf("--records %s: not supported with --engine tshark yet; use the native engine", f.records)
+	case node:
+		return fmt.Errorf("--records %s: not supported with --node yet (no flows index); write NDJSON to stdout", f.records)
+	case live:
+		return fmt.Errorf("--records %s: not supported in live capture yet; read capture files", f.records)
+	}
+	return nil
+}
+
+// config returns the pipeline's flow configuration (nil: packets only).
+func (f *flowFlags) config() *pipeline.FlowConfig {
+	if f.records == "packets" {
+		return nil
+	}
+	return &pipeline.FlowConfig{
+		Table: flow.Config{
+			TCPTimeout: f.timeout, UDPTimeout: f.timeout, OtherTimeout: f.timeout,
+			Update:   f.update,
+			MaxFlows: f.maxFlows,
+		},
+		Packets:           f.records == "both",
+		MaxPacketsPerFlow: f.maxPacketsPer,
+	}
+}
+
+// summary reports the flow counters after a run.
+func (f *flowFlags) summary(w io.Writer, quiet bool, r *pipeline.Runner) {
+	if quiet || f.records == "packets" {
+		return
+	}
+	flows, evicted, capped := r.FlowStats()
+	fmt.Fprintf(w, "espcap-fast: %d flow documents, %d flows evicted (--max-flows), %d packet documents left out (--max-packets-per-flow)\n",
+		flows, evicted, capped)
+}

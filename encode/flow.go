@@ -1,0 +1,150 @@
+package encode
+
+import (
+	"time"
+
+	"github.com/espcap/espcap-fast/encode/communityid"
+	"github.com/espcap/espcap-fast/flow"
+)
+
+// AppendFlow appends the JSON document of flow record r to dst and returns
+// it: one line, no trailing newline. Documents are told apart from packet
+// documents by event.kind "event" and event.type "connection" (packet
+// documents have no event object). It allocates nothing.
+func AppendFlow(dst []byte, r *flow.Record) []byte {
+	b := append(dst, `{"@timestamp":"`...)
+	b = appendTime(b, r.Start)
+	b = append(b, `","event":{"kind":"event","category":["network"],"type":["connection"],"start":"`...)
+	b = appendTime(b, r.Start)
+	b = append(b, `","end":"`...)
+	b = appendTime(b, r.End)
+	b = append(b, `","duration":`...)
+	b = appendInt(b, r.End-r.Start)
+	b = append(b, `},"flow":{"id":"`...)
+	b = append(b, r.ID[:]...)
+	b = append(b, `","final":`...)
+	if r.Final {
+		b = append(b, "true"...)
+	} else {
+		b = append(b, "false"...)
+	}
+	b = append(b, `,"end_reason":"`...)
+	b = append(b, r.Reason.String()...)
+	b = append(b, `"`...)
+	k := &r.Key
+	if k.Proto == 6 {
+		b = append(b, `,"conn_state":"`...)
+		b = append(b, r.ConnState()...)
+		b = append(b, `","history":"`...)
+		b = append(b, r.HistoryBytes()...)
+		b = append(b, `","source_tcp_flags":`...)
+		b = appendUint(b, uint64(r.Flags[r.Src()]))
+		b = append(b, `,"destination_tcp_flags":`...)
+		b = appendUint(b, uint64(r.Flags[r.Dst()]))
+	} else {
+		b = append(b, `,"conn_state":"`...)
+		b = append(b, r.ConnState()...)
+		b = append(b, `","history":"`...)
+		b = append(b, r.HistoryBytes()...)
+		b = append(b, '"')
+	}
+	b = append(b, '}')
+	b = appendEndpoint(b, `,"source":{"ip":`, r, r.Src())
+	b = appendEndpoint(b, `,"destination":{"ip":`, r, r.Dst())
+
+	b = append(b, `,"network":{"type":"`...)
+	if k.IPv6 {
+		b = append(b, "ipv6"...)
+	} else {
+		b = append(b, "ipv4"...)
+	}
+	b = append(b, `","iana_number":"`...)
+	b = appendUint(b, uint64(k.Proto))
+	b = append(b, '"')
+	if t := transportName(k.Proto); t != "" {
+		b = append(b, `,"transport":"`...)
+		b = append(b, t...)
+		b = append(b, '"')
+	}
+	if r.App != "" {
+		b = append(b, `,"protocol":"`...)
+		b = append(b, r.App...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"community_id":"`...)
+	b = appendFlowCID(b, r)
+	b = append(b, '"')
+	b = fieldUint(b, `,"packets":`, r.Packets[0]+r.Packets[1])
+	b = fieldUint(b, `,"bytes":`, r.Bytes[0]+r.Bytes[1])
+	if k.VLAN[0] != 0 {
+		b = append(b, `,"vlan":{"id":"`...)
+		b = appendUint(b, uint64(k.VLAN[0]))
+		b = append(b, `"}`...)
+		if k.VLAN[1] != 0 {
+			b = append(b, `,"inner":{"vlan":{"id":"`...)
+			b = appendUint(b, uint64(k.VLAN[1]))
+			b = append(b, `"}}`...)
+		}
+	}
+	b = append(b, `}}`...)
+	return b
+}
+
+// appendEndpoint appends one side's object, opened by key (which includes
+// `{"ip":`).
+func appendEndpoint(b []byte, key string, r *flow.Record, s int) []byte {
+	b = append(b, key...)
+	b = appendIP(b, r.Addr(s))
+	if r.Key.HasPorts {
+		b = fieldUint(b, `,"port":`, uint64(r.Port(s)))
+	}
+	b = fieldUint(b, `,"packets":`, r.Packets[s])
+	b = fieldUint(b, `,"bytes":`, r.Bytes[s])
+	return append(b, '}')
+}
+
+// appendFlowCID appends the flow's Community ID, computed from the
+// initiator's point of view (for ICMP from the request's type, code 0).
+func appendFlowCID(b []byte, r *flow.Record) []byte {
+	k := &r.Key
+	sp, dp := r.Port(r.Src()), r.Port(r.Dst())
+	switch {
+	case k.ICMPPair:
+		sp, dp = k.PortB, 0
+	case k.ICMP:
+		sp, dp = k.PortA, k.PortB
+	case !k.HasPorts:
+		sp, dp = 0, 0
+	}
+	return communityid.AppendV1(b, 0, r.Addr(r.Src()), r.Addr(r.Dst()), k.Proto, sp, dp)
+}
+
+// transportName returns the ECS network.transport of an IP protocol.
+func transportName(proto uint8) string {
+	switch proto {
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 132:
+		return "sctp"
+	case 1:
+		return "icmp"
+	case 58:
+		return "ipv6-icmp"
+	}
+	return ""
+}
+
+// appendTime appends a Unix nanosecond time as RFC 3339 UTC with nine
+// fraction digits.
+func appendTime(b []byte, ts int64) []byte {
+	return time.Unix(secondsOf(ts), nanosOf(ts)).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000000Z")
+}
+
+// appendFlowID appends `,"flow":{"id":"…"}` to a packet document.
+func appendFlowID(b []byte, id []byte) []byte {
+	b = append(b, `,"flow":{"id":"`...)
+	b = append(b, id...)
+	return append(b, `"}`...)
+}

@@ -1,0 +1,108 @@
+package encode_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/espcap/espcap-fast/decode"
+	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/flow"
+	"github.com/espcap/espcap-fast/internal/testpcap"
+)
+
+// TestFlowDocuments tracks the flows of the test captures and checks that
+// every flow document is valid JSON with its counts, that packet documents
+// carry their flow's flow.id, and that a flow's community_id is the one of
+// its packets.
+func TestFlowDocuments(t *testing.T) {
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/*", 0)
+	e, d := encoder(t), decode.NewDecoder()
+	cids := map[string]string{} // flow.id -> community_id of its packets
+	var flows []map[string]any
+	tab := flow.NewTable(flow.Config{Emit: func(r *flow.Record) {
+		b := encode.AppendFlow(nil, r)
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("invalid flow JSON: %v\n%s", err, b)
+		}
+		flows = append(flows, doc)
+	}})
+	var fp flow.Packet
+	var packets uint64
+	for i := range pk {
+		p := &pk[i]
+		if i > 0 && p.File != pk[i-1].File {
+			tab.Flush()
+		}
+		dp := d.Decode(p.Data, p.LinkType, p.OrigLen)
+		if !flow.Extract(dp, &fp) {
+			continue
+		}
+		packets++
+		r := tab.Observe(&fp, p.Timestamp, p.OrigLen)
+		m := encode.Meta{Timestamp: p.Timestamp, Number: uint64(p.Number), CapLen: len(p.Data), OrigLen: p.OrigLen, FileName: p.File, FlowID: r.ID[:]}
+		b := e.Encode(nil, &m, dp)
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s frame %d: invalid JSON: %v\n%s", p.File, p.Number, err, b)
+		}
+		id, _ := get(doc, "flow.id").(string)
+		if id != string(r.ID[:]) {
+			t.Fatalf("%s frame %d: flow.id %q, want %q", p.File, p.Number, id, r.ID)
+		}
+		// (the packet's Community ID is the outer header's: compare
+		// packets that are not tunnelled)
+		if cid, ok := get(doc, "network.community_id").(string); ok && fp.Key.HasPorts && dp.Count(decode.KindIPv4)+dp.Count(decode.KindIPv6) == 1 {
+			cids[id] = cid
+		}
+	}
+	tab.Flush()
+	var sum float64
+	checked := 0
+	for _, f := range flows {
+		sum += get(f, "network.packets").(float64)
+		if get(f, "source.packets").(float64)+get(f, "destination.packets").(float64) != get(f, "network.packets").(float64) {
+			t.Errorf("flow %v: source and destination packets do not add up", get(f, "flow.id"))
+		}
+		id := get(f, "flow.id").(string)
+		if want, ok := cids[id]; ok {
+			checked++
+			if got := get(f, "network.community_id"); got != want {
+				t.Errorf("flow %s: community_id %v, its packets have %s", id, got, want)
+			}
+		}
+		if get(f, "event.kind") != "event" || get(f, "flow.final") != true {
+			t.Errorf("flow %s: event.kind %v final %v", id, get(f, "event.kind"), get(f, "flow.final"))
+		}
+	}
+	if uint64(sum) != packets {
+		t.Errorf("flows count %v packets, %d were tracked", sum, packets)
+	}
+	if checked == 0 {
+		t.Error("no flow's community_id checked")
+	}
+	t.Logf("%d packets, %d flows, %d community IDs checked", packets, len(flows), checked)
+}
+
+func TestAppendFlowAllocatesNothing(t *testing.T) {
+	pk := testpcap.MustLoad(t, "../testdata/pcaps/*", 0)
+	d := decode.NewDecoder()
+	var recs []flow.Record
+	tab := flow.NewTable(flow.Config{Emit: func(r *flow.Record) { recs = append(recs, *r) }})
+	var fp flow.Packet
+	for i := range pk {
+		if flow.Extract(d.Decode(pk[i].Data, pk[i].LinkType, pk[i].OrigLen), &fp) {
+			tab.Observe(&fp, pk[i].Timestamp, pk[i].OrigLen)
+		}
+	}
+	tab.Flush()
+	buf := make([]byte, 0, 4096)
+	i := 0
+	allocs := testing.AllocsPerRun(len(recs), func() {
+		buf = encode.AppendFlow(buf[:0], &recs[i%len(recs)])
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%.2f allocations per flow document, want 0", allocs)
+	}
+}

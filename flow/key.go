@@ -1,0 +1,284 @@
+// Package flow tracks connections: a per-worker table of bidirectional flows
+// (Zeek's conn.log, Suricata's flow events, Arkime's sessions) built from
+// decoded packets, and the records it hands out when a flow ends or is due
+// for an interim update.
+//
+// A Table belongs to one worker goroutine: it takes no locks. Its entries
+// live in a slab bounded by Config.MaxFlows and are reused, so that tracking
+// a packet allocates nothing once the table has grown to its working size.
+package flow
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+
+	"github.com/espcap/espcap-fast/decode"
+)
+
+// IP protocol numbers the key treats specially.
+const (
+	protoICMP   = 1
+	protoTCP    = 6
+	protoUDP    = 17
+	protoICMPv6 = 58
+	protoSCTP   = 132
+)
+
+// Key identifies a flow in both directions. A is the endpoint whose address
+// (then port) sorts first, so that both directions of a connection give the
+// same Key; Extract reports which side sent the packet.
+//
+// Ports are the transport ports for TCP, UDP and SCTP. For ICMP echo,
+// timestamp, information, address-mask (and their ICMPv6 counterparts) they
+// are the identifier and the request type, so that a request and its reply
+// share a flow; for other ICMP messages the type and code. Other IP
+// protocols have zero ports: one flow per address pair and protocol.
+type Key struct {
+	A, B     [16]byte // addresses; IPv4 in the first 4 bytes
+	PortA    uint16
+	PortB    uint16
+	VLAN     [2]uint16 // outer and inner 802.1Q/802.1ad ids, 0 if none
+	Proto    uint8     // IP protocol number
+	IPv6     bool
+	HasPorts bool // TCP, UDP, SCTP: ports are transport ports
+	ICMP     bool // ports are ICMP identifier/type or type/code
+	// ICMPPair: the ports are an ICMP identifier (A) and request type (B)
+	ICMPPair bool
+}
+
+// AddrLen returns the length of the key's addresses (4 or 16).
+func (k *Key) AddrLen() int {
+	if k.IPv6 {
+		return 16
+	}
+	return 4
+}
+
+// Hash returns a hash of the key, the same for both directions (the key is
+// normalized).
+func (k *Key) Hash() uint64 {
+	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
+	h := binary.LittleEndian.Uint64(k.A[0:8])*m1 ^ binary.LittleEndian.Uint64(k.A[8:16])
+	h = (h ^ binary.LittleEndian.Uint64(k.B[0:8])) * m2
+	h = (h ^ binary.LittleEndian.Uint64(k.B[8:16])) * m1
+	h ^= uint64(k.PortA)<<16 | uint64(k.PortB) | uint64(k.VLAN[0])<<32 | uint64(k.VLAN[1])<<44 | uint64(k.Proto)<<56
+	// MurmurHash3's finalizer: every input bit reaches the low bits, which
+	// pick the index slot
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
+}
+
+// Packet is what the table needs of one packet: its key, which side sent
+// it, and its TCP flags and payload length.
+type Packet struct {
+	Key Key
+	// FromB is set when the packet was sent by the key's B endpoint.
+	FromB bool
+	// Flags are the TCP flags (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08,
+	// ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80); 0 for other transports.
+	Flags uint8
+	// Payload is the transport payload length (TCP segment data, UDP data).
+	Payload int
+	// App is the highest application layer's protocol name ("dns", "http",
+	// "tls", ...; "" if none), as network.protocol names it.
+	App string
+}
+
+// TCP flag bits as in the TCP header.
+const (
+	FIN = 0x01
+	SYN = 0x02
+	RST = 0x04
+	PSH = 0x08
+	ACK = 0x10
+	URG = 0x20
+	ECE = 0x40
+	CWR = 0x80
+)
+
+// Extract fills fp from the innermost IP header of p that an ICMP error
+// does not quote (for tunnelled traffic: the inner connection, as Zeek and
+// Arkime track it; for other packets the header the packet's Community ID
+// is computed from) and the transport layer after it, with the VLAN ids
+// found before the first IP header. It returns false when p has no IP
+// header.
+func Extract(p *decode.Packet, fp *Packet) bool {
+	*fp = Packet{}
+	k := &fp.Key
+	var src, dst []byte
+	ipAt := -1
+	nvlan := 0
+	// the innermost IP header that is not quoted by an ICMP error: for
+	// tunnelled traffic the inner connection (as Zeek and Arkime track it)
+layers:
+	for i, l := range p.Layers {
+		switch l.Kind {
+		case decode.KindDot1Q, decode.KindDot1AD:
+			if nvlan < 2 && ipAt < 0 {
+				if l.Kind == decode.KindDot1Q {
+					k.VLAN[nvlan] = p.Dot1Q[l.Index].VLANIdentifier
+				} else {
+					k.VLAN[nvlan] = p.Dot1AD[l.Index].VLANIdentifier
+				}
+				nvlan++
+			}
+		case decode.KindICMPv4, decode.KindICMPv6:
+			break layers
+		case decode.KindIPv4:
+			ip := &p.IPv4[l.Index]
+			src, dst, k.Proto, k.IPv6 = ip.SrcIP, ip.DstIP, uint8(ip.Protocol), false
+			ipAt = i
+		case decode.KindIPv6:
+			ip := &p.IPv6[l.Index]
+			src, dst, k.IPv6 = ip.SrcIP, ip.DstIP, true
+			k.Proto = uint8(ip.NextHeader)
+			ext := &p.IPv6Ext[l.Index]
+			if ext.HopOptsNxt >= 0 {
+				k.Proto = uint8(ext.HopOptsNxt)
+			}
+			for _, nx := range [3]int{ext.RoutingNxt, ext.FragNxt, ext.DstOptsNxt} {
+				if nx >= 0 {
+					k.Proto = uint8(nx)
+				}
+			}
+			ipAt = i
+		}
+	}
+	if ipAt < 0 || (len(src) != 4 && len(src) != 16) || len(src) != len(dst) {
+		return false
+	}
+	var sport, dport uint16
+	swapOK := true // whether the ports of the reverse direction are swapped
+	if ipAt+1 < len(p.Layers) {
+		l := p.Layers[ipAt+1]
+		switch l.Kind {
+		case decode.KindTCP:
+			t := &p.TCP[l.Index]
+			sport, dport, k.HasPorts = uint16(t.SrcPort), uint16(t.DstPort), true
+			fp.Flags = tcpFlags(t.Contents)
+			if n := p.TCPSegLen[l.Index]; n >= 0 {
+				fp.Payload = n
+			} else {
+				fp.Payload = len(t.Payload)
+			}
+		case decode.KindUDP:
+			u := &p.UDP[l.Index]
+			sport, dport, k.HasPorts = uint16(u.SrcPort), uint16(u.DstPort), true
+			if n := int(u.Length) - 8; n >= 0 {
+				fp.Payload = n
+			} else {
+				fp.Payload = len(u.Payload)
+			}
+		case decode.KindSCTP:
+			s := &p.SCTP[l.Index]
+			sport, dport, k.HasPorts = uint16(s.SrcPort), uint16(s.DstPort), true
+		case decode.KindICMPv4:
+			c := &p.ICMPv4[l.Index]
+			k.ICMP = true
+			sport, dport, k.ICMPPair = icmpPorts(c.TypeCode.Type(), c.TypeCode.Code(), c.Id, false)
+			swapOK = false
+			fp.Payload = len(c.Payload)
+		case decode.KindICMPv6:
+			c := &p.ICMPv6[l.Index]
+			k.ICMP = true
+			var id uint16
+			if len(c.Payload) >= 2 {
+				id = binary.BigEndian.Uint16(c.Payload)
+			}
+			sport, dport, k.ICMPPair = icmpPorts(c.TypeCode.Type(), c.TypeCode.Code(), id, true)
+			swapOK = false
+			fp.Payload = len(c.Payload)
+		}
+	}
+	for i := len(p.Layers) - 1; i > ipAt; i-- {
+		switch l := p.Layers[i]; l.Kind {
+		case decode.KindDNS, decode.KindDHCP, decode.KindDHCPv6, decode.KindNTP, decode.KindHTTP, decode.KindTLS, decode.KindQUIC:
+			fp.App = l.Proto
+		}
+		if fp.App != "" {
+			break
+		}
+	}
+	// order the endpoints: smaller address, then smaller port, is A
+	var c int
+	if len(src) == 4 {
+		s4, d4 := binary.BigEndian.Uint32(src), binary.BigEndian.Uint32(dst)
+		c = cmp.Compare(s4, d4)
+		binary.BigEndian.PutUint32(k.A[:], min(s4, d4))
+		binary.BigEndian.PutUint32(k.B[:], max(s4, d4))
+	} else {
+		c = bytes.Compare(src, dst)
+		if c > 0 {
+			k.A, k.B = [16]byte(dst), [16]byte(src)
+		} else {
+			k.A, k.B = [16]byte(src), [16]byte(dst)
+		}
+	}
+	if c > 0 || (c == 0 && swapOK && sport > dport) {
+		fp.FromB = true
+		if c == 0 {
+			k.A, k.B = k.B, k.A // equal addresses: nothing to swap
+		}
+		if swapOK {
+			k.PortA, k.PortB = dport, sport
+		} else {
+			k.PortA, k.PortB = sport, dport
+		}
+	} else {
+		k.PortA, k.PortB = sport, dport
+	}
+	return true
+}
+
+// tcpFlags returns the 8 flag bits of a TCP header.
+func tcpFlags(h []byte) uint8 {
+	if len(h) < 14 {
+		return 0
+	}
+	return h[13]
+}
+
+// icmpPorts returns the key's ports for an ICMP message: the identifier and
+// the request type of a request/reply pair (the same both ways, so the
+// ports are not swapped with the addresses; pair true), else the type and
+// code.
+func icmpPorts(typ, code uint8, id uint16, v6 bool) (a, b uint16, pair bool) {
+	if req, ok := icmpRequest(typ, v6); ok {
+		return id, uint16(req), true
+	}
+	return uint16(typ), uint16(code), false
+}
+
+// icmpRequest maps ICMP request and reply types to the request type.
+func icmpRequest(t uint8, v6 bool) (uint8, bool) {
+	if v6 {
+		switch t {
+		case 128, 129: // echo request, reply
+			return 128, true
+		case 130, 131: // multicast listener query, report
+			return 130, true
+		case 133, 134: // router solicitation, advertisement
+			return 133, true
+		case 135, 136: // neighbor solicitation, advertisement
+			return 135, true
+		}
+		return 0, false
+	}
+	switch t {
+	case 8, 0: // echo
+		return 8, true
+	case 13, 14: // timestamp
+		return 13, true
+	case 15, 16: // information
+		return 15, true
+	case 17, 18: // address mask
+		return 17, true
+	case 10, 9: // router solicitation, advertisement
+		return 10, true
+	}
+	return 0, false
+}

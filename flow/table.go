@@ -1,0 +1,616 @@
+package flow
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"time"
+)
+
+// EndReason tells why a flow record was written.
+type EndReason uint8
+
+// End reasons.
+const (
+	// Active: an interim update of a flow still in progress.
+	Active EndReason = iota
+	// EndFIN: both sides sent FIN (or a new SYN reused the closed key).
+	EndFIN
+	// EndRST: a side sent RST.
+	EndRST
+	// EndIdle: no packet for the idle timeout.
+	EndIdle
+	// EndCapture: the capture ended (Flush).
+	EndCapture
+	// EndEvicted: the table was full and this was its least recently seen flow.
+	EndEvicted
+)
+
+var reasonNames = [...]string{"active", "fin", "rst", "idle", "end-of-capture", "evicted"}
+
+// String returns the reason as flow.end_reason writes it.
+func (r EndReason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return ""
+}
+
+// Default idle timeouts, Zeek's (tcp_inactivity_timeout 5 min,
+// udp_inactivity_timeout and icmp_inactivity_timeout 1 min). Suricata's
+// defaults are longer (TCP established 1 h, UDP established 5 min), which
+// keeps more state for little gain: a TCP connection quiet for 5 minutes
+// has usually been dropped by NAT and firewalls, and an interim update
+// (--flow-update) covers long-lived ones. CloseDelay is how long a closed
+// TCP flow (FIN both ways, or RST) waits for its last ACKs and stray
+// retransmissions before it is written (Zeek's tcp_close_delay, 5 s).
+const (
+	DefaultTCPTimeout   = 5 * time.Minute
+	DefaultUDPTimeout   = time.Minute
+	DefaultOtherTimeout = time.Minute
+	DefaultCloseDelay   = 5 * time.Second
+	// DefaultMaxFlows is the default bound on the flows one table tracks.
+	DefaultMaxFlows = 1 << 18
+)
+
+// Config configures a Table. Zero values take the defaults.
+type Config struct {
+	// TCPTimeout, UDPTimeout and OtherTimeout are the idle timeouts per
+	// transport (ICMP and other IP protocols share OtherTimeout).
+	TCPTimeout, UDPTimeout, OtherTimeout time.Duration
+	// CloseDelay: see DefaultCloseDelay.
+	CloseDelay time.Duration
+	// Update, when positive, makes the table emit an interim record
+	// (Final false, Reason Active) of a flow whenever it sees a packet of it
+	// and the last record of that flow is older than Update.
+	Update time.Duration
+	// MaxFlows bounds the flows tracked at once; beyond it the least
+	// recently seen flow is written (EndEvicted) and its entry reused.
+	MaxFlows int
+	// Emit receives every record the table writes. The record is valid
+	// only during the call.
+	Emit func(r *Record)
+}
+
+// Stats counts what a table did.
+type Stats struct {
+	Flows   uint64 // flows started
+	Records uint64 // records emitted (interim and final)
+	Evicted uint64 // flows ended because the table was full
+	Active  int    // flows tracked now
+}
+
+// Per-side TCP state bits.
+const (
+	stSyn    = 1 << iota // a SYN without ACK
+	stSynAck             // a SYN with ACK
+	stFin
+	stRst
+	stData
+)
+
+// History letters, in the order of the bits of a side's letter set.
+const histLetters = "SHADFR"
+
+const (
+	hS = 1 << iota
+	hH
+	hA
+	hD
+	hF
+	hR
+)
+
+// Lists of entries by last-seen time, one per timeout.
+const (
+	listTCP = iota
+	listUDP
+	listOther
+	listClosed
+	numLists
+)
+
+// Record is one flow. Side 0 is the key's A endpoint, side 1 its B.
+type Record struct {
+	// the fields a packet touches come first: two cache lines
+
+	Key Key
+	// OrigSide is the initiator's side: the SYN sender, else the sender of
+	// the first packet seen.
+	OrigSide uint8
+	// Flags ORs the TCP flags each side sent.
+	Flags [2]uint8
+	tcp   [2]uint8 // st* bits per side
+	hist  [2]uint8 // h* letters seen per side
+	list  uint8
+	// Start and End are the first and last packet times (Unix ns).
+	End, Start int64
+	// Packets and Bytes (frame length on the wire) sent by each side.
+	Packets    [2]uint64
+	Bytes      [2]uint64
+	lastReport int64
+	linked     int64 // End when the entry was put at the tail of its list
+	prev, next int32 // neighbours in the list, -1 none
+
+	// ID is the flow.id: 22 characters of base64url of a SHA-256 of the
+	// key, the initiator and the start time, so that reading the same
+	// capture again gives the same ID.
+	ID [22]byte
+	// Final is false for an interim update.
+	Final  bool
+	Reason EndReason
+	// History holds the Zeek history letters (see HistoryBytes).
+	History [16]byte
+	HistLen uint8
+	// App is the first application protocol seen ("" if none).
+	App string
+}
+
+// Src returns the initiator's side, Dst the responder's.
+func (r *Record) Src() int { return int(r.OrigSide) }
+
+// Dst returns the responder's side.
+func (r *Record) Dst() int { return 1 - int(r.OrigSide) }
+
+// Addr returns the address of side s.
+func (r *Record) Addr(s int) []byte {
+	if s == 0 {
+		return r.Key.A[:r.Key.AddrLen()]
+	}
+	return r.Key.B[:r.Key.AddrLen()]
+}
+
+// Port returns the port of side s (for ICMP: the key's port value).
+func (r *Record) Port(s int) uint16 {
+	if s == 0 {
+		return r.Key.PortA
+	}
+	return r.Key.PortB
+}
+
+// HistoryBytes returns the Zeek-style history: one letter per first event
+// of its kind in each direction, upper case from the initiator, lower case
+// from the responder (S SYN, H SYN-ACK, A pure ACK, D data, F FIN, R RST).
+func (r *Record) HistoryBytes() []byte { return r.History[:r.HistLen] }
+
+// ConnState returns Zeek's conn_state of the flow.
+func (r *Record) ConnState() string {
+	o, d := r.tcp[r.Src()], r.tcp[r.Dst()]
+	if r.Key.Proto != protoTCP {
+		switch {
+		case r.Packets[r.Src()] > 0 && r.Packets[r.Dst()] > 0:
+			return "SF"
+		case r.Packets[r.Src()] > 0:
+			return "S0"
+		}
+		return "OTH"
+	}
+	origSyn := o&stSyn != 0
+	respSynAck := d&stSynAck != 0
+	switch {
+	case origSyn && !respSynAck:
+		switch {
+		case d&stRst != 0:
+			return "REJ"
+		case o&stRst != 0:
+			return "RSTOS0"
+		case o&stFin != 0:
+			return "SH"
+		case r.Packets[r.Dst()] == 0:
+			return "S0"
+		}
+		return "OTH"
+	case !origSyn && respSynAck:
+		switch {
+		case d&stRst != 0:
+			return "RSTRH"
+		case d&stFin != 0:
+			return "SHR"
+		}
+		return "OTH"
+	case origSyn && respSynAck:
+		switch {
+		case o&stRst != 0:
+			return "RSTO"
+		case d&stRst != 0:
+			return "RSTR"
+		case o&stFin != 0 && d&stFin != 0:
+			return "SF"
+		case o&stFin != 0:
+			return "S2"
+		case d&stFin != 0:
+			return "S3"
+		}
+		return "S1"
+	}
+	return "OTH"
+}
+
+// Table tracks flows. It is not safe for concurrent use.
+type Table struct {
+	cfg     Config
+	timeout [numLists]int64
+	slack   [numLists]int64 // timeout/16: see Observe
+	update  int64
+	emit    func(*Record)
+
+	recs  []Record // the slab; grows to MaxFlows
+	free  []int32  // free entries in recs
+	index []int32  // open addressing: entry+1, 0 empty
+	mask  uint64
+	head  [numLists]int32
+	tail  [numLists]int32
+
+	stats Stats
+}
+
+// NewTable returns an empty table.
+func NewTable(cfg Config) *Table {
+	if cfg.TCPTimeout <= 0 {
+		cfg.TCPTimeout = DefaultTCPTimeout
+	}
+	if cfg.UDPTimeout <= 0 {
+		cfg.UDPTimeout = DefaultUDPTimeout
+	}
+	if cfg.OtherTimeout <= 0 {
+		cfg.OtherTimeout = DefaultOtherTimeout
+	}
+	if cfg.CloseDelay <= 0 {
+		cfg.CloseDelay = DefaultCloseDelay
+	}
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.Emit == nil {
+		cfg.Emit = func(*Record) {}
+	}
+	t := &Table{cfg: cfg, emit: cfg.Emit, update: int64(cfg.Update)}
+	t.timeout = [numLists]int64{int64(cfg.TCPTimeout), int64(cfg.UDPTimeout), int64(cfg.OtherTimeout), int64(cfg.CloseDelay)}
+	for l, d := range t.timeout {
+		t.slack[l] = d / 16
+	}
+	n := 1024
+	for n < 2*min(cfg.MaxFlows, 4096) {
+		n *= 2
+	}
+	t.index = make([]int32, n)
+	t.mask = uint64(n - 1)
+	t.recs = make([]Record, 0, min(cfg.MaxFlows, 4096))
+	for i := range t.head {
+		t.head[i], t.tail[i] = -1, -1
+	}
+	return t
+}
+
+// Stats returns the table's counters.
+func (t *Table) Stats() Stats {
+	s := t.stats
+	s.Active = len(t.recs) - len(t.free)
+	return s
+}
+
+// lookup returns the index slot of k: the one holding it, or the empty one
+// where it would go.
+func (t *Table) lookup(k *Key) uint64 {
+	i := k.Hash() & t.mask
+	for {
+		e := t.index[i]
+		if e == 0 || t.recs[e-1].Key == *k {
+			return i
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+// unindex removes entry e from the index (backward-shift deletion).
+func (t *Table) unindex(e int32) {
+	i := t.lookup(&t.recs[e].Key)
+	if t.index[i] != e+1 {
+		return
+	}
+	for {
+		t.index[i] = 0
+		j := i
+		for {
+			j = (j + 1) & t.mask
+			f := t.index[j]
+			if f == 0 {
+				return
+			}
+			h := t.recs[f-1].Key.Hash() & t.mask
+			// move f back to i unless its home lies cyclically in (i, j]
+			if (i <= j && (h <= i || h > j)) || (i > j && h <= i && h > j) {
+				t.index[i] = f
+				i = j
+				break
+			}
+		}
+	}
+}
+
+// grow doubles the index and reinserts every live entry.
+func (t *Table) grow() {
+	n := len(t.index) * 2
+	t.index = make([]int32, n)
+	t.mask = uint64(n - 1)
+	for e := range t.recs {
+		if t.recs[e].prev == -2 { // free
+			continue
+		}
+		i := t.lookup(&t.recs[e].Key)
+		t.index[i] = int32(e) + 1
+	}
+}
+
+func (t *Table) unlink(e int32) {
+	r := &t.recs[e]
+	l := r.list
+	if r.prev >= 0 {
+		t.recs[r.prev].next = r.next
+	} else {
+		t.head[l] = r.next
+	}
+	if r.next >= 0 {
+		t.recs[r.next].prev = r.prev
+	} else {
+		t.tail[l] = r.prev
+	}
+}
+
+func (t *Table) link(e int32, l uint8) {
+	r := &t.recs[e]
+	r.list = l
+	r.linked = r.End
+	r.next = -1
+	r.prev = t.tail[l]
+	if r.prev >= 0 {
+		t.recs[r.prev].next = e
+	} else {
+		t.head[l] = e
+	}
+	t.tail[l] = e
+}
+
+// end emits entry e's final record and frees it.
+func (t *Table) end(e int32, why EndReason) {
+	r := &t.recs[e]
+	r.Final, r.Reason = true, why
+	t.stats.Records++
+	t.emit(r)
+	t.unindex(e)
+	t.unlink(e)
+	r.prev = -2
+	t.free = append(t.free, e)
+}
+
+// Expire writes the flows idle past their timeout at time now (Unix ns).
+func (t *Table) Expire(now int64) {
+	for l := range numLists {
+		for e := t.head[l]; e >= 0; e = t.head[l] {
+			r := &t.recs[e]
+			if now-r.linked <= t.timeout[l] {
+				break
+			}
+			if now-r.End <= t.timeout[l] {
+				// seen since it was linked: its place is at the tail
+				t.unlink(e)
+				t.link(e, uint8(l))
+				continue
+			}
+			why := EndIdle
+			if l == listClosed {
+				why = EndFIN
+				if r.tcp[0]&stRst != 0 || r.tcp[1]&stRst != 0 {
+					why = EndRST
+				}
+			}
+			t.end(e, why)
+		}
+	}
+}
+
+// Flush writes every flow still tracked (EndCapture), oldest first.
+func (t *Table) Flush() {
+	for {
+		e := t.oldest()
+		if e < 0 {
+			return
+		}
+		t.end(e, EndCapture)
+	}
+}
+
+// oldest returns the least recently seen entry, or -1.
+func (t *Table) oldest() int32 {
+	best := int32(-1)
+	for l := range numLists {
+		if e := t.head[l]; e >= 0 && (best < 0 || t.recs[e].linked < t.recs[best].linked) {
+			best = e
+		}
+	}
+	return best
+}
+
+// alloc returns a free entry, evicting the oldest flow if the table is full.
+func (t *Table) alloc() int32 {
+	if n := len(t.free); n > 0 {
+		e := t.free[n-1]
+		t.free = t.free[:n-1]
+		return e
+	}
+	if len(t.recs) < t.cfg.MaxFlows {
+		if 2*(len(t.recs)+1) > len(t.index) {
+			t.grow()
+		}
+		t.recs = append(t.recs, Record{})
+		return int32(len(t.recs) - 1)
+	}
+	t.stats.Evicted++
+	t.end(t.oldest(), EndEvicted)
+	n := len(t.free)
+	e := t.free[n-1]
+	t.free = t.free[:n-1]
+	return e
+}
+
+// Observe adds one packet sent at ts (Unix ns) with wireLen bytes on the wire
+// and returns its flow's record, valid until the next call. Records that
+// become due (idle flows, a closed flow whose key a new SYN reuses, interim
+// updates) are emitted before it returns.
+func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
+	t.Expire(ts)
+	side := 0
+	if p.FromB {
+		side = 1
+	}
+	i := t.lookup(&p.Key)
+	var e int32
+	if x := t.index[i]; x != 0 {
+		e = x - 1
+		r := &t.recs[e]
+		if p.Key.Proto == protoTCP && p.Flags&(SYN|ACK) == SYN &&
+			(r.tcp[0]|r.tcp[1])&(stFin|stRst) != 0 {
+			// a new connection on a closed one's ports
+			why := EndFIN
+			if (r.tcp[0]|r.tcp[1])&stRst != 0 {
+				why = EndRST
+			}
+			t.end(e, why)
+			return t.start(p, side, ts, wireLen)
+		}
+	} else {
+		return t.start(p, side, ts, wireLen)
+	}
+	r := &t.recs[e]
+	r.count(p, side, ts, wireLen)
+	// Moving an entry to the tail of its list on every packet would touch
+	// its two neighbours (two cache misses): it moves when its list changes
+	// or it was linked more than slack ago, and Expire moves an entry it
+	// finds at the head but seen since. Timeouts are thus exact, and the
+	// eviction order is by last-seen time within slack.
+	if l := r.listFor(); l != r.list || r.End-r.linked > t.slack[l] {
+		t.unlink(e)
+		t.link(e, l)
+	}
+	if t.update > 0 && ts-r.lastReport >= t.update {
+		r.lastReport = ts
+		r.Final, r.Reason = false, Active
+		t.stats.Records++
+		t.emit(r)
+	}
+	return r
+}
+
+// start makes a new flow for p.
+func (t *Table) start(p *Packet, side int, ts int64, wireLen int) *Record {
+	e := t.alloc()
+	r := &t.recs[e]
+	*r = Record{Key: p.Key, Start: ts, lastReport: ts}
+	r.OrigSide = uint8(side)
+	if p.Key.Proto == protoTCP && p.Flags&(SYN|ACK) == SYN|ACK {
+		r.OrigSide = uint8(1 - side)
+	}
+	r.setID()
+	r.count(p, side, ts, wireLen)
+	t.index[t.lookup(&p.Key)] = e + 1
+	t.link(e, r.listFor())
+	t.stats.Flows++
+	return r
+}
+
+// listFor returns the list (timeout) for the record's state.
+func (r *Record) listFor() uint8 {
+	switch r.Key.Proto {
+	case protoTCP:
+		if (r.tcp[0]|r.tcp[1])&stRst != 0 || r.tcp[0]&r.tcp[1]&stFin != 0 {
+			return listClosed
+		}
+		return listTCP
+	case protoUDP:
+		return listUDP
+	}
+	return listOther
+}
+
+// count adds a packet to the record.
+func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
+	r.Packets[side]++
+	r.Bytes[side] += uint64(wireLen)
+	if ts < r.Start {
+		r.Start = ts
+	}
+	if ts > r.End {
+		r.End = ts
+	}
+	f := p.Flags
+	r.Flags[side] |= f
+	if r.App == "" {
+		r.App = p.App
+	}
+	var h uint8
+	if p.Key.Proto == protoTCP {
+		st := &r.tcp[side]
+		switch {
+		case f&(SYN|ACK) == SYN:
+			*st |= stSyn
+			h |= hS
+		case f&SYN != 0:
+			*st |= stSynAck
+			h |= hH
+		}
+		if f&FIN != 0 {
+			*st |= stFin
+			h |= hF
+		}
+		if f&RST != 0 {
+			*st |= stRst
+			h |= hR
+		}
+		if p.Payload > 0 {
+			*st |= stData
+			h |= hD
+		} else if f&(SYN|FIN|RST) == 0 && f&ACK != 0 {
+			h |= hA
+		}
+	} else if p.Payload > 0 {
+		h |= hD
+	}
+	if nh := h &^ r.hist[side]; nh != 0 {
+		r.hist[side] |= nh
+		up := side == int(r.OrigSide)
+		for b := 0; b < len(histLetters); b++ {
+			if nh&(1<<b) != 0 && int(r.HistLen) < len(r.History) {
+				c := histLetters[b]
+				if !up {
+					c += 'a' - 'A'
+				}
+				r.History[r.HistLen] = c
+				r.HistLen++
+			}
+		}
+	}
+}
+
+// setID computes the record's ID from its key, initiator and start time.
+func (r *Record) setID() {
+	var buf [64]byte
+	k := &r.Key
+	copy(buf[0:16], k.A[:])
+	copy(buf[16:32], k.B[:])
+	binary.BigEndian.PutUint16(buf[32:], k.PortA)
+	binary.BigEndian.PutUint16(buf[34:], k.PortB)
+	binary.BigEndian.PutUint16(buf[36:], k.VLAN[0])
+	binary.BigEndian.PutUint16(buf[38:], k.VLAN[1])
+	buf[40] = k.Proto
+	if k.IPv6 {
+		buf[41] = 1
+	}
+	buf[42] = r.OrigSide
+	binary.BigEndian.PutUint64(buf[44:], uint64(r.Start))
+	sum := sha256.Sum256(buf[:52])
+	base64.RawURLEncoding.Encode(r.ID[:], sum[:16])
+}
+
+// RouteHash returns a hash of the packet's flow, the same in both
+// directions, to send every packet of a flow to the same worker.
+func RouteHash(k *Key) uint64 { return k.Hash() }

@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"github.com/espcap/espcap-fast/decode"
+	"github.com/espcap/espcap-fast/encode"
+	"github.com/espcap/espcap-fast/flow"
+)
+
+// FlowConfig turns on flow records (--records flows or both).
+type FlowConfig struct {
+	// Table configures the flow table (its Emit is the pipeline's).
+	Table flow.Config
+	// Packets keeps packet documents (--records both).
+	Packets bool
+	// MaxPacketsPerFlow, when positive, writes packet documents only for
+	// the first MaxPacketsPerFlow packets of each flow in each direction;
+	// the others are counted in the flow document only.
+	MaxPacketsPerFlow uint64
+}
+
+// flowIDPlaceholder stands for a packet's flow.id until the flow stage
+// knows it: workers encode packets in parallel, the flow table sees them in
+// capture order in the writer and writes the ID over the placeholder.
+var flowIDPlaceholder = []byte("______________________")
+
+// flowIDTail is what follows the flow.id at the end of a packet document
+// (see encode.Meta.FlowID): the closing quote and two braces.
+const flowIDTail = 3
+
+// flowStage tracks flows in the writer goroutine, in capture order: one
+// table, no locks. It assigns flow IDs to packet documents, drops those
+// over MaxPacketsPerFlow, and interleaves flow documents with them.
+type flowStage struct {
+	tab    *flow.Table
+	cfg    FlowConfig
+	out    []byte // the documents of the batch being rewritten
+	spare  []byte
+	flows  uint64 // flow documents written
+	capped uint64 // packet documents left out by MaxPacketsPerFlow
+}
+
+func newFlowStage(cfg FlowConfig) *flowStage {
+	s := &flowStage{cfg: cfg, spare: make([]byte, 0, 2*BatchBytes)}
+	tc := cfg.Table
+	tc.Emit = s.emit
+	s.tab = flow.NewTable(tc)
+	return s
+}
+
+func (s *flowStage) emit(r *flow.Record) {
+	s.out = encode.AppendFlow(s.out, r)
+	s.out = append(s.out, '\n')
+	s.flows++
+}
+
+// batch tracks the batch's packets and rewrites its documents: flow
+// documents due before each packet, then the packet's own document with its
+// flow.id, unless capped.
+func (s *flowStage) batch(b *Batch) {
+	s.out = s.spare[:0]
+	for i := range b.recs {
+		rec := &b.recs[i]
+		if rec.hasFlow {
+			r := s.tab.Observe(&rec.fp, rec.ts, rec.origLen)
+			if rec.docEnd >= 0 {
+				side := 0
+				if rec.fp.FromB {
+					side = 1
+				}
+				if s.cfg.MaxPacketsPerFlow > 0 && r.Packets[side] > s.cfg.MaxPacketsPerFlow {
+					rec.docEnd = -1
+					s.capped++
+					continue
+				}
+				copy(b.out[rec.docEnd-flowIDTail-len(r.ID):], r.ID[:])
+			}
+		}
+		if rec.docEnd >= 0 {
+			off := len(s.out)
+			s.out = append(s.out, b.out[rec.docOff:rec.docEnd]...)
+			rec.docOff, rec.docEnd = off, len(s.out)
+			s.out = append(s.out, '\n')
+		}
+	}
+	s.spare, b.out = b.out, s.out
+}
+
+// flush writes every flow still tracked into b (emptied).
+func (s *flowStage) flush(b *Batch) {
+	s.out = b.out[:0]
+	s.tab.Flush()
+	b.out = s.out
+}
+
+// track fills rec's flow fields from the decoded packet, and tells whether
+// its document is wanted and with which flow.id placeholder.
+func (s *FlowConfig) track(rec *record, p *decode.Packet, m *encode.Meta) (doc bool) {
+	rec.hasFlow = flow.Extract(p, &rec.fp)
+	m.FlowID = nil
+	if rec.hasFlow {
+		m.FlowID = flowIDPlaceholder
+	}
+	return s.Packets
+}
+
+// FlowStats reports the flow stage's counters once a run has ended: flow
+// documents written, flows evicted from a full table, and packet documents
+// left out by MaxPacketsPerFlow.
+func (r *Runner) FlowStats() (flows, evicted, capped uint64) {
+	if r.flows == nil {
+		return 0, 0, 0
+	}
+	return r.flows.flows, r.flows.tab.Stats().Evicted, r.flows.capped
+}

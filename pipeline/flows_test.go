@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/espcap/espcap-fast/flow"
+)
+
+// outSink keeps the batches' NDJSON as written to stdout.
+type outSink struct{ out bytes.Buffer }
+
+func (s *outSink) Write(b *Batch) error {
+	s.out.Write(b.Out())
+	return nil
+}
+
+// flowRun runs the test captures with flow records and returns the
+// documents, split into packet and flow documents.
+func flowRun(t *testing.T, fc FlowConfig, workers int) (packets, flows []map[string]any, raw []byte) {
+	t.Helper()
+	var sink outSink
+	r, err := runFiles(t, context.Background(), Config{Workers: workers, Flows: &fc}, &sink, captures(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(sink.out.Bytes()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var doc map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &doc); err != nil {
+			t.Fatalf("invalid JSON: %v\n%s", err, sc.Bytes())
+		}
+		if _, ok := doc["event"]; ok {
+			flows = append(flows, doc)
+		} else {
+			packets = append(packets, doc)
+		}
+	}
+	if n, _, _ := r.FlowStats(); n != uint64(len(flows)) {
+		t.Errorf("FlowStats counts %d flow documents, %d written", n, len(flows))
+	}
+	return packets, flows, sink.out.Bytes()
+}
+
+func num(doc map[string]any, path ...string) float64 {
+	var v any = doc
+	for _, k := range path {
+		m, _ := v.(map[string]any)
+		v = m[k]
+	}
+	f, _ := v.(float64)
+	return f
+}
+
+func flowID(doc map[string]any) string {
+	f, _ := doc["flow"].(map[string]any)
+	id, _ := f["id"].(string)
+	return id
+}
+
+// TestFlowRecords: with --records both, every packet document that has a
+// flow.id joins exactly one final flow document, whose packet count is the
+// number of those packets; with --records flows the flow documents are the
+// same; the output is the same with several workers.
+func TestFlowRecords(t *testing.T) {
+	both := FlowConfig{Packets: true, Table: flow.Config{TCPTimeout: 24 * time.Hour, UDPTimeout: 24 * time.Hour, OtherTimeout: 24 * time.Hour}}
+	packets, flows, raw := flowRun(t, both, 1)
+	perFlow := map[string]int{}
+	for _, p := range packets {
+		if id := flowID(p); id != "" {
+			perFlow[id]++
+		}
+	}
+	final := map[string]map[string]any{}
+	for _, f := range flows {
+		id := flowID(f)
+		if _, dup := final[id]; dup {
+			t.Errorf("flow %s written twice", id)
+		}
+		final[id] = f
+	}
+	for id, n := range perFlow {
+		f, ok := final[id]
+		if !ok {
+			t.Errorf("packets of flow %s but no flow document", id)
+			continue
+		}
+		if got := num(f, "network", "packets"); got != float64(n) {
+			t.Errorf("flow %s: network.packets %v, %d packet documents", id, got, n)
+		}
+	}
+	if len(final) != len(perFlow) {
+		t.Errorf("%d flow documents, packets name %d flows", len(final), len(perFlow))
+	}
+	if len(packets) < 1000 || len(flows) < 100 {
+		t.Fatalf("%d packets, %d flows", len(packets), len(flows))
+	}
+
+	only := both
+	only.Packets = false
+	p2, f2, _ := flowRun(t, only, 1)
+	if len(p2) != 0 || len(f2) != len(flows) {
+		t.Errorf("--records flows: %d packet and %d flow documents, want 0 and %d", len(p2), len(f2), len(flows))
+	}
+	_, _, raw3 := flowRun(t, both, 3)
+	if !bytes.Equal(raw, raw3) {
+		t.Error("3 workers: output differs from one worker's")
+	}
+}
+
+// TestMaxPacketsPerFlow: packet documents stop after N per flow and
+// direction; the flow documents still count every packet.
+func TestMaxPacketsPerFlow(t *testing.T) {
+	all, flowsAll, _ := flowRun(t, FlowConfig{Packets: true}, 2)
+	capped, flowsCapped, _ := flowRun(t, FlowConfig{Packets: true, MaxPacketsPerFlow: 2}, 2)
+	if len(flowsAll) != len(flowsCapped) {
+		t.Fatalf("%d flows capped, %d not", len(flowsCapped), len(flowsAll))
+	}
+	for i := range flowsAll {
+		if a, c := num(flowsAll[i], "network", "packets"), num(flowsCapped[i], "network", "packets"); a != c {
+			t.Errorf("flow %d: %v packets capped, %v not", i, c, a)
+		}
+	}
+	perDir := map[string]int{}
+	for _, p := range capped {
+		fr, _ := p["frame"].(map[string]any)
+		chain, _ := fr["protocols"].(string)
+		chain = ":" + chain + ":"
+		if strings.Count(chain, ":ip:")+strings.Count(chain, ":ipv6:") != 1 {
+			// tunnelled: the packet's source is the outer header's, the
+			// flow's direction the inner one's
+			continue
+		}
+		if id := flowID(p); id != "" {
+			src, _ := p["source"].(map[string]any)
+			k := fmt.Sprint(id, src["ip"], src["port"])
+			perDir[k]++
+			if perDir[k] > 2 {
+				t.Fatalf("flow %s: more than 2 packet documents from %s", id, src["ip"])
+			}
+		}
+	}
+	if len(capped) >= len(all) {
+		t.Errorf("%d packet documents capped, %d not", len(capped), len(all))
+	}
+	t.Logf("packet documents: %d, capped at 2 per flow and direction: %d; flows %d", len(all), len(capped), len(flowsAll))
+}
