@@ -317,7 +317,7 @@ func TestAgreesWithTsharkShared(t *testing.T) {
 		dir = "../../shared/pcaps"
 	}
 	if _, err := os.Stat(filepath.Join(dir, "INDEX.md")); err != nil {
-		need.Missing(t, "shared capture corpus not found at %s (set ESPCAP_SHARED)", dir)
+		need.NoCorpus(t, "shared capture corpus not found at %s (set ESPCAP_SHARED)", dir)
 	}
 	if testing.Short() {
 		t.Skip("-short: the shared corpus takes a while")

@@ -27,7 +27,7 @@ func corpusDir(t testing.TB) string {
 		dir = testpcap.SharedDir()
 	}
 	if _, err := os.Stat(filepath.Join(dir, "INDEX.md")); err != nil {
-		need.Missing(t, "capture corpus not found at %s (set ESPCAP_PCAPS): %v", dir, err)
+		need.NoCorpus(t, "capture corpus not found at %s (set ESPCAP_PCAPS): %v", dir, err)
 	}
 	return dir
 }

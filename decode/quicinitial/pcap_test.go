@@ -112,7 +112,7 @@ var quicCaptures = []struct {
 // captures and compares the SNI of each client Initial with tshark's.
 func TestCapturesAgainstTshark(t *testing.T) {
 	if pcaps == "" {
-		need.Missing(t, "shared capture corpus not found (set ESPCAP_SHARED)")
+		need.NoCorpus(t, "shared capture corpus not found (set ESPCAP_SHARED)")
 	}
 	for _, c := range quicCaptures {
 		t.Run(filepath.Base(c.file), func(t *testing.T) {

@@ -165,7 +165,7 @@ func TestAgainstTshark(t *testing.T) {
 		t.Logf("%s: %d hello frames compared, %d with JA3/JA3S", name, compared, fps)
 	}
 	if total == 0 {
-		need.Missing(t, "no TLS captures found in the shared corpus (%q)", pcaps)
+		need.NoCorpus(t, "no TLS captures found in the shared corpus (%q)", pcaps)
 	}
 }
 
@@ -218,6 +218,6 @@ func TestJA4Arkime(t *testing.T) {
 		t.Logf("%s: %d JA4 values compared", name, len(want["ja4"]))
 	}
 	if checked == 0 {
-		need.Missing(t, "no Arkime JA4 expectations found in the shared corpus (%q)", pcaps)
+		need.NoCorpus(t, "no Arkime JA4 expectations found in the shared corpus (%q)", pcaps)
 	}
 }

@@ -2,7 +2,8 @@
 // (tshark, tcpdump), root, libpcap, the shared capture corpus, a server.
 // When the thing is missing the test is skipped on a developer's machine
 // and fails under CI (env CI or ESPCAP_REQUIRE_TOOLS set), so that CI never
-// passes by skipping. Tests must not call t.Skip for a missing dependency
+// passes by skipping. The shared capture corpus is the exception (see
+// NoCorpus): it lives beside the checkout, not in it. Tests must not call t.Skip for a missing dependency
 // themselves; they call Missing (or one of the helpers built on it).
 package need
 
@@ -57,14 +58,27 @@ func Root(t testing.TB) {
 }
 
 // Shared returns the shared capture corpus (the folder holding INDEX.md, see
-// SharedDir), or ends the test (see Missing) when there is none.
+// SharedDir), or ends the test (see NoCorpus) when there is none.
 func Shared(t testing.TB) string {
 	t.Helper()
 	d := SharedDir()
 	if d == "" {
-		Missing(t, "shared capture corpus not found beside the checkout (set ESPCAP_SHARED)")
+		NoCorpus(t, "shared capture corpus not found beside the checkout (set ESPCAP_SHARED)")
 	}
 	return d
+}
+
+// NoCorpus ends a test that reads the shared capture corpus, which is not
+// part of the repository (what the tests must read is copied into
+// testdata/): it is skipped with the message, also under CI, unless
+// ESPCAP_REQUIRE_SHARED is set, where it fails.
+func NoCorpus(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("ESPCAP_REQUIRE_SHARED") != "" {
+		t.Fatalf("%s (ESPCAP_REQUIRE_SHARED is set)", msg)
+	}
+	t.Skip(msg)
 }
 
 // SharedDir returns the shared capture corpus (the folder holding INDEX.md):
