@@ -37,7 +37,7 @@ func sharedDir(t testing.TB) string {
 			return c
 		}
 	}
-	need.Missing(t, "shared capture corpus not found (set ESPCAP_SHARED)")
+	need.NoCorpus(t, "shared capture corpus not found (set ESPCAP_SHARED)")
 	return ""
 }
 
