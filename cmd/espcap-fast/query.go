@@ -239,8 +239,27 @@ func str(v *fastjson.Value, key string) string {
 	return f.String()
 }
 
-// summarize says in a few words what the packet is, from its highest layers.
+// icmpSummary names an ICMP or ICMPv6 message ("" if there is none).
+func icmpSummary(d *fastjson.Value) string {
+	if l := layer(d, "icmp"); l != nil {
+		s := named(icmpTypes, "type", str(l, "type"))
+		if str(l, "type") == "3" {
+			return s + ", " + named(icmpUnreachable, "code", str(l, "code"))
+		}
+		return s + " code " + str(l, "code")
+	}
+	if l := layer(d, "icmpv6"); l != nil {
+		return named(icmpv6Types, "type", str(l, "type")) + " code " + str(l, "code")
+	}
+	return ""
+}
+
+// summarize says in a few words what the packet is, from its highest layers
+// (an ICMP error by its own type, not by the datagram it quotes).
 func summarize(d *fastjson.Value) string {
+	if p := string(d.GetStringBytes("protocol")); p == "icmp" || p == "icmpv6" {
+		return icmpSummary(d)
+	}
 	if l := layer(d, "dns"); l != nil {
 		s := "query " + str(l, "qry_name")
 		if l.GetBool("flags_response") {
@@ -268,14 +287,14 @@ func summarize(d *fastjson.Value) string {
 			return "client hello " + sni
 		}
 		if t := str(l, "handshake_type"); t != "" {
-			return "handshake type " + t
+			return named(tlsHandshakeTypes, "handshake type", t)
 		}
 		if t := str(l, "record_content_type"); t != "" {
-			return "record type " + t
+			return named(tlsContentTypes, "record type", t)
 		}
 	}
 	if l := layer(d, "dhcp"); l != nil {
-		return "dhcp type " + str(l, "option_dhcp") + " " + str(l, "hw_mac_addr")
+		return "DHCP " + named(dhcpMessageTypes, "type", str(l, "option_dhcp")) + " " + str(l, "hw_mac_addr")
 	}
 	if l := layer(d, "arp"); l != nil {
 		if str(l, "opcode") == "1" {
@@ -283,10 +302,8 @@ func summarize(d *fastjson.Value) string {
 		}
 		return str(l, "src_proto_ipv4") + " is at " + str(l, "src_hw_mac")
 	}
-	for _, k := range []string{"icmp", "icmpv6"} {
-		if l := layer(d, k); l != nil {
-			return "type " + str(l, "type") + " code " + str(l, "code")
-		}
+	if s := icmpSummary(d); s != "" {
+		return s
 	}
 	if l := layer(d, "tcp"); l != nil {
 		var f []string
