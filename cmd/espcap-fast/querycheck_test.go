@@ -78,3 +78,30 @@ func TestQueryExplainsEmpty(t *testing.T) {
 		t.Errorf("good query without hits: exit %d, %q", code, errs)
 	}
 }
+
+// TestQueryNamesIgnoreCase: DNS names, HTTP hosts and SNIs are found
+// whatever the case of the query (the template's lowercase normalizer), as
+// a user who types a name as a log showed it expects.
+func TestQueryNamesIgnoreCase(t *testing.T) {
+	base := estest.URL(t)
+	prefix := testPrefix(t, base, "qcase")
+	if _, errs, code := espcap(t, "--node", base, "--index-prefix", prefix, "--dead-letter", filepath.Join(t.TempDir(), "d"), "-r", dnsSample); code != 0 {
+		t.Fatalf("import: exit %d: %s", code, errs)
+	}
+	count := func(q string) int {
+		out, errs, code := espcap(t, "query", "--node", base, "--index-prefix", prefix, "--size", "0", q)
+		if code != 0 {
+			t.Fatalf("query %q: exit %d: %s", q, code, errs)
+		}
+		return len(docs(t, out))
+	}
+	lower := count(`layers.dns.qry_name:"clients6.google.com"`)
+	if lower == 0 {
+		t.Fatal("the name is not in the capture any more")
+	}
+	for _, q := range []string{`layers.dns.qry_name:"CLIENTS6.Google.COM"`, `dns.question.name:"Clients6.Google.Com"`} {
+		if n := count(q); n != lower && !(q[0] == 'd' && n > 0) {
+			t.Errorf("%s: %d hits, the lowercase query found %d", q, n, lower)
+		}
+	}
+}
