@@ -45,10 +45,6 @@ type esFlags struct {
 	statsInterval time.Duration
 }
 
-// defaultDeadLetter is the dead-letter file's default name, in the current
-// directory. It is created only when a document is rejected.
-const defaultDeadLetter = "espcap-fast-dead-letter.ndjson"
-
 // registerESFlags defines the Elasticsearch flags on fs.
 func registerESFlags(fs *flag.FlagSet) *esFlags {
 	e := &esFlags{bulkBytes: bulk.DefaultMaxBytes}
@@ -65,7 +61,7 @@ func registerESFlags(fs *flag.FlagSet) *esFlags {
 	fs.StringVar(&e.apiKeyFile, "api-key-file", "", "file holding an API key (base64 id:key); default $ES_API_KEY")
 	fs.StringVar(&e.caCert, "ca-cert", "", "PEM file of the CA(s) to trust for https nodes")
 	fs.BoolVar(&e.insecure, "insecure", false, "do not verify the nodes' TLS certificates")
-	fs.StringVar(&e.deadLetter, "dead-letter", defaultDeadLetter, "NDJSON file receiving the documents rejected for good (created only when needed)")
+	fs.StringVar(&e.deadLetter, "dead-letter", "", "NDJSON file receiving the documents rejected for good, created (0600) only when needed (default: <state dir>/dead-letter/"+defaultDeadLetter+")")
 	fs.DurationVar(&e.flushTimeout, "flush-timeout", 30*time.Second, "after an interrupt, how long to keep sending what was read before giving up")
 	fs.DurationVar(&e.statsInterval, "stats-interval", 10*time.Second, "how often to print indexing progress on stderr (0: only at the end)")
 	return e
@@ -265,8 +261,8 @@ func newIndexSink(e *esFlags, w io.Writer, quiet bool, warn func(error)) (*index
 		return nil, err
 	}
 	// only an import writes a dead-letter file
-	if e.deadLetter == "" {
-		return nil, errors.New("--dead-letter must name a file")
+	if e.deadLetter, err = deadLetterPath(e.deadLetter); err != nil {
+		return nil, err
 	}
 	cfg.DeadLetter = e.deadLetter
 	setup, cancelSetup := context.WithTimeout(context.Background(), 60*time.Second)
