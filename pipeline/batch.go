@@ -39,6 +39,8 @@ type record struct {
 	docOff    int // document bytes in Batch.out, docOff:docEnd; docEnd < 0 = no document
 	docEnd    int
 	malformed bool
+	// tsSaturated: the reader saturated the timestamp (tagged malformed)
+	tsSaturated bool
 }
 
 // Batch is a run of packets from one source, and after the workers are done
