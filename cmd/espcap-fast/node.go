@@ -92,19 +92,11 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
-// readSecret returns the secret in file (surrounding white space trimmed),
-// else the environment variable env. Errors never contain the secret.
-func readSecret(file, env string) (string, error) {
+// readSecret returns the secret in file (see readSecretFile), else the
+// environment variable env. Errors never contain the secret.
+func readSecret(file, env string, logf func(string, ...any)) (string, error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", err
-		}
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", fmt.Errorf("%s is empty", file)
-		}
-		return s, nil
+		return readSecretFile(file, logf)
 	}
 	return os.Getenv(env), nil
 }
@@ -126,12 +118,12 @@ func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 	if err := e.checkIndexNames(); err != nil {
 		return cfg, err
 	}
-	apiKey, err := readSecret(e.apiKeyFile, "ES_API_KEY")
+	apiKey, err := readSecret(e.apiKeyFile, "ES_API_KEY", logf)
 	if err != nil {
 		return cfg, fmt.Errorf("--api-key-file: %w", err)
 	}
 	if e.user != "" {
-		pass, err := readSecret(e.passwordFile, "ES_PASSWORD")
+		pass, err := readSecret(e.passwordFile, "ES_PASSWORD", logf)
 		if err != nil {
 			return cfg, fmt.Errorf("--password-file: %w", err)
 		}
@@ -146,7 +138,20 @@ func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 	} else if e.passwordFile != "" {
 		return cfg, errors.New("--password-file needs --user")
 	}
+	var ns bulk.NodeSecurity
+	if len(e.nodes) > 0 {
+		if ns, err = bulk.InspectNodes(e.nodes); err != nil {
+			return cfg, err
+		}
+	}
+	if ns.User != "" && e.user == "" {
+		if e.apiKeyFile != "" {
+			return cfg, errors.New("give either credentials in --node or --api-key-file, not both")
+		}
+		apiKey = "" // like --user, credentials in --node win over $ES_API_KEY
+	}
 	cfg.APIKey = apiKey
+	warnCredentials(logf, cfg, ns, e.insecure)
 	return cfg, nil
 }
 

@@ -61,7 +61,7 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
-	cfg, err := es.config(func(string, ...any) {})
+	cfg, err := es.config(warningsOnly(stderr))
 	if err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
