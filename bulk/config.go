@@ -119,6 +119,27 @@ func (cfg Config) withDefaults() (Config, error) {
 	return cfg, nil
 }
 
+// NodeSecurity is what a node list says about credentials and transport,
+// for the warnings a command prints.
+type NodeSecurity struct {
+	User        string // user named in a node URL ("" if none)
+	URLPassword bool   // a node URL holds a password
+	PlainHTTP   bool   // a node is reached over plain http
+}
+
+// InspectNodes parses the node list as New does and reports what it holds.
+func InspectNodes(nodes []string) (NodeSecurity, error) {
+	urls, user, pass, err := parseNodes(nodes)
+	if err != nil {
+		return NodeSecurity{}, err
+	}
+	ns := NodeSecurity{User: user, URLPassword: pass != ""}
+	for _, u := range urls {
+		ns.PlainHTTP = ns.PlainHTTP || u.Scheme == "http"
+	}
+	return ns, nil
+}
+
 // parseNodes turns the node list into URLs without user info, returning any
 // credentials found in them. A node without a port is on port 9200 (also
 // for a URL with a scheme, as Beats read their hosts). Errors never quote the node text, which may

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/espcap/espcap-fast/internal/safefile"
 )
 
 // deadLetter appends rejected items to an NDJSON file, one line per item:
@@ -28,13 +30,21 @@ type deadLetter struct {
 }
 
 // openDeadLetter checks that path can be created (its directory exists and
-// is writable, or the file exists and is writable) without creating it.
+// is writable, or the file exists and is writable) without creating it. The
+// file holds whole documents, so it is opened like every file espcap-fast
+// writes (internal/safefile): a symbolic link at path, a FIFO or a device is
+// refused, and a new file is private (0600).
 func openDeadLetter(path string) (*deadLetter, error) {
-	if st, err := os.Stat(path); err == nil {
-		if st.IsDir() {
+	if st, err := os.Lstat(path); err == nil {
+		switch {
+		case st.Mode()&os.ModeSymlink != 0:
+			return nil, fmt.Errorf("bulk: dead-letter file %s is a symbolic link; refusing to follow it", path)
+		case st.IsDir():
 			return nil, fmt.Errorf("bulk: dead-letter file %s is a directory", path)
+		case !st.Mode().IsRegular():
+			return nil, fmt.Errorf("bulk: dead-letter file %s is not a regular file (%s)", path, st.Mode().Type())
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		f, err := safefile.OpenFile(path, os.O_WRONLY|os.O_APPEND)
 		if err != nil {
 			return nil, fmt.Errorf("bulk: dead-letter file: %w", err)
 		}
@@ -52,7 +62,7 @@ func (d *deadLetter) open() error {
 	if d.f != nil {
 		return nil
 	}
-	f, err := os.OpenFile(d.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := safefile.Append(d.path)
 	if err != nil {
 		return fmt.Errorf("bulk: open dead-letter file: %w", err)
 	}

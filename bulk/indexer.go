@@ -89,6 +89,9 @@ func New(ctx context.Context, cfg Config) (*Indexer, error) {
 	}
 	if cfg.User == "" && user != "" {
 		cfg.User, cfg.Password = user, pass
+		if cfg.APIKey != "" { // checked again now that the URL's user counts
+			return nil, errors.New("bulk: give either a user/password (here in a node URL) or an API key, not both")
+		}
 	}
 	ht, err := cfg.httpTransport()
 	if err != nil {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"runtime"
 	"testing"
+
+	"github.com/espcap/espcap-fast/internal/pcapngtest"
 )
 
 // blockStream is an io.Reader that produces a pcapng file made of a Section
@@ -112,5 +115,55 @@ func TestInterfaceTableLimitsPerSection(t *testing.T) {
 	}
 	if n := len(r.Interfaces()); n != per {
 		t.Errorf("%d interfaces in the second section, want %d", n, per)
+	}
+}
+
+// TestTimestampOffsetSaturates: a timestamp plus if_tsoffset beyond the
+// int64 nanosecond range saturates (and says so) instead of wrapping around
+// to 1969 or 1677; sums that fit are exact even when one part alone would
+// not.
+func TestTimestampOffsetSaturates(t *testing.T) {
+	const maxNS, minNS = math.MaxInt64, math.MinInt64
+	const maxSec = math.MaxInt64 / 1_000_000_000 // 9223372036
+	cases := []struct {
+		name   string
+		resol  byte   // if_tsresol
+		offset int64  // if_tsoffset, seconds
+		ts     uint64 // in the interface's units
+		want   int64
+		sat    bool
+	}{
+		{"plain µs", 6, 0, 1_700_000_000_000_000, 1_700_000_000_000_000_000, false},
+		{"offset in range", 6, 3600, 1_000_000, 3601_000_000_000, false},
+		{"negative offset", 9, -10, 5_000_000_000, -5_000_000_000, false},
+		{"µs times 1000 overflows", 6, 0, 1 << 62, maxNS, true},
+		{"ns above int64", 9, 0, 1<<63 + 5, maxNS, true},
+		{"ns above int64 brought back by the offset", 9, -10, 1<<63 + 5, 1<<63 + 5 - 10e9, false},
+		{"huge offset", 6, 2 * maxSec, 1, maxNS, true},
+		{"huge negative offset", 6, -2 * maxSec, 1, minNS, true},
+		{"largest offset", 9, math.MaxInt64, 0, maxNS, true},
+		{"smallest offset", 9, math.MinInt64, math.MaxUint64, minNS, true},
+		{"offset just over", 9, 1, math.MaxInt64 - 1e9 + 1, maxNS, true},
+		{"offset just fits", 9, 1, math.MaxInt64 - 1e9, maxNS, false},
+		{"offset minus one just fits", 9, -1, math.MaxInt64 + 1e9, maxNS, false},
+		{"exactly the smallest", 9, -maxSec - 1, 145_224_192, minNS, false},
+		{"one below the smallest", 9, -maxSec - 1, 145_224_191, minNS, true},
+		{"seconds unit overflows", 0, 0, math.MaxUint64, maxNS, true},
+		{"2^-30 s unit, offset negative", 0x80 | 30, -1, 3 << 30, 2e9, false},
+	}
+	for _, c := range cases {
+		file := append(ngSHB(), ngIDB(1, 0, ngOpt(optTSResol, []byte{c.resol}), pcapngtest.TSOffset(c.offset))...)
+		file = append(file, ngEPB(0, c.ts, []byte("pkt"))...)
+		r, err := NewReader(bytes.NewReader(file), "ts.pcapng")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec Record
+		if err := r.Next(&rec); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if rec.Timestamp != c.want || rec.TimestampSaturated != c.sat {
+			t.Errorf("%s: timestamp %d (saturated %v), want %d (%v)", c.name, rec.Timestamp, rec.TimestampSaturated, c.want, c.sat)
+		}
 	}
 }

@@ -109,9 +109,14 @@ type Record struct {
 	// is simply the exact time. Simple Packet Blocks have no timestamp and
 	// report 0.
 	Timestamp int64
-	LinkType  uint16 // LINKTYPE_* of this packet's interface (pcap: the file's)
-	Interface int    // pcapng interface id within the current section (0 for pcap)
-	Offset    int64  // byte offset of the record header in the (decompressed) stream
+	// TimestampSaturated reports a pcapng timestamp that, with if_tsoffset,
+	// lies outside what int64 nanoseconds can hold (years 1677 to 2262):
+	// Timestamp is then the nearest limit, math.MinInt64 or math.MaxInt64,
+	// instead of a value wrapped around.
+	TimestampSaturated bool
+	LinkType           uint16 // LINKTYPE_* of this packet's interface (pcap: the file's)
+	Interface          int    // pcapng interface id within the current section (0 for pcap)
+	Offset             int64  // byte offset of the record header in the (decompressed) stream
 }
 
 // Interface describes one capture interface: the pcap file header, or a
@@ -151,7 +156,7 @@ type ifState struct {
 	snapLen  uint32
 	limit    int    // largest accepted captured length
 	units    uint64 // timestamp units per second
-	offNS    int64  // if_tsoffset in nanoseconds
+	offSec   int64  // if_tsoffset in seconds
 }
 
 // Reader reads packet records from a capture file. It is not safe for

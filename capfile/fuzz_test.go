@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,6 +59,9 @@ func FuzzReader(f *testing.F) {
 			}
 			if len(rec.Data) != rec.CapLen || rec.CapLen > MaxRecordSize {
 				t.Fatalf("record %d: len(Data)=%d CapLen=%d", n, len(rec.Data), rec.CapLen)
+			}
+			if rec.TimestampSaturated && rec.Timestamp != math.MaxInt64 && rec.Timestamp != math.MinInt64 {
+				t.Fatalf("record %d: saturated timestamp %d is not a limit", n, rec.Timestamp)
 			}
 			if rec.Offset <= prev {
 				t.Fatalf("record %d: offset %d not after %d", n, rec.Offset, prev)

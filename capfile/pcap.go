@@ -83,7 +83,7 @@ func (r *Reader) nextPcap(rec *Record) error {
 	rec.Data = r.buf[start : start+int(capLen) : start+int(capLen)]
 	rec.CapLen = int(capLen)
 	rec.OrigLen = int(r.u32(h[12:]))
-	rec.Timestamp = secs*1e9 + nsec
+	rec.Timestamp, rec.TimestampSaturated = secs*1e9+nsec, false
 	rec.LinkType = st.linkType
 	rec.Interface = 0
 	rec.Offset = r.pos()

@@ -2,6 +2,7 @@ package capfile
 
 import (
 	"io"
+	"math"
 	"math/bits"
 )
 
@@ -193,7 +194,7 @@ func (r *Reader) readIDB(blen uint32, start int64) error {
 		snapLen:  iface.SnapLen,
 		limit:    recordLimit(iface.SnapLen),
 		units:    units,
-		offNS:    iface.TSOffset * 1e9,
+		offSec:   iface.TSOffset,
 	})
 	r.r += int(blen)
 	return nil
@@ -225,22 +226,50 @@ func tsUnits(v uint8) (uint64, bool) {
 	return u, true
 }
 
-// timestamp converts a pcapng timestamp to Unix nanoseconds.
-func (st *ifState) timestamp(hi, lo uint32) int64 {
+// timestamp converts a pcapng timestamp to Unix nanoseconds, adding
+// if_tsoffset. The sum is computed exactly (in 128 bits) and saturated to
+// the int64 range; saturated reports that it had to be.
+func (st *ifState) timestamp(hi, lo uint32) (ns int64, saturated bool) {
 	t := uint64(hi)<<32 | uint64(lo)
-	var ns uint64
+	// the timestamp in nanoseconds, as a 128-bit value th:tl
+	var th, tl uint64
 	switch st.units {
 	case 1e9:
-		ns = t
+		tl = t
 	case 1e6:
-		ns = t * 1e3
+		th, tl = bits.Mul64(t, 1e3)
 	default:
 		sec, rem := t/st.units, t%st.units
 		h, l := bits.Mul64(rem, 1e9)
 		frac, _ := bits.Div64(h, l, st.units) // rem < units, so no overflow
-		ns = sec*1e9 + frac
+		th, tl = bits.Mul64(sec, 1e9)
+		var c uint64
+		tl, c = bits.Add64(tl, frac, 0)
+		th += c
 	}
-	return int64(ns) + st.offNS
+	if st.offSec == 0 && th == 0 && tl <= math.MaxInt64 {
+		return int64(tl), false
+	}
+	// plus the offset in nanoseconds, in two's complement
+	mag := uint64(st.offSec)
+	if st.offSec < 0 {
+		mag = -mag
+	}
+	oh, ol := bits.Mul64(mag, 1e9)
+	if st.offSec < 0 {
+		var b uint64
+		ol, b = bits.Sub64(0, ol, 0)
+		oh, _ = bits.Sub64(0, oh, b)
+	}
+	sl, c := bits.Add64(tl, ol, 0)
+	sh, _ := bits.Add64(th, oh, c)
+	switch {
+	case sh == 0 && sl <= math.MaxInt64, sh == math.MaxUint64 && sl > math.MaxInt64:
+		return int64(sl), false
+	case int64(sh) < 0:
+		return math.MinInt64, true
+	}
+	return math.MaxInt64, true
 }
 
 // readPacketBlock reads an Enhanced Packet Block or an obsolete Packet Block.
@@ -277,7 +306,7 @@ func (r *Reader) readPacketBlock(rec *Record, btype, blen uint32, start int64) e
 	rec.Data = b[fixed : fixed+capLen : fixed+capLen]
 	rec.CapLen = int(capLen)
 	rec.OrigLen = int(r.u32(b[24:]))
-	rec.Timestamp = st.timestamp(r.u32(b[12:]), r.u32(b[16:]))
+	rec.Timestamp, rec.TimestampSaturated = st.timestamp(r.u32(b[12:]), r.u32(b[16:]))
 	rec.LinkType = st.linkType
 	rec.Interface = int(ifid)
 	rec.Offset = start
@@ -317,7 +346,7 @@ func (r *Reader) readSPB(rec *Record, blen uint32, start int64) error {
 	rec.Data = b[fixed : fixed+capLen : fixed+capLen]
 	rec.CapLen = int(capLen)
 	rec.OrigLen = int(origLen)
-	rec.Timestamp = 0
+	rec.Timestamp, rec.TimestampSaturated = 0, false
 	rec.LinkType = st.linkType
 	rec.Interface = 0
 	rec.Offset = start

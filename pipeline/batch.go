@@ -43,6 +43,8 @@ type record struct {
 	malformed bool
 	hasFlow   bool        // fp holds the packet's flow key (flow records on)
 	fp        flow.Packet // the packet's flow key, flags and payload length
+	// tsSaturated: the reader saturated the timestamp (tagged malformed)
+	tsSaturated bool
 }
 
 // Batch is a run of packets from one source, and after the workers are done

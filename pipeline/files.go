@@ -132,7 +132,7 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 			}
 			number++
 			f.r.Stats.Bytes.Store(r.BytesRead())
-			if err = f.Add(rec.Data, rec.OrigLen, rec.Timestamp, number, rec.LinkType, rec.Interface); err != nil {
+			if err = f.AddTS(rec.Data, rec.OrigLen, rec.Timestamp, number, rec.LinkType, rec.Interface, rec.TimestampSaturated); err != nil {
 				r.Close()
 				return err
 			}

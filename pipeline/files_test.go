@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	espcapfast "github.com/espcap/espcap-fast"
@@ -126,5 +128,47 @@ func TestInterfaceNamesUpdate(t *testing.T) {
 		if !slices.Equal(kept[i], s.want) {
 			t.Errorf("step %d changed later: %q, want %q", i, kept[i], s.want)
 		}
+	}
+}
+
+// TestTimestampSaturatedMalformed: packets whose timestamp plus if_tsoffset
+// does not fit are kept, with the saturated time, and tagged malformed with
+// the reason; the others are not.
+func TestTimestampSaturatedMalformed(t *testing.T) {
+	const maxSec = math.MaxInt64 / 1_000_000_000
+	pkt := bytes.Repeat([]byte{0xff}, 60)
+	file := pcapngtest.Section()
+	file = append(file, pcapngtest.Interface(1, 0, pcapngtest.TSOffset(0))...)
+	file = append(file, pcapngtest.Interface(1, 0, pcapngtest.TSOffset(2*maxSec))...)
+	file = append(file, pcapngtest.Interface(1, 0, pcapngtest.TSOffset(-2*maxSec))...)
+	for i := range 3 {
+		file = append(file, pcapngtest.Packet(uint32(i), 1_700_000_000_000_000, pkt, len(pkt))...)
+	}
+	path := filepath.Join(t.TempDir(), "tsoffset.pcapng")
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sink := &collectSink{}
+	r, err := runFiles(t, context.Background(), Config{Workers: 1}, sink, []string{path})
+	if err != nil || sink.docs != 3 {
+		t.Fatalf("%d documents, %v", sink.docs, err)
+	}
+	lines := strings.Split(strings.TrimSuffix(sink.out.String(), "\n"), "\n")
+	want := []struct {
+		ts        string
+		malformed bool
+	}{
+		{`"@timestamp":"2023-11-14T22:13:20`, false},
+		{`"@timestamp":"2262-04-11T23:47:16.854775807Z"`, true},
+		{`"@timestamp":"1677-09-21T00:12:43.145224192Z"`, true},
+	}
+	for i, w := range want {
+		tagged := strings.Contains(lines[i], `"malformed"`) && strings.Contains(lines[i], "if_tsoffset out of range")
+		if !strings.Contains(lines[i], w.ts) || tagged != w.malformed {
+			t.Errorf("document %d: %.400s\nwant %s, malformed %v", i, lines[i], w.ts, w.malformed)
+		}
+	}
+	if m := r.Stats.Malformed.Load(); m != 2 {
+		t.Errorf("%d documents counted malformed, want 2", m)
 	}
 }

@@ -136,6 +136,13 @@ func (f *Feeder) Begin(src *Source) error {
 // batches are in use (backpressure) and returns the context's error when the
 // run is cancelled, or errCountReached when --count packets have been read.
 func (f *Feeder) Add(data []byte, origLen int, ts int64, number uint64, linkType uint16, iface int) error {
+	return f.AddTS(data, origLen, ts, number, linkType, iface, false)
+}
+
+// AddTS is Add for a packet whose timestamp the reader may have saturated
+// (capfile.Record.TimestampSaturated): such a packet's document is tagged
+// malformed and says why.
+func (f *Feeder) AddTS(data []byte, origLen int, ts int64, number uint64, linkType uint16, iface int, tsSaturated bool) error {
 	if f.b == nil {
 		select {
 		case f.b = <-f.r.free:
@@ -146,6 +153,7 @@ func (f *Feeder) Add(data []byte, origLen int, ts int64, number uint64, linkType
 		f.b.src = f.src
 	}
 	f.b.add(data, origLen, ts, number, linkType, iface)
+	f.b.recs[len(f.b.recs)-1].tsSaturated = tsSaturated
 	f.r.Stats.Packets.Add(1)
 	if f.b.full() {
 		f.flush()
@@ -164,6 +172,10 @@ func (f *Feeder) End() error {
 	f.flush()
 	return f.ctx.Err()
 }
+
+// errTimestampRange is the error of a packet whose timestamp the reader
+// saturated.
+var errTimestampRange = errors.New("timestamp plus if_tsoffset out of range; saturated")
 
 // ErrCountReached tells a source that it has read all the packets --count
 // can use.
@@ -251,6 +263,12 @@ func (r *Runner) worker() {
 				}
 			}
 			p := dec.Decode(data, rec.linkType, rec.origLen)
+			if rec.tsSaturated {
+				p.Flags |= decode.FlagMalformed
+				if p.Err == nil {
+					p.Err, p.ErrKind = errTimestampRange, decode.KindNone
+				}
+			}
 			if fc := r.cfg.Flows; fc != nil && !fc.track(rec, p, &meta) {
 				continue
 			}

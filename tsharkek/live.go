@@ -173,6 +173,7 @@ func Live(ctx context.Context, cfg LiveConfig, sink pipeline.Sink, st *pipeline.
 		return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
 	ts := exec.Command(cfg.Tshark, targs...)
+	ts.Env = childEnv()
 	ts.SysProcAttr = attr()
 	ts.Stdin = pr
 	// until both processes have started, the pipe is ours to close
@@ -190,6 +191,7 @@ func Live(ctx context.Context, cfg LiveConfig, sink pipeline.Sink, st *pipeline.
 		return fail(fmt.Errorf("tshark: %w", err))
 	}
 	dc := exec.Command(cfg.Dumpcap, dargs...)
+	dc.Env = childEnv()
 	dc.SysProcAttr = attr()
 	dc.Stdout = pw
 	derr, err := dc.StderrPipe()

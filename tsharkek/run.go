@@ -216,6 +216,7 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 		args = append(args, "-c", strconv.FormatUint(cfg.Count, 10))
 	}
 	cmd := exec.CommandContext(ctx, cfg.Tshark, args...)
+	cmd.Env = childEnv()
 	var stdin io.WriteCloser
 	switch {
 	case capture != nil:

@@ -66,6 +66,7 @@ func Check(ctx context.Context, path string) ([3]int, error) {
 	}
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "--version")
+	cmd.Env = childEnv()
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -99,6 +100,7 @@ func LoadFields(ctx context.Context, path string) (*encode.EKFields, error) {
 		path = "tshark"
 	}
 	cmd := exec.CommandContext(ctx, path, "-G", "fields")
+	cmd.Env = childEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

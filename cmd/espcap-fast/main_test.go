@@ -17,12 +17,17 @@ import (
 
 	"github.com/espcap/espcap-fast/filter"
 	"github.com/espcap/espcap-fast/internal/need"
+	"github.com/espcap/espcap-fast/internal/statedir"
 )
 
 // espcap runs the command in-process and returns stdout, stderr and the
 // exit status.
 func espcap(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	if os.Getenv(statedir.Env) == "" {
+		// a default dead-letter file, or other state, stays in the test
+		t.Setenv(statedir.Env, t.TempDir())
+	}
 	var out, errb bytes.Buffer
 	code := run(args, &out, &errb)
 	return out.String(), errb.String(), code

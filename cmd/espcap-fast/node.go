@@ -49,10 +49,6 @@ type esFlags struct {
 	spool         *spoolFlags // nil: no spool (query, template)
 }
 
-// defaultDeadLetter is the dead-letter file's default name, in the current
-// directory. It is created only when a document is rejected.
-const defaultDeadLetter = "espcap-fast-dead-letter.ndjson"
-
 // registerESFlags defines the Elasticsearch flags on fs.
 func registerESFlags(fs *flag.FlagSet) *esFlags {
 	e := &esFlags{bulkBytes: bulk.DefaultMaxBytes}
@@ -71,7 +67,7 @@ func registerESFlags(fs *flag.FlagSet) *esFlags {
 	fs.StringVar(&e.apiKeyFile, "api-key-file", "", "file holding an API key (base64 id:key); default $ES_API_KEY")
 	fs.StringVar(&e.caCert, "ca-cert", "", "PEM file of the CA(s) to trust for https nodes")
 	fs.BoolVar(&e.insecure, "insecure", false, "do not verify the nodes' TLS certificates")
-	fs.StringVar(&e.deadLetter, "dead-letter", defaultDeadLetter, "NDJSON file receiving the documents rejected for good (created only when needed)")
+	fs.StringVar(&e.deadLetter, "dead-letter", "", "NDJSON file receiving the documents rejected for good, created (0600) only when needed (default: <state dir>/dead-letter/"+defaultDeadLetter+")")
 	fs.DurationVar(&e.flushTimeout, "flush-timeout", 30*time.Second, "after an interrupt, how long to keep sending what was read before giving up")
 	fs.DurationVar(&e.statsInterval, "stats-interval", 10*time.Second, "how often to print indexing progress on stderr (0: only at the end)")
 	return e
@@ -109,19 +105,11 @@ func parseSize(s string, limit int64) (int64, error) {
 	return n * mult, nil
 }
 
-// readSecret returns the secret in file (surrounding white space trimmed),
-// else the environment variable env. Errors never contain the secret.
-func readSecret(file, env string) (string, error) {
+// readSecret returns the secret in file (see readSecretFile), else the
+// environment variable env. Errors never contain the secret.
+func readSecret(file, env string, logf func(string, ...any)) (string, error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", err
-		}
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", fmt.Errorf("%s is empty", file)
-		}
-		return s, nil
+		return readSecretFile(file, logf)
 	}
 	return os.Getenv(env), nil
 }
@@ -149,12 +137,12 @@ func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 			cfg.RefreshOnClose = e.dataStream
 		}
 	}
-	apiKey, err := readSecret(e.apiKeyFile, "ES_API_KEY")
+	apiKey, err := readSecret(e.apiKeyFile, "ES_API_KEY", logf)
 	if err != nil {
 		return cfg, fmt.Errorf("--api-key-file: %w", err)
 	}
 	if e.user != "" {
-		pass, err := readSecret(e.passwordFile, "ES_PASSWORD")
+		pass, err := readSecret(e.passwordFile, "ES_PASSWORD", logf)
 		if err != nil {
 			return cfg, fmt.Errorf("--password-file: %w", err)
 		}
@@ -169,7 +157,20 @@ func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 	} else if e.passwordFile != "" {
 		return cfg, errors.New("--password-file needs --user")
 	}
+	var ns bulk.NodeSecurity
+	if len(e.nodes) > 0 {
+		if ns, err = bulk.InspectNodes(e.nodes); err != nil {
+			return cfg, err
+		}
+	}
+	if ns.User != "" && e.user == "" {
+		if e.apiKeyFile != "" {
+			return cfg, errors.New("give either credentials in --node or --api-key-file, not both")
+		}
+		apiKey = "" // like --user, credentials in --node win over $ES_API_KEY
+	}
 	cfg.APIKey = apiKey
+	warnCredentials(logf, cfg, ns, e.insecure)
 	return cfg, nil
 }
 
@@ -290,8 +291,8 @@ func newIndexSink(e *esFlags, w io.Writer, quiet bool, warn func(error)) (*index
 		return nil, err
 	}
 	// only an import writes a dead-letter file
-	if e.deadLetter == "" {
-		return nil, errors.New("--dead-letter must name a file")
+	if e.deadLetter, err = deadLetterPath(e.deadLetter); err != nil {
+		return nil, err
 	}
 	cfg.DeadLetter = e.deadLetter
 	spoolDir, err := e.spool.resolve()

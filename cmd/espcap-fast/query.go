@@ -63,7 +63,11 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "espcap-fast: --format is ndjson or table")
 		return 2
 	}
-	cfg, err := es.config(func(string, ...any) {})
+	if err := checkIndexPattern(*index); err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+	cfg, err := es.config(warningsOnly(stderr))
 	if err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
@@ -173,7 +177,7 @@ func search(ctx context.Context, ix *bulk.Indexer, index, q string, max int, fn 
 }
 
 // tableRow renders one document as a table line: time, protocol,
-// src:port → dst:port, summary.
+// src:port → dst:port, summary, with control characters escaped (termSafe).
 func tableRow(d *fastjson.Value) string {
 	ts := string(d.GetStringBytes("@timestamp"))
 	if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
@@ -185,7 +189,7 @@ func tableRow(d *fastjson.Value) string {
 			src, dst = string(l.GetStringBytes("src")), string(l.GetStringBytes("dst"))
 		}
 	}
-	return fmt.Sprintf("%-26s %-8s %-45s %s\n", ts, d.GetStringBytes("protocol"), src+" → "+dst, summarize(d))
+	return fmt.Sprintf("%-26s %-8s %-45s %s\n", termSafe(ts), termSafe(string(d.GetStringBytes("protocol"))), termSafe(src+" → "+dst), termSafe(summarize(d)))
 }
 
 func endpoint(d *fastjson.Value, side string) string {
