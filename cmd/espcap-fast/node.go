@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,6 +250,7 @@ type indexSink struct {
 	idPrefix []byte // its document id prefix
 	day      int64  // UTC day of the cached index name
 	index    string
+	indices  map[string]bool // every index name indexFor gave (for the summary)
 	id       []byte
 	name     []byte
 	notSent  atomic.Int64 // documents the sink could not hand to the indexer
@@ -436,8 +438,29 @@ func (s *indexSink) indexFor(ts int64) string {
 		s.day = day
 		s.name = encode.AppendPeriodIndexName(s.name[:0], s.flags.prefix, s.flags.periodValue, ts)
 		s.index = string(s.name)
+		if s.indices == nil {
+			s.indices = map[string]bool{}
+		}
+		s.indices[s.index] = true
 	}
 	return s.index
+}
+
+// indexList names the indices documents were sent to (the data stream),
+// sorted, at most ten and a count of the rest.
+func (s *indexSink) indexList() string {
+	if s.flags.dataStream != "" {
+		return "data stream " + s.flags.dataStream
+	}
+	names := make([]string, 0, len(s.indices))
+	for n := range s.indices {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) > 10 {
+		return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
+	}
+	return strings.Join(names, ", ")
 }
 
 // docIDPrefix appends the document id prefix for a source id: the id
@@ -526,6 +549,9 @@ func (s *indexSink) finish(runCtx context.Context) int {
 		}
 		if !s.quiet || lost > 0 || closeErr != nil {
 			fmt.Fprintf(s.w, "espcap-fast: indexed: %s\n", s.summary())
+			if st.Added > 0 {
+				fmt.Fprintf(s.w, "espcap-fast: into %s\n", s.indexList())
+			}
 		}
 		if closeErr != nil {
 			fmt.Fprintf(s.w, "espcap-fast: %v\n", closeErr)

@@ -597,6 +597,9 @@ func TestNodeIndexPeriod(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", c.period, code, errs)
 		}
+		if !strings.Contains(errs, "espcap-fast: into "+prefix+c.suffix+"\n") {
+			t.Errorf("%s: the summary does not name the index written:\n%s", c.period, errs)
+		}
 		refresh(t, base, prefix)
 		_, b := esCall(t, base, http.MethodGet, "/_cat/indices/"+prefix+"*?h=index", nil)
 		if got := strings.TrimSpace(string(b)); got != prefix+c.suffix {
