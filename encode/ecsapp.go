@@ -17,6 +17,9 @@ import (
 // without such a layer gets none. Only the packet's own layers count, not
 // the datagram an ICMP error quotes.
 func (e *Encoder) ecsApp(p *decode.Packet) {
+	if p.Count(decode.KindDNS)+p.Count(decode.KindHTTP)+p.Count(decode.KindTLS) == 0 {
+		return
+	}
 	n := ownLayers(p)
 	for i := 0; i < n; i++ {
 		switch l := p.Layers[i]; l.Kind {

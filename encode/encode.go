@@ -411,6 +411,9 @@ func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType str
 // segments as HTTP too (reassembly off); the tag tells them apart from
 // messages.
 func httpContinuation(p *decode.Packet) bool {
+	if p.Count(decode.KindHTTP) == 0 {
+		return false
+	}
 	for i, n := 0, ownLayers(p); i < n; i++ {
 		if l := p.Layers[i]; l.Kind == decode.KindHTTP {
 			m := &p.HTTP[l.Index]
@@ -424,6 +427,9 @@ func httpContinuation(p *decode.Packet) bool {
 // itself: all, except that an ICMP or ICMPv6 layer ends them (what follows
 // is the datagram an error message quotes; see [OwnChain]).
 func ownLayers(p *decode.Packet) int {
+	if p.Count(decode.KindICMPv4) == 0 && p.Count(decode.KindICMPv6) == 0 {
+		return len(p.Layers)
+	}
 	for i, l := range p.Layers {
 		if l.Kind == decode.KindICMPv4 || l.Kind == decode.KindICMPv6 {
 			return i + 1
