@@ -16,6 +16,7 @@ func mainUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `usage: espcap-fast [flags] [BPF expression]    capture files or interfaces to NDJSON (stdout) or to --node
        espcap-fast query --node URL [flags] 'lucene query'
        espcap-fast drain --spool DIR --node URL        index what a stopped run left in a spool
+       espcap-fast prune --node URL --older-than 7d    delete the indices older than that
        espcap-fast template --print | --install --node URL
 
 Flags may come before or after the BPF expression; single-letter flags
@@ -32,7 +33,7 @@ Examples:
 		{"Input", []string{"file", "r", "dir", "recursive", "nic", "i", "D", "list", "bpf", "count", "c"}},
 		{"Live capture", []string{"snaplen", "s", "promisc", "p", "fanout", "block-size", "block-count", "frame-timeout", "duration"}},
 		{"Elasticsearch / OpenSearch", []string{"node", "index-prefix", "index-period", "data-stream", "chunk", "bulk-bytes", "indexers",
-			"no-gzip", "no-template", "no-refresh", "user", "password-file", "api-key-file", "ca-cert", "insecure", "dead-letter",
+			"no-gzip", "no-template", "no-refresh", "retention", "user", "password-file", "api-key-file", "ca-cert", "insecure", "dead-letter",
 			"flush-timeout", "stats-interval"}},
 		{"Spool (between capture and the indexers)", []string{"spool", "spool-max", "spool-mem", "no-spool", "spool-full", "state-dir"}},
 		{"Decoding", []string{"workers", "engine", "tshark", "protocols"}},

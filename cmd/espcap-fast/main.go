@@ -66,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runQuery(args[1:], stdout, stderr)
 		case "drain":
 			return runDrain(args[1:], stdout, stderr)
+		case "prune":
+			return runPrune(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("espcap-fast", flag.ContinueOnError)

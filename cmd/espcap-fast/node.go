@@ -39,6 +39,7 @@ type esFlags struct {
 	noGzip        bool
 	noTemplate    bool
 	noRefresh     bool
+	retention     retention
 	user          string
 	passwordFile  string
 	apiKeyFile    string
@@ -61,6 +62,7 @@ func registerESFlags(fs *flag.FlagSet) *esFlags {
 	fs.StringVar(&e.period, "index-period", "day", "capture time per index: day (<prefix>YYYY-MM-DD, espcap's), week (<prefix>YYYY-wWW, ISO week), month (<prefix>YYYY-MM) or none (<prefix>all)")
 	fs.StringVar(&e.dataStream, "data-stream", "", "index into this data stream instead of daily indices")
 	fs.BoolVar(&e.noGzip, "no-gzip", false, "send bulk bodies uncompressed")
+	fs.Var(&e.retention, "retention", "delete this run's time-named indices (<prefix>YYYY-MM-DD, -wWW, -MM) whose period ended longer ago than this (7d, 2w, 36h), at start and daily (see also: espcap-fast prune)")
 	fs.BoolVar(&e.noRefresh, "no-refresh", false, "do not refresh the indices at the end (what was indexed then becomes searchable within the index refresh interval, 5 s)")
 	fs.BoolVar(&e.noTemplate, "no-template", false, "do not install the index template at start")
 	fs.StringVar(&e.user, "user", "", "user for basic auth; the password comes from $ES_PASSWORD or --password-file")
@@ -322,6 +324,9 @@ func newIndexSink(e *esFlags, w io.Writer, quiet bool, warn func(error)) (*index
 	_, _ = rand.Read(rnd[:])
 	s.runID = hex.EncodeToString(rnd[:])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if e.retention > 0 && e.dataStream == "" {
+		startRetention(s.ctx, ix, e.prefix, time.Duration(e.retention), logf)
+	}
 	if s.sp, err = openSpoolStage(e.spool, spoolDir, ix, s.ctx, w, warn); err != nil {
 		_ = ix.Close(context.Background())
 		return nil, err

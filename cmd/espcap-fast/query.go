@@ -67,18 +67,11 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
-	cfg, err := es.config(warningsOnly(stderr))
-	if err != nil {
-		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
-		return 2
+	ctx, cancel, ix, code := connectCommand(es, stderr, warningsOnly(stderr), 5*time.Minute)
+	if ix == nil {
+		return code
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ix, err := bulk.New(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
-		return 1
-	}
 	defer ix.Close(context.Background())
 	out := bufio.NewWriterSize(stdout, 256<<10)
 	defer out.Flush()

@@ -54,18 +54,11 @@ func runTemplate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "espcap-fast: template --install needs --node")
 		return 2
 	}
-	cfg, err := es.config(func(f string, a ...any) { fmt.Fprintf(stderr, "espcap-fast: "+f+"\n", a...) })
-	if err != nil {
-		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
-		return 2
+	ctx, cancel, ix, code := connectCommand(es, stderr, func(f string, a ...any) { fmt.Fprintf(stderr, "espcap-fast: "+f+"\n", a...) }, time.Minute)
+	if ix == nil {
+		return code
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ix, err := bulk.New(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
-		return 1
-	}
 	defer ix.Close(context.Background())
 	if err := ix.InstallTemplates(ctx, es.prefix, es.dataStream); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
