@@ -86,6 +86,8 @@ type Packet struct {
 	// App is the highest application layer's protocol name ("dns", "http",
 	// "tls", ...; "" if none), as network.protocol names it.
 	App string
+	// Fields are the application fields a flow keeps.
+	Fields AppFields
 }
 
 // TCP flag bits as in the TCP header.
@@ -107,7 +109,7 @@ const (
 // found before the first IP header. It returns false when p has no IP
 // header.
 func Extract(p *decode.Packet, fp *Packet) bool {
-	*fp = Packet{}
+	fp.Key, fp.FromB, fp.Flags, fp.Payload, fp.App = Key{}, false, 0, 0, ""
 	k := &fp.Key
 	var src, dst []byte
 	ipAt := -1
@@ -202,6 +204,9 @@ layers:
 		if fp.App != "" {
 			break
 		}
+	}
+	if fp.App != "" || fp.Fields.set {
+		fp.Fields.extract(p, ipAt+1)
 	}
 	// order the endpoints: smaller address, then smaller port, is A
 	var c int

@@ -144,6 +144,8 @@ type Record struct {
 	HistLen uint8
 	// App is the first application protocol seen ("" if none).
 	App string
+	// Summary is what the application layers said.
+	Summary AppSummary
 }
 
 // Src returns the initiator's side, Dst the responder's.
@@ -546,6 +548,9 @@ func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	r.Flags[side] |= f
 	if r.App == "" {
 		r.App = p.App
+	}
+	if p.Fields.set {
+		r.Summary.merge(&p.Fields)
 	}
 	var h uint8
 	if p.Key.Proto == protoTCP {
