@@ -13,6 +13,8 @@ import (
 	"cmp"
 	"encoding/binary"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/espcap/espcap-fast/decode"
 )
 
@@ -88,6 +90,13 @@ type Packet struct {
 	App string
 	// Fields are the application fields a flow keeps.
 	Fields AppFields
+
+	// IP fragments: the datagram's identification, and whether this is
+	// its first fragment (which has the transport header) or a later one
+	// (which gets the ports the first one had; see Table.Observe).
+	fragID    uint32
+	fragFirst bool
+	fragLater bool
 }
 
 // TCP flag bits as in the TCP header.
@@ -110,6 +119,7 @@ const (
 // header.
 func Extract(p *decode.Packet, fp *Packet) bool {
 	fp.Key, fp.FromB, fp.Flags, fp.Payload, fp.App = Key{}, false, 0, 0, ""
+	fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
 	k := &fp.Key
 	var src, dst []byte
 	ipAt := -1
@@ -134,6 +144,8 @@ layers:
 			ip := &p.IPv4[l.Index]
 			src, dst, k.Proto, k.IPv6 = ip.SrcIP, ip.DstIP, uint8(ip.Protocol), false
 			ipAt = i
+			more := ip.Flags&layers.IPv4MoreFragments != 0
+			fp.fragID, fp.fragFirst, fp.fragLater = uint32(ip.Id), more && ip.FragOffset == 0, ip.FragOffset != 0
 		case decode.KindIPv6:
 			ip := &p.IPv6[l.Index]
 			src, dst, k.IPv6 = ip.SrcIP, ip.DstIP, true
@@ -148,6 +160,10 @@ layers:
 				}
 			}
 			ipAt = i
+			fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
+			if ext.FragNxt >= 0 {
+				fp.fragID, fp.fragFirst, fp.fragLater = ext.FragIdent, ext.FragMore && ext.FragOffset == 0, ext.FragOffset != 0
+			}
 		}
 	}
 	if ipAt < 0 || (len(src) != 4 && len(src) != 16) || len(src) != len(dst) {

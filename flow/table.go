@@ -243,7 +243,47 @@ type Table struct {
 	head  [numLists]int32
 	tail  [numLists]int32
 
+	frags   [256]fragSlot // recent first fragments: their ports
+	fragTmp Packet
+
 	stats Stats
+}
+
+// fragSlot remembers the ports of a datagram's first fragment, for the
+// fragments after it (which have no transport header).
+type fragSlot struct {
+	key   Key // the first fragment's key, ports included
+	id    uint32
+	valid bool
+}
+
+// fragSlot returns the cache slot of a fragment of datagram id with key k
+// (ports ignored).
+func (t *Table) fragSlot(k *Key, id uint32) *fragSlot {
+	kk := *k
+	kk.PortA, kk.PortB, kk.HasPorts = 0, 0, false
+	return &t.frags[(kk.Hash()^uint64(id)*0x9e3779b97f4a7c15)>>56]
+}
+
+// fragment gives a later fragment of a datagram the ports of its first
+// fragment, when that was seen (IP reassembly would; tshark counts the
+// datagram in the transport conversation).
+func (t *Table) fragment(p *Packet) *Packet {
+	if p.fragFirst && p.Key.HasPorts {
+		s := t.fragSlot(&p.Key, p.fragID)
+		s.key, s.id, s.valid = p.Key, p.fragID, true
+		return p
+	}
+	if !p.fragLater {
+		return p
+	}
+	s := t.fragSlot(&p.Key, p.fragID)
+	if !s.valid || s.id != p.fragID || s.key.A != p.Key.A || s.key.B != p.Key.B || s.key.Proto != p.Key.Proto || s.key.VLAN != p.Key.VLAN {
+		return p
+	}
+	t.fragTmp = *p
+	t.fragTmp.Key = s.key
+	return &t.fragTmp
 }
 
 // NewTable returns an empty table.
@@ -461,6 +501,9 @@ func (t *Table) alloc() int32 {
 // updates) are emitted before it returns.
 func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 	t.Expire(ts)
+	if p.fragFirst || p.fragLater {
+		p = t.fragment(p)
+	}
 	side := 0
 	if p.FromB {
 		side = 1
