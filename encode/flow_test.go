@@ -3,6 +3,7 @@ package encode_test
 import (
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
@@ -155,4 +156,32 @@ func TestFlowAppSummary(t *testing.T) {
 			t.Errorf("no flow with %s %v; got %v", tc.field, tc.want, got)
 		})
 	}
+}
+
+// FuzzFlowDocument tracks the flow of arbitrary frames (two of them, so
+// that both directions and the application fields of either can meet in
+// one record): the flow document is always valid UTF-8 JSON.
+func FuzzFlowDocument(f *testing.F) {
+	seeds := testpcap.FuzzSeeds("../testdata")
+	for i, p := range seeds {
+		q := seeds[(i+1)%len(seeds)]
+		f.Add(p.LinkType, p.Data, q.Data)
+	}
+	d := decode.NewDecoder()
+	f.Fuzz(func(t *testing.T, lt uint16, a, b []byte) {
+		var docs [][]byte
+		tab := flow.NewTable(flow.Config{Emit: func(r *flow.Record) { docs = append(docs, encode.AppendFlow(nil, r)) }})
+		var fp flow.Packet
+		for i, data := range [][]byte{a, b} {
+			if flow.Extract(d.Decode(data, lt, len(data)), &fp) {
+				tab.Observe(&fp, int64(i), len(data))
+			}
+		}
+		tab.Flush()
+		for _, doc := range docs {
+			if !utf8.Valid(doc) || !json.Valid(doc) {
+				t.Fatalf("invalid flow document: %q", doc)
+			}
+		}
+	})
 }

@@ -254,6 +254,7 @@ type Table struct {
 type fragSlot struct {
 	key   Key // the first fragment's key, ports included
 	id    uint32
+	fromB bool
 	valid bool
 }
 
@@ -271,7 +272,7 @@ func (t *Table) fragSlot(k *Key, id uint32) *fragSlot {
 func (t *Table) fragment(p *Packet) *Packet {
 	if p.fragFirst && p.Key.HasPorts {
 		s := t.fragSlot(&p.Key, p.fragID)
-		s.key, s.id, s.valid = p.Key, p.fragID, true
+		s.key, s.id, s.fromB, s.valid = p.Key, p.fragID, p.FromB, true
 		return p
 	}
 	if !p.fragLater {
@@ -282,7 +283,7 @@ func (t *Table) fragment(p *Packet) *Packet {
 		return p
 	}
 	t.fragTmp = *p
-	t.fragTmp.Key = s.key
+	t.fragTmp.Key, t.fragTmp.FromB = s.key, s.fromB
 	return &t.fragTmp
 }
 

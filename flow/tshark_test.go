@@ -83,9 +83,10 @@ func ourFlows(t *testing.T, file string) (map[[22]byte]*conv, map[int][22]byte) 
 	return flows, frameFlow
 }
 
-// tsharkConvs groups tshark's frames of file by tcp.stream / udp.stream.
+// tsharkConvs groups tshark's frames of file by tcp.stream / udp.stream,
+// the innermost (last) one of a tunnelled frame.
 func tsharkConvs(t *testing.T, tshark, file string) map[string]*conv {
-	cmd := exec.Command(tshark, "-n", "-2", "-r", file, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f",
+	cmd := exec.Command(tshark, "-n", "-2", "-r", file, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=l",
 		"-e", "frame.number", "-e", "tcp.stream", "-e", "udp.stream", "-e", "frame.len", "-e", "frame.time_epoch",
 		"-e", "_ws.col.Source", "-e", "ip.src", "-e", "tcp.srcport", "-e", "udp.srcport", "-e", "icmp.type", "-e", "icmpv6.type",
 		"-e", "ip.reassembled_in", "-e", "ipv6.reassembled.in")
