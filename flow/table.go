@@ -233,8 +233,11 @@ type Table struct {
 	cfg     Config
 	timeout [numLists]int64
 	slack   [numLists]int64 // timeout/16: see Observe
-	update  int64
-	emit    func(*Record)
+	// Observe calls Expire only once the packet time reaches nextExpire,
+	// every expireEvery (the smallest slack) of capture time
+	nextExpire, expireEvery int64
+	update                  int64
+	emit                    func(*Record)
 
 	recs  []Record // the slab; grows to MaxFlows
 	free  []int32  // free entries in recs
@@ -309,8 +312,10 @@ func NewTable(cfg Config) *Table {
 	}
 	t := &Table{cfg: cfg, emit: cfg.Emit, update: int64(cfg.Update)}
 	t.timeout = [numLists]int64{int64(cfg.TCPTimeout), int64(cfg.UDPTimeout), int64(cfg.OtherTimeout), int64(cfg.CloseDelay)}
+	t.expireEvery = t.timeout[0]
 	for l, d := range t.timeout {
 		t.slack[l] = d / 16
+		t.expireEvery = min(t.expireEvery, d/16)
 	}
 	n := 1024
 	for n < 2*min(cfg.MaxFlows, 4096) {
@@ -501,7 +506,10 @@ func (t *Table) alloc() int32 {
 // become due (idle flows, a closed flow whose key a new SYN reuses, interim
 // updates) are emitted before it returns.
 func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
-	t.Expire(ts)
+	if ts >= t.nextExpire || ts < t.nextExpire-2*t.expireEvery {
+		t.Expire(ts)
+		t.nextExpire = ts + t.expireEvery
+	}
 	if p.fragFirst || p.fragLater {
 		p = t.fragment(p)
 	}
@@ -532,8 +540,10 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 	// Moving an entry to the tail of its list on every packet would touch
 	// its two neighbours (two cache misses): it moves when its list changes
 	// or it was linked more than slack ago, and Expire moves an entry it
-	// finds at the head but seen since. Timeouts are thus exact, and the
-	// eviction order is by last-seen time within slack.
+	// finds at the head but seen since. The eviction order is thus by
+	// last-seen time within slack; and as Observe runs Expire only every
+	// expireEvery of capture time, a flow ends at most 1/16 of the
+	// smallest timeout after its own.
 	if l := r.listFor(); l != r.list || r.End-r.linked > t.slack[l] {
 		t.unlink(e)
 		t.link(e, l)
