@@ -3,7 +3,8 @@
 // decoded packets, and the records it hands out when a flow ends or is due
 // for an interim update.
 //
-// A Table belongs to one worker goroutine: it takes no locks. Its entries
+// A Table belongs to one goroutine (in the file pipeline, the writer, which
+// sees packets in capture order): it takes no locks. Its entries
 // live in a slab bounded by Config.MaxFlows and are reused, so that tracking
 // a packet allocates nothing once the table has grown to its working size.
 package flow
