@@ -86,8 +86,121 @@ func AppendFlow(dst []byte, r *flow.Record) []byte {
 			b = append(b, `"}}`...)
 		}
 	}
-	b = append(b, `}}`...)
+	b = append(b, '}')
+	b = appendSummary(b, &r.Summary)
+	return append(b, '}')
+}
+
+// appendSummary appends the ECS objects of what the flow's application
+// layers said: dns, http, url, user_agent, tls.
+func appendSummary(b []byte, a *flow.AppSummary) []byte {
+	q := a.DNSQuestion()
+	rc, hasRC := a.DNSResponseCode()
+	if len(q) > 0 || hasRC {
+		b = append(b, `,"dns":{`...)
+		sep := ""
+		if len(q) > 0 {
+			b = append(b, `"question":{"name":`...)
+			b = appendString(b, q)
+			b = append(b, '}')
+			sep = ","
+		}
+		if hasRC {
+			b = append(b, sep...)
+			b = append(b, `"response_code":"`...)
+			b = appendRCode(b, rc)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	m, st := a.HTTPMethod(), a.HTTPStatus
+	if len(m) > 0 || st > 0 {
+		b = append(b, `,"http":{`...)
+		if len(m) > 0 {
+			b = append(b, `"request":{"method":`...)
+			b = appendString(b, m)
+			b = append(b, '}')
+			if st > 0 {
+				b = append(b, ',')
+			}
+		}
+		if st > 0 {
+			b = appendUint(append(b, `"response":{"status_code":`...), uint64(st))
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	if h, u := a.HTTPHost(), a.HTTPURI(); len(h) > 0 || len(u) > 0 {
+		b = append(b, `,"url":{`...)
+		if len(h) > 0 {
+			b = appendString(append(b, `"domain":`...), h)
+			if len(u) > 0 {
+				b = append(b, ',')
+			}
+		}
+		if len(u) > 0 {
+			b = appendString(append(b, `"original":`...), u)
+		}
+		b = append(b, '}')
+	}
+	if ua := a.HTTPUserAgent(); len(ua) > 0 {
+		b = appendString(append(b, `,"user_agent":{"original":`...), ua)
+		b = append(b, '}')
+	}
+	sni, alpn, ver := a.TLSServerName(), a.TLSALPN(), a.TLSVersion
+	if len(sni) > 0 || len(alpn) > 0 || ver != 0 {
+		b = append(b, `,"tls":{`...)
+		sep := ""
+		if ver != 0 {
+			proto, v := tlsVersion(ver)
+			b = append(b, `"version_protocol":"`...)
+			b = append(b, proto...)
+			b = append(b, `","version":"`...)
+			b = append(b, v...)
+			b = append(b, '"')
+			sep = ","
+		}
+		if len(alpn) > 0 {
+			b = append(b, sep...)
+			b = appendString(append(b, `"next_protocol":`...), alpn)
+			sep = ","
+		}
+		if len(sni) > 0 {
+			b = append(b, sep...)
+			b = appendString(append(b, `"client":{"server_name":`...), sni)
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
 	return b
+}
+
+// appendRCode appends a DNS response code's name (RFC 1035, 2136), or
+// its number.
+func appendRCode(b []byte, rc int) []byte {
+	names := [...]string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"}
+	if rc >= 0 && rc < len(names) {
+		return append(b, names[rc]...)
+	}
+	return appendUint(b, uint64(rc))
+}
+
+// tlsVersion returns ECS tls.version_protocol and tls.version of a TLS
+// version number.
+func tlsVersion(v uint16) (proto, version string) {
+	switch v {
+	case 0x0300:
+		return "ssl", "3.0"
+	case 0x0301:
+		return "tls", "1.0"
+	case 0x0302:
+		return "tls", "1.1"
+	case 0x0303:
+		return "tls", "1.2"
+	case 0x0304:
+		return "tls", "1.3"
+	}
+	return "tls", "unknown"
 }
 
 // appendEndpoint appends one side's object, opened by key (which includes

@@ -3,6 +3,7 @@ package encode_test
 import (
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
@@ -105,4 +106,82 @@ func TestAppendFlowAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%.2f allocations per flow document, want 0", allocs)
 	}
+}
+
+// TestFlowAppSummary: the application fields of a flow document, from
+// captures whose traffic is known.
+func TestFlowAppSummary(t *testing.T) {
+	tests := []struct {
+		file  string
+		field string
+		want  any
+	}{
+		{"arkime_curl-enabled-tls13.pcap", "tls.client.server_name", "enabled.tls13.com"},
+		{"arkime_curl-enabled-tls13.pcap", "tls.version", "1.3"},
+		{"arkime_curl-enabled-tls13.pcap", "tls.next_protocol", "h2"},
+		{"arkime_curl-enabled-tls13.pcap", "dns.question.name", "enabled.tls13.com"},
+		{"tcpdump_dns_udp.pcap", "dns.response_code", "NOERROR"},
+		{"chrissanders_http_google.pcapng", "url.domain", "www.google.com"},
+		{"chrissanders_http_google.pcapng", "url.original", "/"},
+		{"chrissanders_http_google.pcapng", "http.request.method", "GET"},
+		{"chrissanders_http_google.pcapng", "http.response.status_code", float64(200)},
+		{"chrissanders_http_google.pcapng", "user_agent.original", "Mozilla/5.0 (Windows; U; Windows NT 6.1; en-US; rv:1.9.1.7) Gecko/20091221 Firefox/3.5.7"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file+" "+tc.field, func(t *testing.T) {
+			pk := testpcap.MustLoad(t, "../testdata/pcaps/"+tc.file, 0)
+			d := decode.NewDecoder()
+			var got []any
+			tab := flow.NewTable(flow.Config{Emit: func(r *flow.Record) {
+				var doc map[string]any
+				if err := json.Unmarshal(encode.AppendFlow(nil, r), &doc); err != nil {
+					t.Fatal(err)
+				}
+				if v := get(doc, tc.field); v != nil {
+					got = append(got, v)
+				}
+			}})
+			var fp flow.Packet
+			for i := range pk {
+				if flow.Extract(d.Decode(pk[i].Data, pk[i].LinkType, pk[i].OrigLen), &fp) {
+					tab.Observe(&fp, pk[i].Timestamp, pk[i].OrigLen)
+				}
+			}
+			tab.Flush()
+			for _, v := range got {
+				if v == tc.want {
+					return
+				}
+			}
+			t.Errorf("no flow with %s %v; got %v", tc.field, tc.want, got)
+		})
+	}
+}
+
+// FuzzFlowDocument tracks the flow of arbitrary frames (two of them, so
+// that both directions and the application fields of either can meet in
+// one record): the flow document is always valid UTF-8 JSON.
+func FuzzFlowDocument(f *testing.F) {
+	seeds := testpcap.FuzzSeeds("../testdata")
+	for i, p := range seeds {
+		q := seeds[(i+1)%len(seeds)]
+		f.Add(p.LinkType, p.Data, q.Data)
+	}
+	d := decode.NewDecoder()
+	f.Fuzz(func(t *testing.T, lt uint16, a, b []byte) {
+		var docs [][]byte
+		tab := flow.NewTable(flow.Config{Emit: func(r *flow.Record) { docs = append(docs, encode.AppendFlow(nil, r)) }})
+		var fp flow.Packet
+		for i, data := range [][]byte{a, b} {
+			if flow.Extract(d.Decode(data, lt, len(data)), &fp) {
+				tab.Observe(&fp, int64(i), len(data))
+			}
+		}
+		tab.Flush()
+		for _, doc := range docs {
+			if !utf8.Valid(doc) || !json.Valid(doc) {
+				t.Fatalf("invalid flow document: %q", doc)
+			}
+		}
+	})
 }

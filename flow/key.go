@@ -3,7 +3,8 @@
 // decoded packets, and the records it hands out when a flow ends or is due
 // for an interim update.
 //
-// A Table belongs to one worker goroutine: it takes no locks. Its entries
+// A Table belongs to one goroutine (in the file pipeline, the writer, which
+// sees packets in capture order): it takes no locks. Its entries
 // live in a slab bounded by Config.MaxFlows and are reused, so that tracking
 // a packet allocates nothing once the table has grown to its working size.
 package flow
@@ -12,6 +13,8 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/espcap/espcap-fast/decode"
 )
@@ -86,6 +89,15 @@ type Packet struct {
 	// App is the highest application layer's protocol name ("dns", "http",
 	// "tls", ...; "" if none), as network.protocol names it.
 	App string
+	// Fields are the application fields a flow keeps.
+	Fields AppFields
+
+	// IP fragments: the datagram's identification, and whether this is
+	// its first fragment (which has the transport header) or a later one
+	// (which gets the ports the first one had; see Table.Observe).
+	fragID    uint32
+	fragFirst bool
+	fragLater bool
 }
 
 // TCP flag bits as in the TCP header.
@@ -107,7 +119,8 @@ const (
 // found before the first IP header. It returns false when p has no IP
 // header.
 func Extract(p *decode.Packet, fp *Packet) bool {
-	*fp = Packet{}
+	fp.Key, fp.FromB, fp.Flags, fp.Payload, fp.App = Key{}, false, 0, 0, ""
+	fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
 	k := &fp.Key
 	var src, dst []byte
 	ipAt := -1
@@ -132,6 +145,8 @@ layers:
 			ip := &p.IPv4[l.Index]
 			src, dst, k.Proto, k.IPv6 = ip.SrcIP, ip.DstIP, uint8(ip.Protocol), false
 			ipAt = i
+			more := ip.Flags&layers.IPv4MoreFragments != 0
+			fp.fragID, fp.fragFirst, fp.fragLater = uint32(ip.Id), more && ip.FragOffset == 0, ip.FragOffset != 0
 		case decode.KindIPv6:
 			ip := &p.IPv6[l.Index]
 			src, dst, k.IPv6 = ip.SrcIP, ip.DstIP, true
@@ -146,6 +161,10 @@ layers:
 				}
 			}
 			ipAt = i
+			fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
+			if ext.FragNxt >= 0 {
+				fp.fragID, fp.fragFirst, fp.fragLater = ext.FragIdent, ext.FragMore && ext.FragOffset == 0, ext.FragOffset != 0
+			}
 		}
 	}
 	if ipAt < 0 || (len(src) != 4 && len(src) != 16) || len(src) != len(dst) {
@@ -202,6 +221,9 @@ layers:
 		if fp.App != "" {
 			break
 		}
+	}
+	if fp.App != "" || fp.Fields.set {
+		fp.Fields.extract(p, ipAt+1)
 	}
 	// order the endpoints: smaller address, then smaller port, is A
 	var c int

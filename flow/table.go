@@ -144,6 +144,8 @@ type Record struct {
 	HistLen uint8
 	// App is the first application protocol seen ("" if none).
 	App string
+	// Summary is what the application layers said.
+	Summary AppSummary
 }
 
 // Src returns the initiator's side, Dst the responder's.
@@ -231,8 +233,11 @@ type Table struct {
 	cfg     Config
 	timeout [numLists]int64
 	slack   [numLists]int64 // timeout/16: see Observe
-	update  int64
-	emit    func(*Record)
+	// Observe calls Expire only once the packet time reaches nextExpire,
+	// every expireEvery (the smallest slack) of capture time
+	nextExpire, expireEvery int64
+	update                  int64
+	emit                    func(*Record)
 
 	recs  []Record // the slab; grows to MaxFlows
 	free  []int32  // free entries in recs
@@ -241,7 +246,48 @@ type Table struct {
 	head  [numLists]int32
 	tail  [numLists]int32
 
+	frags   [256]fragSlot // recent first fragments: their ports
+	fragTmp Packet
+
 	stats Stats
+}
+
+// fragSlot remembers the ports of a datagram's first fragment, for the
+// fragments after it (which have no transport header).
+type fragSlot struct {
+	key   Key // the first fragment's key, ports included
+	id    uint32
+	fromB bool
+	valid bool
+}
+
+// fragSlot returns the cache slot of a fragment of datagram id with key k
+// (ports ignored).
+func (t *Table) fragSlot(k *Key, id uint32) *fragSlot {
+	kk := *k
+	kk.PortA, kk.PortB, kk.HasPorts = 0, 0, false
+	return &t.frags[(kk.Hash()^uint64(id)*0x9e3779b97f4a7c15)>>56]
+}
+
+// fragment gives a later fragment of a datagram the ports of its first
+// fragment, when that was seen (IP reassembly would; tshark counts the
+// datagram in the transport conversation).
+func (t *Table) fragment(p *Packet) *Packet {
+	if p.fragFirst && p.Key.HasPorts {
+		s := t.fragSlot(&p.Key, p.fragID)
+		s.key, s.id, s.fromB, s.valid = p.Key, p.fragID, p.FromB, true
+		return p
+	}
+	if !p.fragLater {
+		return p
+	}
+	s := t.fragSlot(&p.Key, p.fragID)
+	if !s.valid || s.id != p.fragID || s.key.A != p.Key.A || s.key.B != p.Key.B || s.key.Proto != p.Key.Proto || s.key.VLAN != p.Key.VLAN {
+		return p
+	}
+	t.fragTmp = *p
+	t.fragTmp.Key, t.fragTmp.FromB = s.key, s.fromB
+	return &t.fragTmp
 }
 
 // NewTable returns an empty table.
@@ -266,8 +312,10 @@ func NewTable(cfg Config) *Table {
 	}
 	t := &Table{cfg: cfg, emit: cfg.Emit, update: int64(cfg.Update)}
 	t.timeout = [numLists]int64{int64(cfg.TCPTimeout), int64(cfg.UDPTimeout), int64(cfg.OtherTimeout), int64(cfg.CloseDelay)}
+	t.expireEvery = t.timeout[0]
 	for l, d := range t.timeout {
 		t.slack[l] = d / 16
+		t.expireEvery = min(t.expireEvery, d/16)
 	}
 	n := 1024
 	for n < 2*min(cfg.MaxFlows, 4096) {
@@ -458,7 +506,13 @@ func (t *Table) alloc() int32 {
 // become due (idle flows, a closed flow whose key a new SYN reuses, interim
 // updates) are emitted before it returns.
 func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
-	t.Expire(ts)
+	if ts >= t.nextExpire || ts < t.nextExpire-2*t.expireEvery {
+		t.Expire(ts)
+		t.nextExpire = ts + t.expireEvery
+	}
+	if p.fragFirst || p.fragLater {
+		p = t.fragment(p)
+	}
 	side := 0
 	if p.FromB {
 		side = 1
@@ -486,8 +540,10 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 	// Moving an entry to the tail of its list on every packet would touch
 	// its two neighbours (two cache misses): it moves when its list changes
 	// or it was linked more than slack ago, and Expire moves an entry it
-	// finds at the head but seen since. Timeouts are thus exact, and the
-	// eviction order is by last-seen time within slack.
+	// finds at the head but seen since. The eviction order is thus by
+	// last-seen time within slack; and as Observe runs Expire only every
+	// expireEvery of capture time, a flow ends at most 1/16 of the
+	// smallest timeout after its own.
 	if l := r.listFor(); l != r.list || r.End-r.linked > t.slack[l] {
 		t.unlink(e)
 		t.link(e, l)
@@ -546,6 +602,9 @@ func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	r.Flags[side] |= f
 	if r.App == "" {
 		r.App = p.App
+	}
+	if p.Fields.set {
+		r.Summary.merge(&p.Fields)
 	}
 	var h uint8
 	if p.Key.Proto == protoTCP {

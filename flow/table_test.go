@@ -289,3 +289,42 @@ func BenchmarkObserve(b *testing.B) {
 		tab.Observe(&fp, int64(i), len(data))
 	}
 }
+
+// TestFragments: the later fragments of a datagram count in the flow of
+// its first fragment, which carries the ports.
+func TestFragments(t *testing.T) {
+	udp := make([]byte, 8+40)
+	udp[0], udp[1], udp[2], udp[3] = 0x30, 0x39, 0, 53 // ports 12345 -> 53
+	udp[4], udp[5] = 0, 8+40+40                        // length of the whole datagram
+	frag := func(off uint16, more bool, payload []byte) []byte {
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: clientIP, DstIP: serverIP, Id: 777, FragOffset: off}
+		if more {
+			ip.Flags = layers.IPv4MoreFragments
+		}
+		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, gopacket.Payload(payload)); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	frames := [][]byte{frag(0, true, udp), frag(6, false, make([]byte, 40))}
+	var out []Record
+	tab := NewTable(Config{Emit: func(r *Record) { out = append(out, *r) }})
+	dec := decode.NewDecoder()
+	var fp Packet
+	for i, f := range frames {
+		if !Extract(dec.Decode(f, decode.LinkTypeEthernet, 0), &fp) {
+			t.Fatalf("fragment %d: no key", i)
+		}
+		tab.Observe(&fp, int64(i), len(f))
+	}
+	tab.Flush()
+	if len(out) != 1 {
+		t.Fatalf("%d flows, want 1", len(out))
+	}
+	r := &out[0]
+	if r.Packets[r.Src()] != 2 || r.Port(r.Src()) != 12345 || r.Port(r.Dst()) != 53 {
+		t.Errorf("flow %d packets %d:%d, want 2 packets 12345 -> 53", r.Packets[r.Src()], r.Port(r.Src()), r.Port(r.Dst()))
+	}
+}

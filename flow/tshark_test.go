@@ -83,24 +83,34 @@ func ourFlows(t *testing.T, file string) (map[[22]byte]*conv, map[int][22]byte) 
 	return flows, frameFlow
 }
 
-// tsharkConvs groups tshark's frames of file by tcp.stream / udp.stream.
+// tsharkConvs groups tshark's frames of file by tcp.stream / udp.stream,
+// the innermost (last) one of a tunnelled frame.
 func tsharkConvs(t *testing.T, tshark, file string) map[string]*conv {
-	cmd := exec.Command(tshark, "-n", "-r", file, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f",
+	cmd := exec.Command(tshark, "-n", "-2", "-r", file, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=l",
 		"-e", "frame.number", "-e", "tcp.stream", "-e", "udp.stream", "-e", "frame.len", "-e", "frame.time_epoch",
-		"-e", "_ws.col.Source", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "udp.srcport", "-e", "icmp.type", "-e", "icmpv6.type")
+		"-e", "_ws.col.Source", "-e", "ip.src", "-e", "tcp.srcport", "-e", "udp.srcport", "-e", "icmp.type", "-e", "icmpv6.type",
+		"-e", "ip.reassembled_in", "-e", "ipv6.reassembled.in")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil && len(out) == 0 {
 		t.Fatalf("tshark %s: %v: %s", file, err, stderr.Bytes())
 	}
-	convs := map[string]*conv{}
+	type row struct {
+		num        int
+		key, src   string
+		ln         uint64
+		us         int64
+		reassembly int // the frame that reassembles this fragment's datagram
+	}
+	var rows []row
+	byNum := map[int]int{}
 	quoted := 0
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
-		if len(f) < 11 {
+		if len(f) < 13 {
 			continue
 		}
 		if f[9] != "" || f[10] != "" {
@@ -109,36 +119,57 @@ func tsharkConvs(t *testing.T, tshark, file string) map[string]*conv {
 			quoted++
 			continue
 		}
-		key, port := "", ""
+		r := row{}
+		r.num, _ = strconv.Atoi(f[0])
+		r.ln, _ = strconv.ParseUint(f[3], 10, 64)
+		r.us = epochMicros(f[4])
+		port := ""
 		switch {
 		case f[1] != "":
-			key, port = "tcp:"+f[1], f[7]
+			r.key, port = "tcp:"+f[1], f[7]
 		case f[2] != "":
-			key, port = "udp:"+f[2], f[8]
+			r.key, port = "udp:"+f[2], f[8]
+		case f[11] != "" || f[12] != "":
+			// a fragment of a datagram tshark reassembles later
+			r.reassembly, _ = strconv.Atoi(f[11] + f[12])
 		default:
 			continue
 		}
-		num, _ := strconv.Atoi(f[0])
-		ln, _ := strconv.ParseUint(f[3], 10, 64)
-		us := epochMicros(f[4])
-		src := f[5] // the innermost network source, as the Source column shows it
-		if a, err := netip.ParseAddr(src); err == nil {
-			src = a.String()
+		// the innermost network source, as the Source column shows it
+		// (a MAC when the innermost frame is not IP: then the IP header
+		// of the stream)
+		if a, err := netip.ParseAddr(f[5]); err == nil {
+			r.src = a.String()
+		} else {
+			r.src = f[6]
 		}
-		src += " " + port
-		c := convs[key]
+		r.src += " " + port
+		byNum[r.num] = len(rows)
+		rows = append(rows, r)
+	}
+	convs := map[string]*conv{}
+	for _, r := range rows {
+		if r.key == "" {
+			// the fragment belongs to the conversation of its datagram
+			i, ok := byNum[r.reassembly]
+			if !ok || rows[i].key == "" {
+				continue
+			}
+			r.key, r.src = rows[i].key, rows[i].src
+		}
+		c := convs[r.key]
 		if c == nil {
-			c = &conv{src: src, start: us, end: us}
-			convs[key] = c
+			c = &conv{src: r.src, start: r.us, end: r.us}
+			convs[r.key] = c
 		}
 		dir := 0
-		if src != c.src {
+		if r.src != c.src {
 			dir = 1
 		}
-		c.frames = append(c.frames, num)
+		c.frames = append(c.frames, r.num)
 		c.pkts[dir]++
-		c.byts[dir] += ln
-		c.start, c.end = min(c.start, us), max(c.end, us)
+		c.byts[dir] += r.ln
+		c.start, c.end = min(c.start, r.us), max(c.end, r.us)
 	}
 	if quoted > 0 {
 		t.Logf("%s: %d ICMP frames left out (tshark streams of the headers they quote)", filepath.Base(file), quoted)
@@ -194,7 +225,7 @@ func disagree(c *conv, ours map[[22]byte]*conv, frameFlow map[int][22]byte) stri
 		ids[id] = true
 	}
 	if len(ids) > 1 {
-		return fmt.Sprintf("split into %d flows (tunnel or fragments: our key is the outermost IP header and what follows it)", len(ids))
+		return fmt.Sprintf("split into %d flows (our key has the VLAN ids, tshark's streams do not; or a fragment whose first fragment was not seen)", len(ids))
 	}
 	var o *conv
 	for id := range ids {
