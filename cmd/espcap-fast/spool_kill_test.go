@@ -119,21 +119,11 @@ func TestSpoolServerRestart(t *testing.T) {
 	want := len(docs(t, out))
 	px, url := startProxy(t, base)
 	px.delay.Store(int64(20 * time.Millisecond))
-	done := make(chan struct{})
-	var stopErr, startErr error
-	go func() {
-		defer close(done)
-		for px.bulks.Load() < 5 {
-			time.Sleep(10 * time.Millisecond)
-		}
-		stopErr = es("stop")
-		time.Sleep(time.Second)
-		startErr = es("start")
-	}()
+	restarted := restartDuring(px, 5, es)
 	dir := filepath.Join(t.TempDir(), "spool")
 	_, errs, code = espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-mem", "1M",
 		"--chunk", "500", "--file", capture)
-	<-done
+	stopErr, startErr := restarted()
 	t.Logf("%s", errs)
 	if stopErr != nil || startErr != nil {
 		t.Fatalf("restart: stop %v, start %v", stopErr, startErr)
@@ -151,5 +141,40 @@ func TestSpoolServerRestart(t *testing.T) {
 	refresh(t, base, prefix)
 	if n := countIn(t, base, prefix+"*"); n != want {
 		t.Errorf("%d documents after the restart, want %d", n, want)
+	}
+}
+
+// TestSpoolFullDrop: a spool much smaller than the backlog with
+// --spool-full drop: the dropped documents are counted exactly (index
+// count + dropped = documents), reported with their cause, exit status 1.
+func TestSpoolFullDrop(t *testing.T) {
+	base := estest.URL(t)
+	prefix := testPrefix(t, base, "spool-drop")
+	capture := bigCapture(t)
+	out, errs, code := espcap(t, "-q", "--file", capture)
+	if code != 0 {
+		t.Fatalf("offline run: exit %d: %s", code, errs)
+	}
+	want := len(docs(t, out))
+	px, url := startProxy(t, base)
+	px.delay.Store(int64(50 * time.Millisecond))
+	dir := filepath.Join(t.TempDir(), "spool")
+	_, errs, code = espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-max", "2M", "--spool-mem", "0",
+		"--spool-full", "drop", "--chunk", "500", "--file", capture)
+	t.Logf("%s", errs)
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (documents dropped)", code)
+	}
+	m := replayedRE.FindStringSubmatch(lastLineWith(errs, "indexed:"))
+	if m == nil {
+		t.Fatalf("no spool counters in the summary")
+	}
+	dropped, _ := strconv.Atoi(m[2])
+	if dropped == 0 || !strings.Contains(errs, fmt.Sprintf("%d documents dropped: the spool was full", dropped)) {
+		t.Errorf("%d dropped; the loss is not reported with its cause", dropped)
+	}
+	refresh(t, base, prefix)
+	if n := countIn(t, base, prefix+"*"); n+dropped != want {
+		t.Errorf("%d indexed + %d dropped, want %d", n, dropped, want)
 	}
 }
