@@ -123,6 +123,7 @@ type spoolStage struct {
 	id       []byte
 	dropOnce sync.Once
 	closed   bool
+	waited   atomic.Int64 // batches for which capture waited for room (--spool-full block)
 }
 
 // openSpoolStage opens the spool dir (from f.resolve; "": none) and starts draining it into
@@ -211,6 +212,7 @@ func (p *spoolStage) write(s *indexSink, b *pipeline.Batch) error {
 	}
 	err := p.sp.Append(p.buf, docs)
 	if errors.Is(err, spool.ErrFull) && !p.drop && !errors.Is(err, syscall.ENOSPC) {
+		p.waited.Add(1)
 		err = p.sp.AppendWait(s.ctx, p.buf, docs)
 	}
 	if err == nil {
@@ -376,4 +378,16 @@ func runDrain(args []string, _, stderr io.Writer) int {
 	}
 	idx.tickOnce.Do(func() { go idx.ticker() })
 	return idx.finish(context.Background())
+}
+
+// dropCause says why a live capture's kernel drops happened, when the
+// index sink knows ("" otherwise: then the CPU or the rings).
+func (s *indexSink) dropCause() string {
+	switch {
+	case s.sp == nil:
+		return "the capture waits on the indexers without a spool (--no-spool), or too little CPU: a spool (--spool), more --indexers, more --workers, larger rings (--block-count, --block-size)"
+	case s.sp.waited.Load() > 0:
+		return fmt.Sprintf("the indexers were behind and the spool was full (--spool-max %d, --spool-full block): capture waited %d times; a larger --spool-max, more --indexers or a faster cluster", s.sp.max, s.sp.waited.Load())
+	}
+	return ""
 }

@@ -51,11 +51,7 @@ func TestSpoolKill9(t *testing.T) {
 	prefix := testPrefix(t, base, "kill")
 	bin := buildBinary(t)
 	capture := bigCapture(t)
-	out, errs, code := espcap(t, "-q", "--file", capture)
-	if code != 0 {
-		t.Fatalf("offline run: exit %d: %s", code, errs)
-	}
-	want := len(docs(t, out))
+	want := offlineDocs(t, "--file", capture)
 	dir := filepath.Join(t.TempDir(), "spool")
 	proxy := stallProxy(t, base)
 	r := startImport(t, bin, "--node", proxy, "--index-prefix", prefix, "--spool", dir, "--spool-mem", "0",
@@ -88,7 +84,7 @@ func TestSpoolKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-r.done
-	_, errs, code = espcap(t, "drain", "--node", base, "--spool", dir)
+	_, errs, code := espcap(t, "drain", "--node", base, "--spool", dir)
 	t.Logf("drain:\n%s", errs)
 	if code != 0 {
 		t.Fatalf("drain: exit %d", code)
@@ -112,16 +108,12 @@ func TestSpoolServerRestart(t *testing.T) {
 	base, es := restartableServer(t)
 	prefix := testPrefix(t, base, "spool-restart")
 	capture := bigCapture(t)
-	out, errs, code := espcap(t, "-q", "--file", capture)
-	if code != 0 {
-		t.Fatalf("offline run: exit %d: %s", code, errs)
-	}
-	want := len(docs(t, out))
+	want := offlineDocs(t, "--file", capture)
 	px, url := startProxy(t, base)
 	px.delay.Store(int64(20 * time.Millisecond))
 	restarted := restartDuring(px, 5, es)
 	dir := filepath.Join(t.TempDir(), "spool")
-	_, errs, code = espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-mem", "1M",
+	_, errs, code := espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-mem", "1M",
 		"--chunk", "500", "--file", capture)
 	stopErr, startErr := restarted()
 	t.Logf("%s", errs)
@@ -151,15 +143,11 @@ func TestSpoolFullDrop(t *testing.T) {
 	base := estest.URL(t)
 	prefix := testPrefix(t, base, "spool-drop")
 	capture := bigCapture(t)
-	out, errs, code := espcap(t, "-q", "--file", capture)
-	if code != 0 {
-		t.Fatalf("offline run: exit %d: %s", code, errs)
-	}
-	want := len(docs(t, out))
+	want := offlineDocs(t, "--file", capture)
 	px, url := startProxy(t, base)
 	px.delay.Store(int64(50 * time.Millisecond))
 	dir := filepath.Join(t.TempDir(), "spool")
-	_, errs, code = espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-max", "2M", "--spool-mem", "0",
+	_, errs, code := espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-max", "2M", "--spool-mem", "0",
 		"--spool-full", "drop", "--chunk", "500", "--file", capture)
 	t.Logf("%s", errs)
 	if code != 1 {
