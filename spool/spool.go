@@ -536,8 +536,7 @@ func (s *Spool) readDisk() (entry, error) {
 	if s.roff >= size && s.rseq < s.wseg().seq {
 		return entry{}, s.nextReadSeg()
 	}
-	path := s.segPath(s.rseq)
-	fr, buf, err := readFrame(s.r, path, s.roff, size, s.getBuf(0))
+	fr, buf, err := readFrame(s.r, s.r.Name(), s.roff, size, s.getBuf(0))
 	if err != nil {
 		s.corrupt = append(s.corrupt, err)
 		s.opt.Logf("%v; skipping the rest of the segment", err)
