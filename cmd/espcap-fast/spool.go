@@ -124,6 +124,7 @@ type spoolStage struct {
 	dropOnce sync.Once
 	closed   bool
 	waited   atomic.Int64 // batches for which capture waited for room (--spool-full block)
+	opened   time.Time
 }
 
 // openSpoolStage opens the spool dir (from f.resolve; "": none) and starts draining it into
@@ -147,7 +148,7 @@ func openSpoolStage(f *spoolFlags, dir string, ix *bulk.Indexer, addCtx context.
 	if err != nil {
 		return nil, fmt.Errorf("%w (--spool DIR chooses another place, --no-spool none)", err)
 	}
-	p := &spoolStage{sp: sp, dir: dir, drop: f.full == "drop", max: f.max, ix: ix, warn: warn, addCtx: addCtx, drained: make(chan struct{})}
+	p := &spoolStage{sp: sp, dir: dir, drop: f.full == "drop", max: f.max, ix: ix, warn: warn, addCtx: addCtx, drained: make(chan struct{}), opened: time.Now()}
 	if st := sp.Stats(); st.Unacked > 0 {
 		fmt.Fprintf(w, "espcap-fast: spool %s: %d documents (%d bytes) left by an earlier run: indexing them first\n", dir, st.Unacked, st.Bytes)
 	}
@@ -336,8 +337,8 @@ func (p *spoolStage) close(w io.Writer) (dropped int64) {
 // summary is the spool's part of the progress line.
 func (p *spoolStage) summary() string {
 	st := p.sp.Stats()
-	return fmt.Sprintf("; spool %d bytes in %d segments, oldest %s, %d docs replayed from disk, %d dropped (spool full)",
-		st.Bytes, st.Segments, st.Oldest.Round(time.Millisecond), st.Replayed, st.Dropped)
+	return fmt.Sprintf("; spool %d bytes in %d segments, oldest %s, %d docs replayed from disk (%.0f/s), %d dropped (spool full)",
+		st.Bytes, st.Segments, st.Oldest.Round(time.Millisecond), st.Replayed, float64(st.Replayed)/time.Since(p.opened).Seconds(), st.Dropped)
 }
 
 // runDrain is the drain subcommand: index what a stopped run left in a

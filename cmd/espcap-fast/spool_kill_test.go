@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -98,7 +99,7 @@ func TestSpoolKill9(t *testing.T) {
 	}
 }
 
-var replayedRE = regexp.MustCompile(`indexed: .*; spool \d+ bytes in \d+ segments, oldest \S+, (\d+) docs replayed from disk, (\d+) dropped`)
+var replayedRE = regexp.MustCompile(`indexed: .*; spool \d+ bytes in \d+ segments, oldest \S+, (\d+) docs replayed from disk \(\d+/s\), (\d+) dropped`)
 
 // TestSpoolServerRestart stops the server in the middle of an import
 // through a spool that passes little through memory, and starts it again:
@@ -165,4 +166,53 @@ func TestSpoolFullDrop(t *testing.T) {
 	if n := countIn(t, base, prefix+"*"); n+dropped != want {
 		t.Errorf("%d indexed + %d dropped, want %d", n, dropped, want)
 	}
+}
+
+// TestSpoolInterrupt: SIGINT while the cluster does not answer: after
+// --flush-timeout the run ends, and what was not answered (batches still
+// in memory included) stays in the spool; drain then indexes every
+// document exactly once.
+func TestSpoolInterrupt(t *testing.T) {
+	base := estest.URL(t)
+	prefix := testPrefix(t, base, "spool-int")
+	bin := buildBinary(t)
+	capture := bigCapture(t)
+	want := offlineDocs(t, "--file", capture)
+	dir := filepath.Join(t.TempDir(), "spool")
+	r := startImport(t, bin, "--node", stallProxy(t, base), "--index-prefix", prefix, "--spool", dir,
+		"--flush-timeout", "1s", "--stats-interval", "100ms", "--dead-letter", filepath.Join(t.TempDir(), "dead.ndjson"), "--file", capture)
+	for {
+		m := spoolProgressRE.FindAllStringSubmatch(r.text(), -1)
+		if len(m) > 0 && m[len(m)-1][1] == strconv.Itoa(signalPackets) {
+			break
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("the import exited: %v\n%s", r.err, r.text())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	r.cmd.Process.Signal(os.Interrupt)
+	code, errs := r.wait(t, time.Minute)
+	t.Logf("interrupted run: exit %d\n%s", code, lastLines(errs, 6))
+	if !strings.Contains(errs, "documents not yet indexed: the next run") {
+		t.Errorf("the run does not say what stays in the spool")
+	}
+	_, errs, code = espcap(t, "drain", "--node", base, "--spool", dir)
+	t.Logf("drain:\n%s", errs)
+	if code != 0 {
+		t.Fatalf("drain: exit %d", code)
+	}
+	if !strings.Contains(errs, fmt.Sprintf("%d docs indexed, 0 duplicates", want)) {
+		t.Errorf("drain summary does not say %d docs indexed, 0 duplicates", want)
+	}
+	refresh(t, base, prefix)
+	if n := countIn(t, base, prefix+"*"); n != want {
+		t.Errorf("%d documents indexed after the interrupt and drain, want %d", n, want)
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
 }
