@@ -53,7 +53,7 @@ var (
 // Options tune a spool; zero values take the defaults.
 type Options struct {
 	MaxBytes     int64 // bytes of segment files at most (DefaultMaxBytes)
-	SegmentBytes int64 // a segment is rolled beyond this size (DefaultSegmentBytes)
+	SegmentBytes int64 // a segment is rolled beyond this size (DefaultSegmentBytes, at most MaxBytes/8)
 	// MemBytes bounds the batches held in memory (queued, or handed out
 	// and not yet acknowledged) on the fast path; negative: every batch
 	// goes through the disk.
@@ -172,7 +172,9 @@ func Open(dir string, opt Options) (*Spool, error) {
 		opt.MaxBytes = DefaultMaxBytes
 	}
 	if opt.SegmentBytes <= 0 {
-		opt.SegmentBytes = DefaultSegmentBytes
+		// at least 8 segments in a spool, so that acknowledged space
+		// comes back while the rest is still being read
+		opt.SegmentBytes = max(min(DefaultSegmentBytes, opt.MaxBytes/8), 64<<10)
 	}
 	if opt.MemBytes == 0 {
 		opt.MemBytes = DefaultMemBytes
@@ -534,8 +536,7 @@ func (s *Spool) readDisk() (entry, error) {
 	if s.roff >= size && s.rseq < s.wseg().seq {
 		return entry{}, s.nextReadSeg()
 	}
-	path := s.segPath(s.rseq)
-	fr, buf, err := readFrame(s.r, path, s.roff, size, s.getBuf(0))
+	fr, buf, err := readFrame(s.r, s.r.Name(), s.roff, size, s.getBuf(0))
 	if err != nil {
 		s.corrupt = append(s.corrupt, err)
 		s.opt.Logf("%v; skipping the rest of the segment", err)

@@ -409,3 +409,33 @@ func TestAckOutOfOrder(t *testing.T) {
 	defer s.Close()
 	readN(t, s, 0, 4, true)
 }
+
+// TestAckTornSlot: a torn write of the ack file damages one slot; the
+// other still holds the previous position.
+func TestAckTornSlot(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "ack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if p := readAck(f); p != (ackPos{}) {
+		t.Fatalf("empty ack file: %+v", p)
+	}
+	var p ackPos
+	for i, pos := range []ackPos{{seg: 3, off: 100}, {seg: 3, off: 250}, {seg: 4, off: 12}} {
+		p.seg, p.off = pos.seg, pos.off
+		if err := writeAck(f, &p); err != nil {
+			t.Fatal(err)
+		}
+		if got := readAck(f); got != p {
+			t.Fatalf("write %d: read %+v, want %+v", i, got, p)
+		}
+	}
+	// tear the newest slot (generation 3 lives in slot 1)
+	if _, err := f.WriteAt([]byte{0xff, 0xff}, ackSlot+10); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAck(f); got.seg != 3 || got.off != 250 || got.gen != 2 {
+		t.Fatalf("after a torn slot: %+v, want the previous position 3/250", got)
+	}
+}

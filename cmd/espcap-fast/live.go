@@ -163,7 +163,11 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 		idxCode = idx.finish(ctx)
 	}
 	closeGroups()
-	liveSummary(stderr, o.quiet, lr, start)
+	cause := ""
+	if idx != nil {
+		cause = idx.dropCause()
+	}
+	liveSummary(stderr, o.quiet, lr, start, cause)
 	// a live capture ends by a signal or --duration as planned: exit 0, as
 	// tcpdump does (no files, no "interrupted" status)
 	return exitStatus(stderr, runErr, flushErr, 0, idxCode, nil)
@@ -224,8 +228,8 @@ func every(interval time.Duration, fn func()) (stop func()) {
 
 // liveSummary prints the kernel counters per interface (and per ring when
 // there are several) and the pipeline's; with -q only when packets were
-// dropped.
-func liveSummary(w io.Writer, quiet bool, lr *pipeline.LiveRunner, start time.Time) {
+// dropped. cause, when known, says why the kernel dropped.
+func liveSummary(w io.Writer, quiet bool, lr *pipeline.LiveRunner, start time.Time, cause string) {
 	var drops uint64
 	var lines []string
 	for _, g := range lr.Groups() {
@@ -258,7 +262,9 @@ func liveSummary(w io.Writer, quiet bool, lr *pipeline.LiveRunner, start time.Ti
 	}
 	fmt.Fprintf(w, "espcap-fast: %d packets decoded, %d documents written, %d decode errors%s, %s (%.0f packets/s)\n",
 		st.Packets.Load(), st.Docs.Load(), st.Malformed.Load(), filtered, el.Round(time.Millisecond), float64(st.Packets.Load())/el.Seconds())
-	if drops > 0 {
+	if drops > 0 && cause != "" {
+		fmt.Fprintf(w, "espcap-fast: WARNING: the kernel dropped %d packets (rings full): %s\n", drops, cause)
+	} else if drops > 0 {
 		fmt.Fprintf(w, "espcap-fast: WARNING: the kernel dropped %d packets (rings full): more --workers, a larger --block-count or --block-size, or a narrower --bpf\n", drops)
 	}
 }

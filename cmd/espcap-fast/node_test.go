@@ -456,20 +456,10 @@ func TestNodeServerRestart(t *testing.T) {
 	px.delay.Store(int64(50 * time.Millisecond))
 	out, _, _ := espcap(t, "-q", "--dir", "../../testdata/pcaps")
 	want := len(docs(t, out))
-	done := make(chan struct{})
-	var stopErr, startErr error
-	go func() {
-		defer close(done)
-		for px.bulks.Load() < 20 {
-			time.Sleep(10 * time.Millisecond)
-		}
-		stopErr = es("stop")
-		time.Sleep(time.Second)
-		startErr = es("start")
-	}()
+	restarted := restartDuring(px, 20, es)
 	dl := filepath.Join(t.TempDir(), "dead.ndjson")
 	_, errs, code := espcap(t, "--node", url, "--index-prefix", prefix, "--chunk", "25", "--indexers", "2", "--dead-letter", dl, "--dir", "../../testdata/pcaps")
-	<-done
+	stopErr, startErr := restarted()
 	t.Logf("%s", errs)
 	if stopErr != nil || startErr != nil {
 		t.Fatalf("restart: stop %v, start %v", stopErr, startErr)
@@ -522,6 +512,27 @@ func restartableServer(t *testing.T) (string, func(cmd string) error) {
 	}
 	t.Cleanup(func() { es("stop") })
 	return "http://127.0.0.1:" + port, es
+}
+
+// restartDuring stops the server (es) once px has seen n bulk requests,
+// and starts it again a second later; restarted waits for that and
+// returns the errors of the stop and the start.
+func restartDuring(px *flakyProxy, n int64, es func(string) error) (restarted func() (stopErr, startErr error)) {
+	done := make(chan struct{})
+	var stopErr, startErr error
+	go func() {
+		defer close(done)
+		for px.bulks.Load() < n {
+			time.Sleep(10 * time.Millisecond)
+		}
+		stopErr = es("stop")
+		time.Sleep(time.Second)
+		startErr = es("start")
+	}()
+	return func() (error, error) {
+		<-done
+		return stopErr, startErr
+	}
 }
 
 func TestNodeFlagErrors(t *testing.T) {

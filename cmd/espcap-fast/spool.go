@@ -123,6 +123,8 @@ type spoolStage struct {
 	id       []byte
 	dropOnce sync.Once
 	closed   bool
+	waited   atomic.Int64 // batches for which capture waited for room (--spool-full block)
+	opened   time.Time
 }
 
 // openSpoolStage opens the spool dir (from f.resolve; "": none) and starts draining it into
@@ -146,7 +148,7 @@ func openSpoolStage(f *spoolFlags, dir string, ix *bulk.Indexer, addCtx context.
 	if err != nil {
 		return nil, fmt.Errorf("%w (--spool DIR chooses another place, --no-spool none)", err)
 	}
-	p := &spoolStage{sp: sp, dir: dir, drop: f.full == "drop", max: f.max, ix: ix, warn: warn, addCtx: addCtx, drained: make(chan struct{})}
+	p := &spoolStage{sp: sp, dir: dir, drop: f.full == "drop", max: f.max, ix: ix, warn: warn, addCtx: addCtx, drained: make(chan struct{}), opened: time.Now()}
 	if st := sp.Stats(); st.Unacked > 0 {
 		fmt.Fprintf(w, "espcap-fast: spool %s: %d documents (%d bytes) left by an earlier run: indexing them first\n", dir, st.Unacked, st.Bytes)
 	}
@@ -211,6 +213,7 @@ func (p *spoolStage) write(s *indexSink, b *pipeline.Batch) error {
 	}
 	err := p.sp.Append(p.buf, docs)
 	if errors.Is(err, spool.ErrFull) && !p.drop && !errors.Is(err, syscall.ENOSPC) {
+		p.waited.Add(1)
 		err = p.sp.AppendWait(s.ctx, p.buf, docs)
 	}
 	if err == nil {
@@ -334,8 +337,8 @@ func (p *spoolStage) close(w io.Writer) (dropped int64) {
 // summary is the spool's part of the progress line.
 func (p *spoolStage) summary() string {
 	st := p.sp.Stats()
-	return fmt.Sprintf("; spool %d bytes in %d segments, oldest %s, %d docs replayed from disk, %d dropped (spool full)",
-		st.Bytes, st.Segments, st.Oldest.Round(time.Millisecond), st.Replayed, st.Dropped)
+	return fmt.Sprintf("; spool %d bytes in %d segments, oldest %s, %d docs replayed from disk (%.0f/s), %d dropped (spool full)",
+		st.Bytes, st.Segments, st.Oldest.Round(time.Millisecond), st.Replayed, float64(st.Replayed)/time.Since(p.opened).Seconds(), st.Dropped)
 }
 
 // runDrain is the drain subcommand: index what a stopped run left in a
@@ -376,4 +379,16 @@ func runDrain(args []string, _, stderr io.Writer) int {
 	}
 	idx.tickOnce.Do(func() { go idx.ticker() })
 	return idx.finish(context.Background())
+}
+
+// dropCause says why a live capture's kernel drops happened, when the
+// index sink knows ("" otherwise: then the CPU or the rings).
+func (s *indexSink) dropCause() string {
+	switch {
+	case s.sp == nil:
+		return "the capture waits on the indexers without a spool (--no-spool), or too little CPU: a spool (--spool), more --indexers, more --workers, larger rings (--block-count, --block-size)"
+	case s.sp.waited.Load() > 0:
+		return fmt.Sprintf("the indexers were behind and the spool was full (--spool-max %d, --spool-full block): capture waited %d times; a larger --spool-max, more --indexers or a faster cluster", s.sp.max, s.sp.waited.Load())
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -51,11 +52,7 @@ func TestSpoolKill9(t *testing.T) {
 	prefix := testPrefix(t, base, "kill")
 	bin := buildBinary(t)
 	capture := bigCapture(t)
-	out, errs, code := espcap(t, "-q", "--file", capture)
-	if code != 0 {
-		t.Fatalf("offline run: exit %d: %s", code, errs)
-	}
-	want := len(docs(t, out))
+	want := offlineDocs(t, "--file", capture)
 	dir := filepath.Join(t.TempDir(), "spool")
 	proxy := stallProxy(t, base)
 	r := startImport(t, bin, "--node", proxy, "--index-prefix", prefix, "--spool", dir, "--spool-mem", "0",
@@ -88,21 +85,10 @@ func TestSpoolKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-r.done
-	_, errs, code = espcap(t, "drain", "--node", base, "--spool", dir)
-	t.Logf("drain:\n%s", errs)
-	if code != 0 {
-		t.Fatalf("drain: exit %d", code)
-	}
-	if !strings.Contains(errs, fmt.Sprintf("%d docs indexed, 0 duplicates", want)) {
-		t.Errorf("drain summary does not say %d docs indexed, 0 duplicates", want)
-	}
-	refresh(t, base, prefix)
-	if n := countIn(t, base, prefix+"*"); n != want {
-		t.Errorf("%d documents indexed after kill -9 and drain, want %d", n, want)
-	}
+	drainExact(t, base, dir, prefix, want)
 }
 
-var replayedRE = regexp.MustCompile(`indexed: .*; spool \d+ bytes in \d+ segments, oldest \S+, (\d+) docs replayed from disk, (\d+) dropped`)
+var replayedRE = regexp.MustCompile(`indexed: .*; spool \d+ bytes in \d+ segments, oldest \S+, (\d+) docs replayed from disk \(\d+/s\), (\d+) dropped`)
 
 // TestSpoolServerRestart stops the server in the middle of an import
 // through a spool that passes little through memory, and starts it again:
@@ -112,28 +98,14 @@ func TestSpoolServerRestart(t *testing.T) {
 	base, es := restartableServer(t)
 	prefix := testPrefix(t, base, "spool-restart")
 	capture := bigCapture(t)
-	out, errs, code := espcap(t, "-q", "--file", capture)
-	if code != 0 {
-		t.Fatalf("offline run: exit %d: %s", code, errs)
-	}
-	want := len(docs(t, out))
+	want := offlineDocs(t, "--file", capture)
 	px, url := startProxy(t, base)
 	px.delay.Store(int64(20 * time.Millisecond))
-	done := make(chan struct{})
-	var stopErr, startErr error
-	go func() {
-		defer close(done)
-		for px.bulks.Load() < 5 {
-			time.Sleep(10 * time.Millisecond)
-		}
-		stopErr = es("stop")
-		time.Sleep(time.Second)
-		startErr = es("start")
-	}()
+	restarted := restartDuring(px, 5, es)
 	dir := filepath.Join(t.TempDir(), "spool")
-	_, errs, code = espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-mem", "1M",
+	_, errs, code := espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-mem", "1M",
 		"--chunk", "500", "--file", capture)
-	<-done
+	stopErr, startErr := restarted()
 	t.Logf("%s", errs)
 	if stopErr != nil || startErr != nil {
 		t.Fatalf("restart: stop %v, start %v", stopErr, startErr)
@@ -152,4 +124,91 @@ func TestSpoolServerRestart(t *testing.T) {
 	if n := countIn(t, base, prefix+"*"); n != want {
 		t.Errorf("%d documents after the restart, want %d", n, want)
 	}
+}
+
+// TestSpoolFullDrop: a spool much smaller than the backlog with
+// --spool-full drop: the dropped documents are counted exactly (index
+// count + dropped = documents), reported with their cause, exit status 1.
+func TestSpoolFullDrop(t *testing.T) {
+	base := estest.URL(t)
+	prefix := testPrefix(t, base, "spool-drop")
+	capture := bigCapture(t)
+	want := offlineDocs(t, "--file", capture)
+	px, url := startProxy(t, base)
+	px.delay.Store(int64(50 * time.Millisecond))
+	dir := filepath.Join(t.TempDir(), "spool")
+	_, errs, code := espcap(t, "--node", url, "--index-prefix", prefix, "--spool", dir, "--spool-max", "2M", "--spool-mem", "0",
+		"--spool-full", "drop", "--chunk", "500", "--file", capture)
+	t.Logf("%s", errs)
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (documents dropped)", code)
+	}
+	m := replayedRE.FindStringSubmatch(lastLineWith(errs, "indexed:"))
+	if m == nil {
+		t.Fatalf("no spool counters in the summary")
+	}
+	dropped, _ := strconv.Atoi(m[2])
+	if dropped == 0 || !strings.Contains(errs, fmt.Sprintf("%d documents dropped: the spool was full", dropped)) {
+		t.Errorf("%d dropped; the loss is not reported with its cause", dropped)
+	}
+	refresh(t, base, prefix)
+	if n := countIn(t, base, prefix+"*"); n+dropped != want {
+		t.Errorf("%d indexed + %d dropped, want %d", n, dropped, want)
+	}
+}
+
+// TestSpoolInterrupt: SIGINT while the cluster does not answer: after
+// --flush-timeout the run ends, and what was not answered (batches still
+// in memory included) stays in the spool; drain then indexes every
+// document exactly once.
+func TestSpoolInterrupt(t *testing.T) {
+	base := estest.URL(t)
+	prefix := testPrefix(t, base, "spool-int")
+	bin := buildBinary(t)
+	capture := bigCapture(t)
+	want := offlineDocs(t, "--file", capture)
+	dir := filepath.Join(t.TempDir(), "spool")
+	r := startImport(t, bin, "--node", stallProxy(t, base), "--index-prefix", prefix, "--spool", dir,
+		"--flush-timeout", "1s", "--stats-interval", "100ms", "--dead-letter", filepath.Join(t.TempDir(), "dead.ndjson"), "--file", capture)
+	for {
+		m := spoolProgressRE.FindAllStringSubmatch(r.text(), -1)
+		if len(m) > 0 && m[len(m)-1][1] == strconv.Itoa(signalPackets) {
+			break
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("the import exited: %v\n%s", r.err, r.text())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	r.cmd.Process.Signal(os.Interrupt)
+	code, errs := r.wait(t, time.Minute)
+	t.Logf("interrupted run: exit %d\n%s", code, lastLines(errs, 6))
+	if !strings.Contains(errs, "documents not yet indexed: the next run") {
+		t.Errorf("the run does not say what stays in the spool")
+	}
+	drainExact(t, base, dir, prefix, want)
+}
+
+// drainExact runs drain on dir and checks that the index holds want
+// documents of prefix, none sent twice.
+func drainExact(t *testing.T, base, dir, prefix string, want int) {
+	t.Helper()
+	_, errs, code := espcap(t, "drain", "--node", base, "--spool", dir)
+	t.Logf("drain:\n%s", errs)
+	if code != 0 {
+		t.Fatalf("drain: exit %d", code)
+	}
+	if !strings.Contains(errs, fmt.Sprintf("%d docs indexed, 0 duplicates", want)) {
+		t.Errorf("drain summary does not say %d docs indexed, 0 duplicates", want)
+	}
+	refresh(t, base, prefix)
+	if n := countIn(t, base, prefix+"*"); n != want {
+		t.Errorf("%d documents indexed after drain, want %d", n, want)
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
 }

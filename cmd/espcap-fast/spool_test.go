@@ -25,6 +25,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// offlineDocs runs espcap-fast with args (no --node) and returns the
+// number of documents it writes.
+func offlineDocs(t *testing.T, args ...string) int {
+	t.Helper()
+	out, errs, code := espcap(t, append([]string{"-q"}, args...)...)
+	if code != 0 {
+		t.Fatalf("offline run: exit %d: %s", code, errs)
+	}
+	return len(docs(t, out))
+}
+
 func TestSpoolRecords(t *testing.T) {
 	var b []byte
 	type rec struct{ index, id, doc string }
@@ -79,13 +90,9 @@ func TestSpoolImport(t *testing.T) {
 	base := estest.URL(t)
 	prefix := testPrefix(t, base, "spool")
 	files := []string{"--file", sample, "--file", dnsSample}
-	out, errs, code := espcap(t, append([]string{"-q"}, files...)...)
-	if code != 0 {
-		t.Fatalf("offline run: exit %d: %s", code, errs)
-	}
-	want := len(docs(t, out))
+	want := offlineDocs(t, files...)
 	dir := filepath.Join(t.TempDir(), "spool")
-	_, errs, code = espcap(t, append([]string{"--node", base, "--index-prefix", prefix, "--chunk", "50", "--spool", dir}, files...)...)
+	_, errs, code := espcap(t, append([]string{"--node", base, "--index-prefix", prefix, "--chunk", "50", "--spool", dir}, files...)...)
 	t.Logf("import:\n%s", errs)
 	if code != 0 {
 		t.Fatalf("import: exit %d", code)
@@ -152,12 +159,8 @@ func TestSpoolReplayAtStart(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "spool")
 	fillSpool(t, dir, left, n)
-	out, errs, code := espcap(t, "-q", "--file", dnsSample)
-	if code != 0 {
-		t.Fatalf("offline run: exit %d: %s", code, errs)
-	}
-	fileDocs := len(docs(t, out))
-	_, errs, code = espcap(t, "--node", base, "--index-prefix", prefix, "--spool", dir, "--file", dnsSample)
+	fileDocs := offlineDocs(t, "--file", dnsSample)
+	_, errs, code := espcap(t, "--node", base, "--index-prefix", prefix, "--spool", dir, "--file", dnsSample)
 	t.Logf("import:\n%s", errs)
 	if code != 0 {
 		t.Fatalf("import: exit %d", code)
@@ -188,5 +191,23 @@ func TestSpoolReplayAtStart(t *testing.T) {
 	_, errs, code = espcap(t, "drain", "--node", base, "--spool", dir2)
 	if code != 0 || strings.Contains(errs, "earlier run") || !strings.Contains(errs, "0 docs indexed, 0 duplicates") {
 		t.Errorf("second drain: exit %d:\n%s", code, errs)
+	}
+}
+
+func TestDropCause(t *testing.T) {
+	waited := &spoolStage{max: 1 << 20}
+	waited.waited.Store(3)
+	for _, c := range []struct {
+		sp   *spoolStage
+		want string
+	}{
+		{nil, "--no-spool"},
+		{&spoolStage{max: 1 << 20}, ""},
+		{waited, "spool was full (--spool-max 1048576"},
+	} {
+		got := (&indexSink{sp: c.sp}).dropCause()
+		if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+			t.Errorf("dropCause = %q, want %q", got, c.want)
+		}
 	}
 }
