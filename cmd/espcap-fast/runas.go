@@ -1,0 +1,114 @@
+package main
+
+// --run-as USER (-Z USER, tcpdump's spelling): give up root and every
+// capability once the packet sockets are open (live capture), or at once
+// (file imports, as tcpdump -Z -r does).
+//
+// Everything espcap-fast opens or creates after the drop is opened as USER:
+// the spool, the dead-letter file, --password-file, --api-key-file,
+// --ca-cert and, for file imports, the capture files must be reachable by
+// USER. The one exception is the state directory: as root it is
+// /var/lib/espcap-fast (or --state-dir, $ESPCAP_STATE_DIR), and it is
+// created before the drop and handed to USER (chown of the directory and
+// everything in it, symbolic links not followed), then pinned so that the
+// drop does not move it to USER's home.
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/espcap/espcap-fast/internal/privdrop"
+	"github.com/espcap/espcap-fast/internal/safefile"
+	"github.com/espcap/espcap-fast/internal/statedir"
+)
+
+// registerRunAs defines --run-as and -Z on fs, into *user.
+func registerRunAs(fs *flag.FlagSet, user *string) {
+	fs.StringVar(user, "run-as", "", "after opening the packet sockets, become this user (its uid, gid and groups) with no capability left; file imports drop at once")
+	fs.StringVar(user, "Z", "", "same as --run-as (tcpdump's flag)")
+}
+
+// resolveRunAs looks up the --run-as user (nil when not given), before
+// anything is opened: an unknown user is a usage error.
+func resolveRunAs(name string) (*privdrop.Target, error) {
+	if name == "" {
+		return nil, nil
+	}
+	t, err := privdrop.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("--run-as: %w", err)
+	}
+	return &t, nil
+}
+
+// dropPrivileges becomes t (nothing when nil): the state directory, which
+// the run needs only when it indexes (spool, dead-letter file), is made
+// t's first; then groups, gid, uid and every capability go.
+func dropPrivileges(t *privdrop.Target, es *esFlags, quiet bool, stderr io.Writer) error {
+	if t == nil {
+		return nil
+	}
+	if len(es.nodes) > 0 && os.Geteuid() == 0 {
+		if err := giveStateDir(t, es.spool); err != nil {
+			return fmt.Errorf("--run-as %s: %w", t.Name, err)
+		}
+	}
+	if err := privdrop.Drop(*t); err != nil {
+		return fmt.Errorf("--run-as %s: %w", t.Name, err)
+	}
+	if !quiet {
+		fmt.Fprintf(stderr, "espcap-fast: running as %s (uid %d, gid %d), no capabilities\n", t.Name, t.UID, t.GID)
+	}
+	return nil
+}
+
+// giveStateDir creates the state directory (--state-dir first) and hands
+// it with its content to t, and pins it: after the drop the default would
+// be t's own.
+func giveStateDir(t *privdrop.Target, sf *spoolFlags) error {
+	if sf != nil && sf.stateDir != "" {
+		statedir.Set(sf.stateDir)
+	}
+	dir, err := statedir.Dir()
+	if err != nil {
+		return err
+	}
+	statedir.Set(dir)
+	if err := safefile.MkdirAll(dir); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	err = filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, t.UID, t.GID)
+	})
+	if err != nil {
+		return fmt.Errorf("state directory %s for %s: %w", dir, t.Name, err)
+	}
+	return nil
+}
+
+// runAsForFiles drops privileges at the start of a file import (--run-as
+// given): the files are then read as the user. It returns the exit status
+// when the run must stop, else -1.
+func runAsForFiles(name string, es *esFlags, quiet bool, stderr io.Writer) int {
+	t, err := resolveRunAs(name)
+	if err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+	if err := dropPrivileges(t, es, quiet, stderr); err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 1
+	}
+	return -1
+}
+
+// errRunAsTshark refuses --run-as with --engine tshark live capture.
+var errRunAsTshark = errors.New("--run-as is not supported with --engine tshark for live capture (dumpcap would need its capabilities and tshark none); use the native engine, or give dumpcap cap_net_raw and run espcap-fast as an unprivileged user")

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/espcap/espcap-fast/internal/estest"
+	"github.com/espcap/espcap-fast/internal/need"
+	"github.com/espcap/espcap-fast/internal/privdrop"
+)
+
+// TestRunAsErrors: an unknown user, root itself and --engine tshark live
+// are usage errors (exit 2) named clearly, before anything is opened.
+func TestRunAsErrors(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown user live", []string{"-i", "lo", "--run-as", "no-such-user-espcap"}, `--run-as: no user "no-such-user-espcap" on this system`},
+		{"unknown user -Z", []string{"-i", "lo", "-Z", "no-such-user-espcap"}, `--run-as: no user "no-such-user-espcap"`},
+		{"unknown uid", []string{"-i", "lo", "--run-as", "4294967"}, `--run-as: no user "4294967"`},
+		{"unknown user file", []string{"-r", pcaps + "seed_test_http.pcap", "--run-as", "no-such-user-espcap"}, `--run-as: no user "no-such-user-espcap"`},
+		{"root", []string{"-i", "lo", "--run-as", "root"}, "is root (uid 0): nothing would be dropped"},
+		{"tshark live", []string{"-i", "lo", "--engine", "tshark", "--run-as", "nobody"}, "--run-as is not supported with --engine tshark"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(c.args, &out, &errb)
+			if code != 2 || !strings.Contains(errb.String(), c.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, errb.String(), c.want)
+			}
+			if out.Len() != 0 {
+				t.Fatalf("wrote documents: %q", out.String())
+			}
+		})
+	}
+}
+
+// nobody returns the uid and gid of the user nobody.
+func nobody(t *testing.T) (uid, gid int) {
+	t.Helper()
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		need.Missing(t, "the user nobody: %v", err)
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
+// TestLiveRunAs captures on lo as root with --run-as nobody: once capturing,
+// every thread of the process is nobody with no capability, the packets
+// sent after the drop are written, and a root-only place (a spool under a
+// 0700 root directory) is refused with a clear error.
+func TestLiveRunAs(t *testing.T) {
+	need.Root(t)
+	uid, gid := nobody(t)
+	target := privdrop.Target{Name: "nobody", UID: uid, GID: gid, Groups: []int{gid}}
+
+	// a UDP port of our own, so that only our packets match the filter
+	l, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.LocalAddr().(*net.UDPAddr).Port
+
+	for _, flag := range []string{"--run-as", "-Z"} {
+		t.Run(flag, func(t *testing.T) {
+			p := startLive(t, nil, "-i", "lo", "--workers", "2", flag, "nobody", "--frame-timeout", "10ms", "udp", "and", "dst", "port", strconv.Itoa(port))
+			select {
+			case <-p.done:
+				t.Fatalf("exit %d: %s", p.code, p.stderr.String())
+			default:
+			}
+			if !strings.Contains(p.stderr.String(), "running as nobody") {
+				t.Fatalf("no drop reported: %s", p.stderr.String())
+			}
+			tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", p.cmd.Process.Pid))
+			if err != nil || len(tasks) == 0 {
+				t.Fatalf("no tasks: %v", err)
+			}
+			for _, st := range append([]string{fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)}, tasks...) {
+				s, err := privdrop.ReadStatus(st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Check(target); err != nil {
+					t.Fatalf("%s: %v", st, err)
+				}
+			}
+			c, err := net.DialUDP("udp4", nil, l.LocalAddr().(*net.UDPAddr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const sent = 25
+			for i := range sent {
+				if _, err := fmt.Fprintf(c, "espcap run-as %d", i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.Close()
+			// the packets are on the socket once the listener has them
+			buf := make([]byte, 64)
+			for range sent {
+				l.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, _, err := l.ReadFromUDP(buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(300 * time.Millisecond) // past --frame-timeout: the blocks reach the workers
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			p.wait(t, 30*time.Second)
+			if p.code != 0 {
+				t.Fatalf("exit %d: %s", p.code, p.stderr.String())
+			}
+			if got := docs(t, p.stdout.String()); len(got) != sent {
+				t.Fatalf("%d documents for %d packets sent after the drop:\n%s", len(got), sent, p.stderr.String())
+			}
+		})
+	}
+
+	t.Run("root-only spool refused", func(t *testing.T) {
+		closed := filepath.Join(t.TempDir(), "root-only")
+		if err := os.Mkdir(closed, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		spool := filepath.Join(closed, "spool")
+		// a state directory nobody can reach (/tmp is), handed to nobody
+		// before the drop
+		parent, err := os.MkdirTemp("", "espcap-runas-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(parent) })
+		if err := os.Chmod(parent, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		state := filepath.Join(parent, "state")
+		p := startLive(t, nil, "-i", "lo", "--run-as", "nobody", "--node", estest.URL(t), "--index-prefix", "espcap-runas-test-", "--spool", spool,
+			"--state-dir", state, "udp", "and", "dst", "port", strconv.Itoa(port))
+		p.wait(t, 30*time.Second)
+		errs := p.stderr.String()
+		if p.code != 1 || !strings.Contains(errs, spool) || !strings.Contains(errs, "permission denied") {
+			t.Fatalf("exit %d, stderr %q; want exit 1 naming %s and permission denied", p.code, errs, spool)
+		}
+		if _, err := os.Stat(spool); !os.IsNotExist(err) {
+			t.Fatalf("spool %s created (%v) by a process that should be nobody", spool, err)
+		}
+		// the state directory was made nobody's, and nobody created the
+		// dead-letter directory in it after the drop
+		for _, d := range []string{state, filepath.Join(state, "dead-letter")} {
+			fi, err := os.Stat(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid || int(st.Gid) != gid {
+				t.Fatalf("%s owned by %d:%d, want nobody %d:%d", d, st.Uid, st.Gid, uid, gid)
+			}
+		}
+	})
+}
