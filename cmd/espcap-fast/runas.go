@@ -59,7 +59,11 @@ func dropPrivileges(t *privdrop.Target, es *esFlags, quiet bool, stderr io.Write
 		}
 	}
 	if err := privdrop.Drop(*t); err != nil {
-		return fmt.Errorf("--run-as %s: %w", t.Name, err)
+		hint := ""
+		if os.Geteuid() != 0 {
+			hint = " (started without root: run --run-as from root, or leave it out and give the binary cap_net_raw alone)"
+		}
+		return fmt.Errorf("--run-as %s: %w%s", t.Name, err, hint)
 	}
 	if !quiet {
 		fmt.Fprintf(stderr, "espcap-fast: running as %s (uid %d, gid %d), no capabilities\n", t.Name, t.UID, t.GID)

@@ -138,14 +138,7 @@ func TestLiveRunAs(t *testing.T) {
 		spool := filepath.Join(closed, "spool")
 		// a state directory nobody can reach (/tmp is), handed to nobody
 		// before the drop
-		parent, err := os.MkdirTemp("", "espcap-runas-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(parent) })
-		if err := os.Chmod(parent, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		parent := openTempDir(t)
 		state := filepath.Join(parent, "state")
 		p := startLive(t, nil, "-i", "lo", "--run-as", "nobody", "--node", estest.URL(t), "--index-prefix", "espcap-runas-test-", "--spool", spool,
 			"--state-dir", state, "udp", "and", "dst", "port", strconv.Itoa(port))
@@ -169,4 +162,52 @@ func TestLiveRunAs(t *testing.T) {
 			}
 		}
 	})
+}
+
+// openTempDir returns a new directory that every user may enter (t.TempDir
+// is under a root-only 0700 directory), removed at the end of the test.
+func openTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "espcap-runas-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestFileRunAs: a file import with --run-as drops at once, so a capture
+// only root may read is refused as nobody, while one nobody may read is
+// imported whole.
+func TestFileRunAs(t *testing.T) {
+	need.Root(t)
+	nobody(t)
+	src, err := os.ReadFile(pcaps + "seed_test_http.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := openTempDir(t)
+	open := filepath.Join(parent, "open.pcap")
+	closed := filepath.Join(parent, "closed.pcap")
+	if err := os.WriteFile(open, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(closed, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := len(fileDocs(t, open))
+
+	p := startLive(t, nil, "-r", open, "--run-as", "nobody")
+	p.wait(t, 30*time.Second)
+	if got := docs(t, p.stdout.String()); p.code != 0 || len(got) != want {
+		t.Fatalf("exit %d, %d documents, want 0 and %d: %s", p.code, len(got), want, p.stderr.String())
+	}
+	p = startLive(t, nil, "-r", closed, "-Z", "nobody")
+	p.wait(t, 30*time.Second)
+	if errs := p.stderr.String(); p.code != 1 || !strings.Contains(errs, closed) || !strings.Contains(errs, "permission denied") {
+		t.Fatalf("exit %d, stderr %q; want exit 1, %s and permission denied", p.code, errs, closed)
+	}
 }
