@@ -141,10 +141,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(o.nics) > 0 {
 		if eng.engine == "tshark" {
-			if live.runAs != "" {
-				fmt.Fprintf(stderr, "espcap-fast: %v\n", errRunAsTshark)
-				return 2
-			}
 			return runTsharkLive(&o, eng, es, live, stdout, stderr)
 		}
 		return runLive(&o, es, live, stdout, stderr)

@@ -2,7 +2,8 @@ package main
 
 // --run-as USER (-Z USER, tcpdump's spelling): give up root and every
 // capability once the packet sockets are open (live capture), or at once
-// (file imports, as tcpdump -Z -r does).
+// (file imports, as tcpdump -Z -r does). With --engine tshark live
+// capture, tshark runs as the user and dumpcap keeps the privileges.
 //
 // Everything espcap-fast opens or creates after the drop is opened as USER:
 // the spool, the dead-letter file, --password-file, --api-key-file,
@@ -14,13 +15,13 @@ package main
 // drop does not move it to USER's home.
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/espcap/espcap-fast/internal/privdrop"
 	"github.com/espcap/espcap-fast/internal/safefile"
@@ -114,5 +115,21 @@ func runAsForFiles(name string, es *esFlags, quiet bool, stderr io.Writer) int {
 	return -1
 }
 
-// errRunAsTshark refuses --run-as with --engine tshark live capture.
-var errRunAsTshark = errors.New("--run-as is not supported with --engine tshark for live capture (dumpcap would need its capabilities and tshark none); use the native engine, or give dumpcap cap_net_raw and run espcap-fast as an unprivileged user")
+// tsharkCredential resolves --run-as for --engine tshark live capture
+// (nil when not given): tshark runs as the user, while dumpcap, which
+// captures, and espcap-fast, which must be able to stop dumpcap, keep
+// their privileges. home is the user's home directory, tshark's HOME.
+func tsharkCredential(name string, quiet bool, stderr io.Writer) (cred *syscall.Credential, home string, err error) {
+	t, err := resolveRunAs(name)
+	if err != nil || t == nil {
+		return nil, "", err
+	}
+	groups := make([]uint32, len(t.Groups))
+	for i, g := range t.Groups {
+		groups[i] = uint32(g)
+	}
+	if !quiet {
+		fmt.Fprintf(stderr, "espcap-fast: --engine tshark: tshark runs as %s (uid %d, gid %d); dumpcap and espcap-fast keep their privileges to capture and to stop it\n", t.Name, t.UID, t.GID)
+	}
+	return &syscall.Credential{Uid: uint32(t.UID), Gid: uint32(t.GID), Groups: groups}, t.Home, nil
+}

@@ -31,7 +31,7 @@ func TestRunAsErrors(t *testing.T) {
 		{"unknown uid", []string{"-i", "lo", "--run-as", "4294967"}, `--run-as: no user "4294967"`},
 		{"unknown user file", []string{"-r", pcaps + "seed_test_http.pcap", "--run-as", "no-such-user-espcap"}, `--run-as: no user "no-such-user-espcap"`},
 		{"root", []string{"-i", "lo", "--run-as", "root"}, "is root (uid 0): nothing would be dropped"},
-		{"tshark live", []string{"-i", "lo", "--engine", "tshark", "--run-as", "nobody"}, "--run-as is not supported with --engine tshark"},
+		{"unknown user tshark live", []string{"-i", "lo", "--engine", "tshark", "--run-as", "no-such-user-espcap"}, `--engine tshark: --run-as: no user "no-such-user-espcap"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -46,16 +46,70 @@ func TestRunAsErrors(t *testing.T) {
 	}
 }
 
-// nobody returns the uid and gid of the user nobody.
-func nobody(t *testing.T) (uid, gid int) {
+// nobody returns the user nobody, as --run-as nobody should become.
+func nobody(t *testing.T) privdrop.Target {
 	t.Helper()
 	u, err := user.Lookup("nobody")
 	if err != nil {
 		need.Missing(t, "the user nobody: %v", err)
 	}
-	uid, _ = strconv.Atoi(u.Uid)
-	gid, _ = strconv.Atoi(u.Gid)
-	return uid, gid
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return privdrop.Target{Name: "nobody", UID: uid, GID: gid, Groups: []int{gid}}
+}
+
+// udpListener listens on a UDP port of its own on 127.0.0.1, so that a
+// capture filter on it sees only the test's packets.
+func udpListener(t *testing.T) (*net.UDPConn, int) {
+	t.Helper()
+	l, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, l.LocalAddr().(*net.UDPAddr).Port
+}
+
+// checkThreads checks every thread of process pid against t (see
+// privdrop.Status.Check).
+func checkThreads(pid int, t privdrop.Target) error {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(tasks) == 0 {
+		return fmt.Errorf("no tasks of %d: %v", pid, err)
+	}
+	for _, st := range append([]string{fmt.Sprintf("/proc/%d/status", pid)}, tasks...) {
+		s, err := privdrop.ReadStatus(st)
+		if err != nil {
+			return err
+		}
+		if err := s.Check(t); err != nil {
+			return fmt.Errorf("%s: %w", st, err)
+		}
+	}
+	return nil
+}
+
+// sendUDP sends n datagrams to l and returns once l received them all
+// (so they went through lo).
+func sendUDP(t *testing.T, l *net.UDPConn, n int) {
+	t.Helper()
+	c, err := net.DialUDP("udp4", nil, l.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range n {
+		if _, err := fmt.Fprintf(c, "espcap run-as %d", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 64)
+	for range n {
+		l.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, _, err := l.ReadFromUDP(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestLiveRunAs captures on lo as root with --run-as nobody: once capturing,
@@ -64,16 +118,8 @@ func nobody(t *testing.T) (uid, gid int) {
 // 0700 root directory) is refused with a clear error.
 func TestLiveRunAs(t *testing.T) {
 	need.Root(t)
-	uid, gid := nobody(t)
-	target := privdrop.Target{Name: "nobody", UID: uid, GID: gid, Groups: []int{gid}}
-
-	// a UDP port of our own, so that only our packets match the filter
-	l, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	port := l.LocalAddr().(*net.UDPAddr).Port
+	target := nobody(t)
+	l, port := udpListener(t)
 
 	for _, flag := range []string{"--run-as", "-Z"} {
 		t.Run(flag, func(t *testing.T) {
@@ -86,38 +132,11 @@ func TestLiveRunAs(t *testing.T) {
 			if !strings.Contains(p.stderr.String(), "running as nobody") {
 				t.Fatalf("no drop reported: %s", p.stderr.String())
 			}
-			tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", p.cmd.Process.Pid))
-			if err != nil || len(tasks) == 0 {
-				t.Fatalf("no tasks: %v", err)
-			}
-			for _, st := range append([]string{fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)}, tasks...) {
-				s, err := privdrop.ReadStatus(st)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := s.Check(target); err != nil {
-					t.Fatalf("%s: %v", st, err)
-				}
-			}
-			c, err := net.DialUDP("udp4", nil, l.LocalAddr().(*net.UDPAddr))
-			if err != nil {
+			if err := checkThreads(p.cmd.Process.Pid, target); err != nil {
 				t.Fatal(err)
 			}
 			const sent = 25
-			for i := range sent {
-				if _, err := fmt.Fprintf(c, "espcap run-as %d", i); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c.Close()
-			// the packets are on the socket once the listener has them
-			buf := make([]byte, 64)
-			for range sent {
-				l.SetReadDeadline(time.Now().Add(10 * time.Second))
-				if _, _, err := l.ReadFromUDP(buf); err != nil {
-					t.Fatal(err)
-				}
-			}
+			sendUDP(t, l, sent)
 			time.Sleep(300 * time.Millisecond) // past --frame-timeout: the blocks reach the workers
 			p.cmd.Process.Signal(syscall.SIGTERM)
 			p.wait(t, 30*time.Second)
@@ -157,8 +176,8 @@ func TestLiveRunAs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid || int(st.Gid) != gid {
-				t.Fatalf("%s owned by %d:%d, want nobody %d:%d", d, st.Uid, st.Gid, uid, gid)
+			if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != target.UID || int(st.Gid) != target.GID {
+				t.Fatalf("%s owned by %d:%d, want nobody %d:%d", d, st.Uid, st.Gid, target.UID, target.GID)
 			}
 		}
 	})
@@ -210,4 +229,72 @@ func TestFileRunAs(t *testing.T) {
 	if errs := p.stderr.String(); p.code != 1 || !strings.Contains(errs, closed) || !strings.Contains(errs, "permission denied") {
 		t.Fatalf("exit %d, stderr %q; want exit 1, %s and permission denied", p.code, errs, closed)
 	}
+}
+
+// TestTsharkLiveRunAs: with --engine tshark, tshark runs as nobody with no
+// capability while dumpcap keeps root, and the packets are written.
+func TestTsharkLiveRunAs(t *testing.T) {
+	need.Root(t)
+	needTshark(t)
+	target := nobody(t)
+	l, port := udpListener(t)
+	p := startLive(t, nil, "--engine", "tshark", "-i", "lo", "-Z", "nobody", "udp", "and", "dst", "port", strconv.Itoa(port))
+	pid := p.cmd.Process.Pid
+	kids, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, k := range kids {
+		b, _ := os.ReadFile(k)
+		for _, c := range strings.Fields(string(b)) {
+			comm, _ := os.ReadFile("/proc/" + c + "/comm")
+			name := strings.TrimSpace(string(comm))
+			st, err := privdrop.ReadStatus("/proc/" + c + "/status")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmdline, _ := os.ReadFile("/proc/" + c + "/cmdline")
+			if name == "tshark" && !bytes.Contains(cmdline, []byte("\x00ek\x00")) {
+				continue // tshark -G fields, the field table, not the dissector
+			}
+			switch name {
+			case "tshark":
+				if err := checkThreads(mustAtoi(t, c), target); err != nil {
+					t.Fatalf("tshark: %v", err)
+				}
+			case "dumpcap":
+				if st.Uid[1] != 0 {
+					t.Fatalf("dumpcap runs as uid %v, want root", st.Uid)
+				}
+			}
+			seen[name] = true
+		}
+	}
+	if !seen["tshark"] || !seen["dumpcap"] {
+		t.Fatalf("children %v, want tshark and dumpcap", seen)
+	}
+	if st, err := privdrop.ReadStatus(fmt.Sprintf("/proc/%d/status", pid)); err != nil || st.Uid[1] != 0 {
+		t.Fatalf("espcap-fast: %v, %v; want root (it stops dumpcap)", st.Uid, err)
+	}
+	const sent = 25
+	sendUDP(t, l, sent)
+	time.Sleep(time.Second) // dumpcap writes, tshark dissects
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 60*time.Second)
+	if p.code != 0 {
+		t.Fatalf("exit %d: %s", p.code, p.stderr.String())
+	}
+	if got := docs(t, p.stdout.String()); len(got) != sent {
+		t.Fatalf("%d documents for %d packets:\n%s", len(got), sent, p.stderr.String())
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

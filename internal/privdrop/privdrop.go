@@ -31,6 +31,7 @@ type Target struct {
 	UID    int
 	GID    int   // the user's primary group
 	Groups []int // supplementary groups (as initgroups(3) sets them), the primary group included
+	Home   string
 }
 
 // Lookup resolves name (a user name, or a numeric uid of an existing user)
@@ -54,7 +55,7 @@ func Lookup(name string) (Target, error) {
 	if err != nil {
 		return Target{}, fmt.Errorf("user %q: %w", name, err)
 	}
-	t := Target{Name: name}
+	t := Target{Name: name, Home: u.HomeDir}
 	if t.UID, err = strconv.Atoi(u.Uid); err != nil {
 		return Target{}, fmt.Errorf("user %q: uid %q is not a number", name, u.Uid)
 	}
