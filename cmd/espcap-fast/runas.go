@@ -11,7 +11,8 @@ package main
 // USER. The one exception is the state directory: as root it is
 // /var/lib/espcap-fast (or --state-dir, $ESPCAP_STATE_DIR), and it is
 // created before the drop and handed to USER (chown of the directory and
-// everything in it, symbolic links not followed), then pinned so that the
+// everything in it, symbolic links not followed; only a private 0700
+// directory, such as espcap-fast creates, is handed over), then pinned so that the
 // drop does not move it to USER's home.
 
 import (
@@ -86,6 +87,16 @@ func giveStateDir(t *privdrop.Target, sf *spoolFlags) error {
 	statedir.Set(dir)
 	if err := safefile.MkdirAll(dir); err != nil {
 		return fmt.Errorf("state directory: %w", err)
+	}
+	// only a private directory (espcap-fast makes them 0700) is handed
+	// over: a --state-dir or $ESPCAP_STATE_DIR that names a shared
+	// directory (/etc, /var) must not become USER's
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("state directory %s is not a private directory (mode %v, want 0700): it is handed to %s only then (chmod 700 it, or give another --state-dir)", dir, fi.Mode(), t.Name)
 	}
 	err = filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {

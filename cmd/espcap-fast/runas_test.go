@@ -16,6 +16,7 @@ import (
 	"github.com/espcap/espcap-fast/internal/estest"
 	"github.com/espcap/espcap-fast/internal/need"
 	"github.com/espcap/espcap-fast/internal/privdrop"
+	"github.com/espcap/espcap-fast/internal/statedir"
 )
 
 // TestRunAsErrors: an unknown user, root itself and --engine tshark live
@@ -181,6 +182,39 @@ func TestLiveRunAs(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestGiveStateDirRefusesShared: a state directory others may enter (as
+// /etc or /var would be) is not handed to the --run-as user.
+func TestGiveStateDirRefusesShared(t *testing.T) {
+	defer statedir.Set("")
+	for _, c := range []struct {
+		mode    os.FileMode
+		symlink bool
+	}{{0o755, false}, {0o750, false}, {0o700, true}} {
+		dir := filepath.Join(t.TempDir(), "state")
+		if err := os.Mkdir(dir, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		if c.symlink {
+			link := dir + "-link"
+			if err := os.Symlink(dir, link); err != nil {
+				t.Fatal(err)
+			}
+			dir = link
+		}
+		target := privdrop.Target{Name: "someone", UID: os.Getuid() + 1, GID: os.Getgid() + 1}
+		err := giveStateDir(&target, &spoolFlags{stateDir: dir})
+		if err == nil || !strings.Contains(err.Error(), "is not a private directory") || !strings.Contains(err.Error(), dir) {
+			t.Errorf("mode %v symlink %v: %v; want a refusal naming %s", c.mode, c.symlink, err, dir)
+		}
+		if fi, err := os.Stat(dir); err != nil || int(fi.Sys().(*syscall.Stat_t).Uid) != os.Getuid() {
+			t.Errorf("%s changed owner: %v", dir, err)
+		}
+	}
 }
 
 // openTempDir returns a new directory that every user may enter (t.TempDir
