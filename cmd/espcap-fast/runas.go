@@ -67,6 +67,12 @@ func dropPrivileges(t *privdrop.Target, es *esFlags, quiet bool, stderr io.Write
 		}
 		return fmt.Errorf("--run-as %s: %w%s", t.Name, err, hint)
 	}
+	// the user's environment, as su and sudo -H give it: children (tshark
+	// for file imports) read the user's settings, not root's
+	os.Setenv("HOME", t.Home)
+	for _, v := range []string{"XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"} {
+		os.Unsetenv(v)
+	}
 	if !quiet {
 		fmt.Fprintf(stderr, "espcap-fast: running as %s (uid %d, gid %d), no capabilities\n", t.Name, t.UID, t.GID)
 	}

@@ -258,6 +258,16 @@ func TestFileRunAs(t *testing.T) {
 	if got := docs(t, p.stdout.String()); p.code != 0 || len(got) != want {
 		t.Fatalf("exit %d, %d documents, want 0 and %d: %s", p.code, len(got), want, p.stderr.String())
 	}
+	t.Run("tshark", func(t *testing.T) {
+		// tshark, started after the drop, runs as nobody with nobody's
+		// HOME (root's Wireshark settings are not readable)
+		needTshark(t)
+		p := startLive(t, nil, "--engine", "tshark", "-r", open, "--run-as", "nobody")
+		p.wait(t, 60*time.Second)
+		if got := docs(t, p.stdout.String()); p.code != 0 || len(got) != want {
+			t.Fatalf("--engine tshark: exit %d, %d documents, want 0 and %d: %.2000s", p.code, len(got), want, p.stderr.String())
+		}
+	})
 	p = startLive(t, nil, "-r", closed, "-Z", "nobody")
 	p.wait(t, 30*time.Second)
 	if errs := p.stderr.String(); p.code != 1 || !strings.Contains(errs, closed) || !strings.Contains(errs, "permission denied") {
