@@ -20,3 +20,15 @@ func childEnv() []string {
 	}
 	return out
 }
+
+// withHome returns env with HOME set to home and without XDG_CONFIG_HOME:
+// the environment of a child running as another user.
+func withHome(env []string, home string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "HOME="+home)
+}

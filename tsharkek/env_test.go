@@ -38,3 +38,22 @@ func TestChildEnvironment(t *testing.T) {
 		t.Errorf("the child's environment lost ordinary variables:\n%s", env)
 	}
 }
+
+func TestWithHome(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"PATH=/bin", "HOME=/root", "XDG_CONFIG_HOME=/root/.config", "LANG=C"}, "PATH=/bin LANG=C HOME=/nonexistent"},
+		{[]string{"PATH=/bin"}, "PATH=/bin HOME=/nonexistent"},
+		{[]string{"HOMEX=1", "HOME=/a", "HOME=/b"}, "HOMEX=1 HOME=/nonexistent"},
+	} {
+		in := append([]string(nil), c.in...)
+		if got := strings.Join(withHome(in, "/nonexistent"), " "); got != c.want {
+			t.Errorf("withHome(%q) = %q, want %q", c.in, got, c.want)
+		}
+		if strings.Join(in, " ") != strings.Join(c.in, " ") {
+			t.Errorf("withHome changed its argument: %q", in)
+		}
+	}
+}

@@ -59,6 +59,14 @@ type LiveConfig struct {
 	// Ready is called once, when dumpcap captures (it has opened the
 	// interfaces and set the filter), with its "Capturing on 'eth0'" line.
 	Ready func(msg string)
+	// TsharkCredential, when set, is the user tshark runs as (its uid,
+	// gid and groups; exec'd by a non-root uid, it has no capability),
+	// while dumpcap keeps our privileges to capture (--run-as).
+	TsharkCredential *syscall.Credential
+	// TsharkHome is tshark's HOME with TsharkCredential (its personal
+	// settings are read from there, not from ours); XDG_CONFIG_HOME is
+	// then not passed on.
+	TsharkHome string
 }
 
 // InterfaceCounts are dumpcap's counts for one interface at the end of a
@@ -175,6 +183,9 @@ func Live(ctx context.Context, cfg LiveConfig, sink pipeline.Sink, st *pipeline.
 	ts := exec.Command(cfg.Tshark, targs...)
 	ts.Env = childEnv()
 	ts.SysProcAttr = attr()
+	if ts.SysProcAttr.Credential = cfg.TsharkCredential; ts.SysProcAttr.Credential != nil {
+		ts.Env = withHome(ts.Env, cfg.TsharkHome)
+	}
 	ts.Stdin = pr
 	// until both processes have started, the pipe is ours to close
 	fail := func(err error) (*LiveResult, error) {

@@ -32,6 +32,10 @@ func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdou
 	if err := lf.validate(); err != nil {
 		return fail(2, "%v", err)
 	}
+	tsharkAs, tsharkHome, err := tsharkCredential(lf.runAs, o.quiet, stderr)
+	if err != nil {
+		return fail(2, "%v", err)
+	}
 	nics := splitList(o.nics)
 	protos, err := loadProtocols(o.protocols)
 	if err != nil {
@@ -96,7 +100,9 @@ func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdou
 		Snaplen:    lf.snaplen,
 		NoPromisc:  !lf.promisc || lf.noPromisc,
 		// the kernel buffer: as much memory as one native worker's ring
-		BufferMiB: max(1, lf.blockSize*lf.blockCount>>20),
+		BufferMiB:        max(1, lf.blockSize*lf.blockCount>>20),
+		TsharkCredential: tsharkAs,
+		TsharkHome:       tsharkHome,
 		Ready: func(msg string) {
 			if !o.quiet {
 				fmt.Fprintf(stderr, "espcap-fast: capturing on %s with dumpcap | tshark (dumpcap: %s)%s\n", strings.Join(nics, ", "), msg, filt)

@@ -31,7 +31,7 @@ Examples:
 `)
 	printGroups(w, fs, []flagGroup{
 		{"Input", []string{"file", "r", "dir", "recursive", "nic", "i", "D", "list", "bpf", "count", "c"}},
-		{"Live capture", []string{"snaplen", "s", "promisc", "p", "fanout", "block-size", "block-count", "frame-timeout", "duration"}},
+		{"Live capture", []string{"snaplen", "s", "promisc", "p", "fanout", "block-size", "block-count", "frame-timeout", "duration", "run-as", "Z"}},
 		{"Elasticsearch / OpenSearch", []string{"node", "index-prefix", "index-period", "data-stream", "chunk", "bulk-bytes", "indexers",
 			"no-gzip", "no-template", "no-refresh", "retention", "user", "password-file", "api-key-file", "ca-cert", "insecure", "dead-letter",
 			"flush-timeout", "stats-interval"}},

@@ -30,6 +30,7 @@ type liveFlags struct {
 	blockCount   int
 	frameTimeout time.Duration
 	duration     time.Duration
+	runAs        string // --run-as, -Z
 }
 
 // registerLiveFlags defines the live-capture flags on fs.
@@ -43,6 +44,7 @@ func registerLiveFlags(fs *flag.FlagSet) *liveFlags {
 	fs.IntVar(&l.blockSize, "block-size", ring.DefaultBlockSize, "live: ring block size in bytes (a multiple of the page size)")
 	fs.IntVar(&l.blockCount, "block-count", ring.DefaultBlockCount, "live: ring blocks per worker (memory per worker: block-size × block-count)")
 	fs.DurationVar(&l.frameTimeout, "frame-timeout", ring.DefaultFrameTimeout, "live: longest time the kernel holds a block that is not full")
+	registerRunAs(fs, &l.runAs)
 	fs.DurationVar(&l.duration, "duration", 0, "live: stop after this long (0: until --count, SIGINT or SIGTERM)")
 	return l
 }
@@ -71,6 +73,10 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 		return fail(2, "--fanout: %v", err)
 	}
 	if err := lf.validate(); err != nil {
+		return fail(2, "%v", err)
+	}
+	runAs, err := resolveRunAs(lf.runAs)
+	if err != nil {
 		return fail(2, "%v", err)
 	}
 	nics := splitList(o.nics)
@@ -109,6 +115,9 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 		groups = append(groups, g)
 	}
 	defer closeGroups()
+	if err := dropPrivileges(runAs, es, o.quiet, stderr); err != nil {
+		return fail(1, "%v", err)
+	}
 
 	prog := newProgress(stderr, o.quiet)
 	if bs := lf.blockSize; bs > 0 && lf.snaplen > ring.MaxFrameLen(bs) {

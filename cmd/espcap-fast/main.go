@@ -147,6 +147,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return runLive(&o, es, live, stdout, stderr)
 	}
+	if code := runAsForFiles(live.runAs, es, o.quiet, stderr); code >= 0 {
+		return code
+	}
 
 	protos, err := loadProtocols(o.protocols)
 	if err != nil {
