@@ -345,9 +345,16 @@ func TestIntegrationOutage(t *testing.T) {
 	// unreachable, then back.
 	px.mode.Store(modeDropAnswer)
 	go func() {
-		time.Sleep(700 * time.Millisecond)
+		// by bulk requests seen, not by time: a loaded machine may send
+		// nothing for a while
+		waitBulks := func(n int64) {
+			for px.bulks.Load() < n {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		waitBulks(3)
 		px.mode.Store(modeDrop)
-		time.Sleep(1500 * time.Millisecond)
+		waitBulks(px.bulks.Load() + 3)
 		px.mode.Store(modeForward)
 	}()
 	addDocs(t, ix, n, idx)
