@@ -80,7 +80,7 @@ func TestTcpdumpCommandLines(t *testing.T) {
 }
 
 func TestHelpAndVersion(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"query", "-h"}, {"template", "--help"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"query", "-h"}, {"template", "--help"}, {"drain", "-h"}, {"prune", "-h"}} {
 		out, errs, code := espcap(t, args...)
 		if code != 0 || !strings.HasPrefix(out, "usage: espcap-fast") || errs != "" {
 			t.Errorf("%v: exit %d, stdout %.60q, stderr %q: want the help on stdout only", args, code, out, errs)

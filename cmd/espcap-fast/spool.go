@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -343,22 +344,22 @@ func (p *spoolStage) summary() string {
 
 // runDrain is the drain subcommand: index what a stopped run left in a
 // spool, then exit (0 when everything was indexed).
-func runDrain(args []string, _, stderr io.Writer) int {
+func runDrain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("espcap-fast drain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	quiet := fs.Bool("q", false, "no progress or summary on stderr")
 	es := registerESFlags(fs)
 	es.spool = registerSpoolFlags(fs)
 	es.spool.forced = true
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: espcap-fast drain [--spool DIR] --node URL [flags]   (default spool: <state dir>/spool)\n\n")
-		fs.PrintDefaults()
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: espcap-fast drain [--spool DIR] --node URL [flags]   (default spool: <state dir>/spool)\n\n")
+		printFlags(w, fs, "spool", "state-dir", "node", "q", "chunk", "indexers", "index-prefix", "index-period", "data-stream",
+			"user", "password-file", "api-key-file", "ca-cert", "insecure", "dead-letter", "flush-timeout", "stats-interval")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if done, code := parseArgs(fs, args, stdout, stderr, usage); done {
+		return code
+	}
+	if len(es.nodes) == 0 && os.Getenv("ES_URL") != "" {
+		es.nodes = stringList{os.Getenv("ES_URL")}
 	}
 	switch {
 	case len(es.nodes) == 0:
