@@ -2,8 +2,8 @@
 // (tshark, tcpdump), root, libpcap, the shared capture corpus, a server.
 // When the thing is missing the test is skipped on a developer's machine
 // and fails under CI (env CI or ESPCAP_REQUIRE_TOOLS set), so that CI never
-// passes by skipping. The shared capture corpus is the exception (see
-// NoCorpus): it lives beside the checkout, not in it. Tests must not call t.Skip for a missing dependency
+// passes by skipping. The shared capture corpus (beside the checkout, not
+// in it) is treated the same way (see NoCorpus). Tests must not call t.Skip for a missing dependency
 // themselves; they call Missing (or one of the helpers built on it).
 package need
 
@@ -68,17 +68,13 @@ func Shared(t testing.TB) string {
 	return d
 }
 
-// NoCorpus ends a test that reads the shared capture corpus, which is not
-// part of the repository (what the tests must read is copied into
-// testdata/): it is skipped with the message, also under CI, unless
-// ESPCAP_REQUIRE_SHARED is set, where it fails.
+// NoCorpus ends a test that reads the shared capture corpus when the corpus
+// is not there: skipped on a developer's machine, a failure under CI (see
+// Missing), where the corpus is checked out beside the repository as it is
+// here (../shared/pcaps).
 func NoCorpus(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("ESPCAP_REQUIRE_SHARED") != "" {
-		t.Fatalf("%s (ESPCAP_REQUIRE_SHARED is set)", msg)
-	}
-	t.Skip(msg)
+	Missing(t, format, args...)
 }
 
 // SharedDir returns the shared capture corpus (the folder holding INDEX.md):
