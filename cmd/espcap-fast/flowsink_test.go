@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -80,15 +79,6 @@ func packetFlowIDs(t *testing.T, base, target string) map[string]int {
 	return out
 }
 
-func sortedIDs(m map[string]int) []string {
-	var s []string
-	for k := range m {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
-}
-
 // TestNodeFlows: --records both --node indexes exactly the packet
 // documents and the flow documents that the same run writes to stdout, the
 // flows into <flow prefix>YYYY-MM-DD of their start under their flow.id;
@@ -154,7 +144,7 @@ func TestNodeFlows(t *testing.T) {
 				t.Errorf("packets name flow %s, not an indexed flow document", id)
 			}
 		}
-		if n != withID || fmt.Sprint(sortedIDs(pkt)) != fmt.Sprint(sortedIDs(wantPkt)) {
+		if n != withID || fmt.Sprint(keys(pkt)) != fmt.Sprint(keys(wantPkt)) {
 			t.Errorf("run %d: indexed packets carry %d flow.ids of %d flows, offline %d of %d", run+1, n, len(pkt), withID, len(wantPkt))
 		}
 	}

@@ -245,7 +245,8 @@ func TestTemplateCoversSchema(t *testing.T) {
 	}
 }
 
-func keys(m map[string]bool) []string {
+// keys returns the keys of m, sorted.
+func keys[V any](m map[string]V) []string {
 	var s []string
 	for k := range m {
 		s = append(s, k)
