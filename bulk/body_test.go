@@ -263,6 +263,10 @@ func TestAddAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(5000, func() { _ = ix.Add(ctx, "packets-2024-01-02", []byte("id"), doc) }); a > 0.05 {
 		t.Errorf("Add allocates %.3f times per call", a)
 	}
+	opt := ItemOptions{Action: "index", Version: 3456789012345678901}
+	if a := testing.AllocsPerRun(5000, func() { _ = ix.AddWith(ctx, "flows-2024-01-02", []byte("id"), doc, opt) }); a > 0.05 {
+		t.Errorf("AddWith (versioned) allocates %.3f times per call", a)
+	}
 }
 
 func readFile(t *testing.T, path string) string {
