@@ -256,7 +256,7 @@ func keys[V any](m map[string]V) []string {
 }
 
 func TestTemplatePrint(t *testing.T) {
-	out, errs, code := espcap(t, "template", "--print", "--index-prefix", "lab-packets-")
+	out, errs, code := espcap(t, "template", "--print", "--index-prefix", "lab-packets-", "--flow-index-prefix", "lab-flows-")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -266,10 +266,16 @@ func TestTemplatePrint(t *testing.T) {
 		"PUT _index_template/espcap-fast-lab-packets\n{",
 		`"lab-packets-*"`,
 		`"date_nanos"`,
+		"PUT _component_template/espcap-fast-flow-mappings\n{",
+		"PUT _index_template/espcap-fast-lab-flows\n{",
+		`"lab-flows-*"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("template --print lacks %q", want)
 		}
+	}
+	if n := strings.Count(out, "PUT _component_template/espcap-fast-settings\n"); n != 1 {
+		t.Errorf("settings component printed %d times", n)
 	}
 	// Every printed body is JSON.
 	parts := regexp.MustCompile(`(?m)^PUT \S+\n`).Split(out, -1)
