@@ -222,3 +222,24 @@ func TestFlowDocsInterim(t *testing.T) {
 		t.Fatalf("no interim flow document among %d", len(flows))
 	}
 }
+
+// TestFlowDocsCount: with --count and frequent interim flow documents,
+// Batch.Flow still gives exactly the flow documents of each batch's NDJSON
+// (outSink checks). (The reader usually stops at Count itself, so the
+// writer's cut of a batch, which drops the flow documents after the cut
+// too, is seldom reached here.)
+func TestFlowDocsCount(t *testing.T) {
+	for _, count := range []uint64{1, 37, 300, 1000} {
+		var sink outSink
+		fc := FlowConfig{Packets: true, Table: flow.Config{Update: time.Millisecond}}
+		if _, err := runFiles(t, context.Background(), Config{Workers: 2, Count: count, Flows: &fc}, &sink, captures(t)); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range sink.errs {
+			t.Errorf("--count %d: %s", count, e)
+		}
+		if sink.out.Len() == 0 {
+			t.Errorf("--count %d: no output", count)
+		}
+	}
+}
