@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"bytes"
+	"strconv"
 	"sync"
 )
 
@@ -73,6 +74,25 @@ func itemSize(action string, index string, id, doc []byte) int {
 // whitespace, because JSON strings cannot hold raw control characters) are
 // replaced by spaces so that the NDJSON framing holds.
 func (b *batch) add(action string, index string, id, doc []byte) {
+	b.addVersioned(action, index, id, doc, 0)
+}
+
+// versionSize is the number of bytes addVersioned adds to the action line
+// for version (0: none).
+func versionSize(version int64) int {
+	if version <= 0 {
+		return 0
+	}
+	n := len(`,"version":,"version_type":"external"`) + 1
+	for ; version >= 10; version /= 10 {
+		n++
+	}
+	return n
+}
+
+// addVersioned is add with, when version is positive, an external version
+// in the action line.
+func (b *batch) addVersioned(action string, index string, id, doc []byte, version int64) {
 	var it item
 	it.start = len(b.buf)
 	b.buf = append(b.buf, `{"`...)
@@ -88,6 +108,10 @@ func (b *batch) add(action string, index string, id, doc []byte) {
 		it.idEnd = len(b.buf)
 	} else {
 		it.idStart, it.idEnd = it.idxEnd, it.idxEnd
+	}
+	if version > 0 {
+		b.buf = strconv.AppendInt(append(b.buf, `,"version":`...), version, 10)
+		b.buf = append(b.buf, `,"version_type":"external"`...)
 	}
 	b.buf = append(b.buf, "}}\n"...)
 	it.docStart = len(b.buf)

@@ -263,6 +263,10 @@ func TestAddAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(5000, func() { _ = ix.Add(ctx, "packets-2024-01-02", []byte("id"), doc) }); a > 0.05 {
 		t.Errorf("Add allocates %.3f times per call", a)
 	}
+	opt := ItemOptions{Action: "index", Version: 3456789012345678901}
+	if a := testing.AllocsPerRun(5000, func() { _ = ix.AddWith(ctx, "flows-2024-01-02", []byte("id"), doc, opt) }); a > 0.05 {
+		t.Errorf("AddWith (versioned) allocates %.3f times per call", a)
+	}
 }
 
 func readFile(t *testing.T, path string) string {
@@ -272,4 +276,30 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestBatchAddVersioned: an external version goes into the action line,
+// and itemSize+versionSize is exactly the item's size.
+func TestBatchAddVersioned(t *testing.T) {
+	for _, tc := range []struct {
+		version int64
+		want    string
+	}{
+		{0, `{"index":{"_index":"flows-2024-01-02","_id":"AbC"}}`},
+		{7, `{"index":{"_index":"flows-2024-01-02","_id":"AbC","version":7,"version_type":"external"}}`},
+		{10, `{"index":{"_index":"flows-2024-01-02","_id":"AbC","version":10,"version_type":"external"}}`},
+		{3456789012345678901, `{"index":{"_index":"flows-2024-01-02","_id":"AbC","version":3456789012345678901,"version_type":"external"}}`},
+	} {
+		b := getBatch()
+		doc := []byte(`{"flow":{"id":"AbC"}}`)
+		b.addVersioned("index", "flows-2024-01-02", []byte("AbC"), doc, tc.version)
+		got := lines(b.body())
+		if len(got) != 2 || got[0] != tc.want || got[1] != string(doc) {
+			t.Errorf("version %d: body %q, want %s", tc.version, got, tc.want)
+		}
+		if n, size := itemSize("index", "flows-2024-01-02", []byte("AbC"), doc)+versionSize(tc.version), b.items[0].end-b.items[0].start; n != size {
+			t.Errorf("version %d: itemSize+versionSize %d, item %d bytes", tc.version, n, size)
+		}
+		putBatch(b)
+	}
 }

@@ -161,6 +161,22 @@ func (ix *Indexer) newBatch() *batch {
 // returns ctx's error if ctx ends while blocked (the document is then not
 // added), ErrClosed after Close, or a fatal error (authentication).
 func (ix *Indexer) Add(ctx context.Context, index string, id []byte, doc []byte) error {
+	return ix.AddWith(ctx, index, id, doc, ItemOptions{})
+}
+
+// ItemOptions choose one document's bulk action and version (AddWith).
+type ItemOptions struct {
+	// Action is the bulk action, "create" or "index" ("": Config.Action).
+	Action string
+	// Version, when positive, is sent with version_type "external": the
+	// server keeps the document of the highest version whatever the order
+	// the requests arrive in, and answers 409 (counted as a duplicate) to
+	// one whose version is not higher than the stored one's.
+	Version int64
+}
+
+// AddWith is Add with a per-document action and version.
+func (ix *Indexer) AddWith(ctx context.Context, index string, id []byte, doc []byte, opt ItemOptions) error {
 	if len(doc) == 0 {
 		return errors.New("bulk: empty document")
 	}
@@ -175,14 +191,18 @@ func (ix *Indexer) Add(ctx context.Context, index string, id []byte, doc []byte)
 	if ix.closed {
 		return ErrClosed
 	}
-	size := itemSize(ix.cfg.Action, index, id, doc)
+	action := ix.cfg.Action
+	if opt.Action != "" {
+		action = opt.Action
+	}
+	size := itemSize(action, index, id, doc) + versionSize(opt.Version)
 	if n := len(ix.cur.items); n > 0 && (n >= ix.cfg.Chunk || len(ix.cur.buf)+size > ix.cfg.MaxBytes) {
 		if err := ix.dispatch(ctx, ix.cur); err != nil {
 			return err
 		}
 		ix.cur = ix.newBatch()
 	}
-	ix.cur.add(ix.cfg.Action, index, id, doc)
+	ix.cur.addVersioned(action, index, id, doc, opt.Version)
 	ix.added.Add(1)
 	return nil
 }

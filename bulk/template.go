@@ -23,6 +23,9 @@ var templateFS embed.FS
 const (
 	SettingsComponent = "espcap-fast-settings"
 	MappingsComponent = "espcap-fast-mappings"
+	// FlowMappingsComponent maps the fields of flow documents (docs/SCHEMA.md,
+	// "Flow documents"); their index template composes it with the settings.
+	FlowMappingsComponent = "espcap-fast-flow-mappings"
 	// basePriority is the index template priority for an empty prefix; a
 	// template gets basePriority+len(prefix), so two espcap-fast templates
 	// whose patterns overlap ("packets-*" and "packets-lab-*") never share
@@ -99,13 +102,28 @@ func Templates(prefix, dataStream string, tg Target) ([]Template, error) {
 			return nil, err
 		}
 	}
+	it, err := composedTemplate(prefix, dataStream, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	return []Template{
+		{Kind: "component_template", Name: SettingsComponent, Body: settings},
+		{Kind: "component_template", Name: MappingsComponent, Body: mappings},
+		it,
+	}, nil
+}
+
+// composedTemplate renders index-template.json for prefix (or dataStream),
+// composed of the given components and described by description (nil, "":
+// the file's).
+func composedTemplate(prefix, dataStream string, composedOf []string, description string) (Template, error) {
 	raw, err := templateFS.ReadFile("template/index-template.json")
 	if err != nil {
-		return nil, fmt.Errorf("bulk: embedded template: %w", err)
+		return Template{}, fmt.Errorf("bulk: embedded template: %w", err)
 	}
 	var it indexTemplate
 	if err := json.Unmarshal(raw, &it); err != nil {
-		return nil, fmt.Errorf("bulk: embedded index template: %w", err)
+		return Template{}, fmt.Errorf("bulk: embedded index template: %w", err)
 	}
 	name := TemplateName(prefix)
 	if dataStream != "" {
@@ -117,14 +135,45 @@ func Templates(prefix, dataStream string, tg Target) ([]Template, error) {
 		it.IndexPatterns = []string{prefix + "*"}
 		it.Priority = basePriority + len(prefix)
 	}
+	if composedOf != nil {
+		it.ComposedOf = composedOf
+	}
+	if description != "" {
+		meta, err := json.Marshal(map[string]string{"description": description, "managed_by": "espcap-fast"})
+		if err != nil {
+			return Template{}, fmt.Errorf("bulk: index template: %w", err)
+		}
+		it.Meta = meta
+	}
 	body, err := json.MarshalIndent(it, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("bulk: index template: %w", err)
+		return Template{}, fmt.Errorf("bulk: index template: %w", err)
+	}
+	return Template{Kind: "index_template", Name: name, Body: append(body, '\n')}, nil
+}
+
+// FlowTemplates returns the templates to install, in installation order,
+// for the flow documents' indices named prefix+"YYYY-MM-DD" (or another
+// period): the settings component (shared with packet indices), the flow
+// mappings component and an index template composing them.
+func FlowTemplates(prefix string, tg Target) ([]Template, error) {
+	ts, err := Templates(prefix, "", tg)
+	if err != nil {
+		return nil, err
+	}
+	mappings, err := templateFS.ReadFile("template/" + FlowMappingsComponent + ".json")
+	if err != nil {
+		return nil, fmt.Errorf("bulk: embedded template: %w", err)
+	}
+	it, err := composedTemplate(prefix, "", []string{SettingsComponent, FlowMappingsComponent},
+		"espcap-fast flow documents, one index per UTC day of the flow start (docs/SCHEMA.md, Flow documents)")
+	if err != nil {
+		return nil, err
 	}
 	return []Template{
-		{Kind: "component_template", Name: SettingsComponent, Body: settings},
-		{Kind: "component_template", Name: MappingsComponent, Body: mappings},
-		{Kind: "index_template", Name: name, Body: append(body, '\n')},
+		ts[0], // settings
+		{Kind: "component_template", Name: FlowMappingsComponent, Body: mappings},
+		it,
 	}, nil
 }
 
@@ -230,6 +279,22 @@ func (ix *Indexer) InstallTemplates(ctx context.Context, prefix, dataStream stri
 	if err != nil {
 		return err
 	}
+	return ix.install(ctx, ts)
+}
+
+// InstallFlowTemplates installs the templates of flow documents (see
+// FlowTemplates) for prefix, like InstallTemplates.
+func (ix *Indexer) InstallFlowTemplates(ctx context.Context, prefix string) error {
+	ts, err := FlowTemplates(prefix, Target{Backend: ix.backend, Version: ix.version})
+	if err != nil {
+		return err
+	}
+	return ix.install(ctx, ts)
+}
+
+// install installs ts in order.
+func (ix *Indexer) install(ctx context.Context, ts []Template) error {
+	var err error
 	for _, t := range ts {
 		switch t.Kind {
 		case "component_template":

@@ -56,6 +56,15 @@ type Batch struct {
 	recs   []record
 	out    []byte
 	failed error
+	flows  []flowDoc // the flow documents in out (flow records on)
+}
+
+// flowDoc is one flow document's place in a batch.
+type flowDoc struct {
+	off, end    int   // bytes in Batch.out
+	first, last int64 // the flow's Start and End
+	id          [22]byte
+	final       bool
 }
 
 func newBatch() *Batch {
@@ -72,6 +81,7 @@ func (b *Batch) reset() {
 	b.recs = b.recs[:0]
 	b.out = b.out[:0]
 	b.failed = nil
+	b.flows = b.flows[:0]
 }
 
 // full reports whether the batch should take no more packets.
@@ -107,3 +117,27 @@ func (b *Batch) Doc(i int) (doc []byte, ts int64, number uint64) {
 
 // Out returns all the batch's documents as NDJSON, one line each.
 func (b *Batch) Out() []byte { return b.out }
+
+// FlowDoc is one flow document of a batch (flow records on).
+type FlowDoc struct {
+	// Doc is the document (no newline); it is valid until the batch is
+	// recycled, like the documents of Doc.
+	Doc []byte
+	// ID is the flow.id (22 characters), valid as long as Doc.
+	ID []byte
+	// Start and End are the flow's first and last packet times (Unix ns):
+	// Start is the document's @timestamp.
+	Start, End int64
+	// Final is false for an interim update (--flow-update): a later
+	// document of the same flow.id replaces it.
+	Final bool
+}
+
+// Flows returns the number of flow documents in the batch.
+func (b *Batch) Flows() int { return len(b.flows) }
+
+// Flow returns flow document i (0 <= i < Flows()).
+func (b *Batch) Flow(i int) FlowDoc {
+	f := &b.flows[i]
+	return FlowDoc{Doc: b.out[f.off:f.end], ID: f.id[:], Start: f.first, End: f.last, Final: f.final}
+}

@@ -34,6 +34,7 @@ type flowStage struct {
 	tab    *flow.Table
 	cfg    FlowConfig
 	out    []byte // the documents of the batch being rewritten
+	cur    *Batch // the batch being rewritten (its flows list)
 	spare  []byte
 	flows  uint64 // flow documents written
 	capped uint64 // packet documents left out by MaxPacketsPerFlow
@@ -48,7 +49,11 @@ func newFlowStage(cfg FlowConfig) *flowStage {
 }
 
 func (s *flowStage) emit(r *flow.Record) {
+	off := len(s.out)
 	s.out = encode.AppendFlow(s.out, r)
+	s.cur.flows = append(s.cur.flows, flowDoc{
+		off: off, end: len(s.out), first: r.Start, last: r.End, id: r.ID, final: r.Final,
+	})
 	s.out = append(s.out, '\n')
 	s.flows++
 }
@@ -58,6 +63,8 @@ func (s *flowStage) emit(r *flow.Record) {
 // flow.id, unless capped.
 func (s *flowStage) batch(b *Batch) {
 	s.out = s.spare[:0]
+	s.cur = b
+	b.flows = b.flows[:0]
 	for i := range b.recs {
 		rec := &b.recs[i]
 		if rec.hasFlow {
@@ -88,6 +95,8 @@ func (s *flowStage) batch(b *Batch) {
 // flush writes every flow still tracked into b (emptied).
 func (s *flowStage) flush(b *Batch) {
 	s.out = b.out[:0]
+	s.cur = b
+	b.flows = b.flows[:0]
 	s.tab.Flush()
 	b.out = s.out
 }

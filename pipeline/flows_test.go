@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +14,60 @@ import (
 	"github.com/espcap/espcap-fast/flow"
 )
 
-// outSink keeps the batches' NDJSON as written to stdout.
-type outSink struct{ out bytes.Buffer }
+// outSink keeps the batches' NDJSON as written to stdout, and checks that
+// Doc and Flow (what the index sink reads) give the same documents.
+type outSink struct {
+	out  bytes.Buffer
+	errs []string
+}
 
 func (s *outSink) Write(b *Batch) error {
 	s.out.Write(b.Out())
+	var docs [][]byte
+	for i := range b.Len() {
+		if d, _, _ := b.Doc(i); d != nil {
+			docs = append(docs, d)
+		}
+	}
+	for i := range b.Flows() {
+		f := b.Flow(i)
+		docs = append(docs, f.Doc)
+		var d struct {
+			TS   string `json:"@timestamp"`
+			Flow struct {
+				ID    string `json:"id"`
+				Final bool   `json:"final"`
+			} `json:"flow"`
+			Event struct {
+				End string `json:"end"`
+			} `json:"event"`
+		}
+		if err := json.Unmarshal(f.Doc, &d); err != nil {
+			s.errs = append(s.errs, fmt.Sprintf("Flow(%d): %v: %s", i, err, f.Doc))
+			continue
+		}
+		start := time.Unix(0, f.Start).UTC().Format("2006-01-02T15:04:05.000000000Z")
+		end := time.Unix(0, f.End).UTC().Format("2006-01-02T15:04:05.000000000Z")
+		if d.Flow.ID != string(f.ID) || d.TS != start || d.Event.End != end || d.Flow.Final != f.Final {
+			s.errs = append(s.errs, fmt.Sprintf("Flow(%d) = %s %s %s %v, document %s", i, f.ID, start, end, f.Final, f.Doc))
+		}
+	}
+	lines := bytes.Split(bytes.TrimSuffix(b.Out(), []byte("\n")), []byte("\n"))
+	if len(b.Out()) == 0 {
+		lines = nil
+	}
+	sort.Slice(docs, func(i, j int) bool { return bytes.Compare(docs[i], docs[j]) < 0 })
+	sort.Slice(lines, func(i, j int) bool { return bytes.Compare(lines[i], lines[j]) < 0 })
+	if len(docs) != len(lines) {
+		s.errs = append(s.errs, fmt.Sprintf("batch: %d lines, Doc and Flow give %d documents", len(lines), len(docs)))
+	} else {
+		for i := range docs {
+			if !bytes.Equal(docs[i], lines[i]) {
+				s.errs = append(s.errs, fmt.Sprintf("batch: line %s not given by Doc or Flow", lines[i]))
+				break
+			}
+		}
+	}
 	return nil
 }
 
@@ -42,6 +92,9 @@ func flowRun(t *testing.T, fc FlowConfig, workers int) (packets, flows []map[str
 		} else {
 			packets = append(packets, doc)
 		}
+	}
+	for _, e := range sink.errs {
+		t.Error(e)
 	}
 	if n, _, _ := r.FlowStats(); n != uint64(len(flows)) {
 		t.Errorf("FlowStats counts %d flow documents, %d written", n, len(flows))
@@ -151,4 +204,42 @@ func TestMaxPacketsPerFlow(t *testing.T) {
 		t.Errorf("%d packet documents capped, %d not", len(capped), len(all))
 	}
 	t.Logf("packet documents: %d, capped at 2 per flow and direction: %d; flows %d", len(all), len(capped), len(flowsAll))
+}
+
+// TestFlowDocsInterim: with interim updates, Batch.Flow gives every flow
+// document, interim ones (Final false) too (outSink checks them against
+// the batch's NDJSON).
+func TestFlowDocsInterim(t *testing.T) {
+	fc := FlowConfig{Packets: true, Table: flow.Config{Update: time.Second}}
+	_, flows, _ := flowRun(t, fc, 2)
+	interim := 0
+	for _, f := range flows {
+		if fl, _ := f["flow"].(map[string]any); fl["final"] == false {
+			interim++
+		}
+	}
+	if interim == 0 {
+		t.Fatalf("no interim flow document among %d", len(flows))
+	}
+}
+
+// TestFlowDocsCount: with --count and frequent interim flow documents,
+// Batch.Flow still gives exactly the flow documents of each batch's NDJSON
+// (outSink checks). (The reader usually stops at Count itself, so the
+// writer's cut of a batch, which drops the flow documents after the cut
+// too, is seldom reached here.)
+func TestFlowDocsCount(t *testing.T) {
+	for _, count := range []uint64{1, 37, 300, 1000} {
+		var sink outSink
+		fc := FlowConfig{Packets: true, Table: flow.Config{Update: time.Millisecond}}
+		if _, err := runFiles(t, context.Background(), Config{Workers: 2, Count: count, Flows: &fc}, &sink, captures(t)); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range sink.errs {
+			t.Errorf("--count %d: %s", count, e)
+		}
+		if sink.out.Len() == 0 {
+			t.Errorf("--count %d: no output", count)
+		}
+	}
 }

@@ -18,6 +18,7 @@ type flowFlags struct {
 	update        time.Duration
 	maxFlows      int
 	maxPacketsPer uint64
+	indexPrefix   string // --flow-index-prefix
 }
 
 func registerFlowFlags(fs *flag.FlagSet) *flowFlags {
@@ -27,13 +28,15 @@ func registerFlowFlags(fs *flag.FlagSet) *flowFlags {
 		flow.DefaultTCPTimeout, flow.DefaultUDPTimeout, flow.DefaultOtherTimeout))
 	fs.DurationVar(&f.update, "flow-update", 0, "write an interim flow document (flow.final false) of a flow still active after this long, and again after each such period (0: none)")
 	fs.IntVar(&f.maxFlows, "max-flows", flow.DefaultMaxFlows, "flows tracked at once; beyond it the least recently seen one is written (end_reason evicted)")
+	fs.StringVar(&f.indexPrefix, "flow-index-prefix", "flows-", "with --node: flow documents go to <prefix>YYYY-MM-DD (UTC day of the flow start; see --index-period), _id the flow.id")
 	fs.Uint64Var(&f.maxPacketsPer, "max-packets-per-flow", 0, "with --records both: packet documents only for the first N packets of each flow in each direction (0: all)")
 	return f
 }
 
 // validate checks the flags against the rest of the run: flow records are
-// made by the native engine from files, written to stdout.
-func (f *flowFlags) validate(engine string, node, live bool) error {
+// made by the native engine from files, written to stdout or indexed (then
+// it tells the sink the flow index prefix through es).
+func (f *flowFlags) validate(engine string, es *esFlags, live bool) error {
 	switch f.records {
 	case "packets":
 		if f.maxPacketsPer > 0 {
@@ -57,10 +60,11 @@ func (f *flowFlags) validate(engine string, node, live bool) error {
 	switch {
 	case engine == "tshark":
 		return fmt.Errorf("--records %s: not supported with --engine tshark yet; use the native engine", f.records)
-	case node:
-		return fmt.Errorf("--records %s: not supported with --node yet (no flows index); write NDJSON to stdout", f.records)
 	case live:
 		return fmt.Errorf("--records %s: not supported in live capture yet; read capture files", f.records)
+	}
+	if len(es.nodes) > 0 {
+		return f.validateNode(es)
 	}
 	return nil
 }

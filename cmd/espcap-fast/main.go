@@ -133,7 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
-	if err := flows.validate(eng.engine, len(es.nodes) > 0, len(o.nics) > 0); err != nil {
+	if err := flows.validate(eng.engine, es, len(o.nics) > 0); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}

@@ -49,6 +49,7 @@ type esFlags struct {
 	flushTimeout  time.Duration
 	statsInterval time.Duration
 	spool         *spoolFlags // nil: no spool (query, template)
+	flowPrefix    string      // flow documents' index prefix ("": none; see flowsink.go)
 }
 
 // registerESFlags defines the Elasticsearch flags on fs.
@@ -138,6 +139,9 @@ func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 		cfg.RefreshOnClose = e.prefix + "*"
 		if e.dataStream != "" {
 			cfg.RefreshOnClose = e.dataStream
+		}
+		if e.flowPrefix != "" {
+			cfg.RefreshOnClose += "," + e.flowPrefix + "*"
 		}
 	}
 	apiKey, err := readSecret(e.apiKeyFile, "ES_API_KEY", logf)
@@ -253,6 +257,7 @@ type indexSink struct {
 	day      int64  // UTC day of the cached index name
 	index    string
 	indices  map[string]bool // every index name indexFor gave (for the summary)
+	flowIx   flowIndex       // the flow documents' index (flowIndexFor)
 	id       []byte
 	name     []byte
 	notSent  atomic.Int64 // documents the sink could not hand to the indexer
@@ -326,6 +331,11 @@ func newIndexSink(e *esFlags, w io.Writer, quiet bool, warn func(error)) (*index
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if e.retention > 0 && e.dataStream == "" {
 		startRetention(s.ctx, ix, e.prefix, time.Duration(e.retention), logf)
+	}
+	if err := s.startFlows(setup, logf); err != nil {
+		s.cancel()
+		_ = ix.Close(context.Background())
+		return nil, err
 	}
 	if s.sp, err = openSpoolStage(e.spool, spoolDir, ix, s.ctx, w, warn); err != nil {
 		_ = ix.Close(context.Background())
@@ -404,11 +414,12 @@ func (s *indexSink) Write(b *pipeline.Batch) error {
 					s.notSent.Add(1)
 				}
 			}
+			s.notSent.Add(int64(b.Flows()))
 			s.failed.Store(true)
 			return fmt.Errorf("indexing: %w", err)
 		}
 	}
-	return nil
+	return s.writeFlows(b)
 }
 
 // deadLetterRest writes the documents of b from the i-th on to the
@@ -425,6 +436,7 @@ func (s *indexSink) deadLetterRest(b *pipeline.Batch, i int) error {
 			s.notSent.Add(1)
 		}
 	}
+	s.deadLetterFlows(b, 0)
 	return nil
 }
 
@@ -434,12 +446,7 @@ func (s *indexSink) indexFor(ts int64) string {
 	if s.flags.dataStream != "" {
 		return s.flags.dataStream
 	}
-	const dayNs = 86400 * int64(time.Second)
-	day := ts / dayNs
-	if ts < 0 && ts%dayNs != 0 {
-		day--
-	}
-	if day != s.day {
+	if day := dayOf(ts); day != s.day {
 		s.day = day
 		s.name = encode.AppendPeriodIndexName(s.name[:0], s.flags.prefix, s.flags.periodValue, ts)
 		s.index = string(s.name)

@@ -13,18 +13,19 @@ import (
 // runTemplate is `espcap-fast template`: print the index template (in the
 // Kibana Dev Tools console form, so it can be pasted there), or install it.
 //
-//	espcap-fast template --print [--index-prefix P | --data-stream N] [--backend opensearch]
-//	espcap-fast template --install --node URL [--index-prefix P | --data-stream N]
+//	espcap-fast template --print [--index-prefix P | --data-stream N] [--flow-index-prefix F] [--backend opensearch]
+//	espcap-fast template --install --node URL [--index-prefix P | --data-stream N] [--flow-index-prefix F]
 func runTemplate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("espcap-fast template", flag.ContinueOnError)
 	print := fs.Bool("print", false, "print the component templates and the index template")
 	install := fs.Bool("install", false, "install them on --node (what an indexing run does at start)")
 	backend := fs.String("backend", "elasticsearch", "with --print: elasticsearch or opensearch")
 	version := fs.String("version", "8.19.0", "with --print: the server version the settings are for")
+	flowPrefix := fs.String("flow-index-prefix", "", "also the templates of flow documents (--records) for indices <P>YYYY-MM-DD, e.g. flows-")
 	es := registerESFlags(fs)
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "usage: espcap-fast template --print|--install [flags]\n\n")
-		printFlags(w, fs, "print", "install", "backend", "version", "node", "index-prefix", "data-stream",
+		printFlags(w, fs, "print", "install", "backend", "version", "node", "index-prefix", "data-stream", "flow-index-prefix",
 			"user", "password-file", "api-key-file", "ca-cert", "insecure")
 	}
 	if done, code := parseArgs(fs, args, stdout, stderr, usage); done {
@@ -39,8 +40,20 @@ func runTemplate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
+	if *flowPrefix != "" {
+		if err := checkIndexName(*flowPrefix, "--flow-index-prefix"); err != nil {
+			fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+			return 2
+		}
+	}
 	if *print {
-		ts, err := bulk.Templates(es.prefix, es.dataStream, bulk.Target{Backend: *backend, Version: *version})
+		tg := bulk.Target{Backend: *backend, Version: *version}
+		ts, err := bulk.Templates(es.prefix, es.dataStream, tg)
+		if err == nil && *flowPrefix != "" {
+			var fts []bulk.Template
+			fts, err = bulk.FlowTemplates(*flowPrefix, tg)
+			ts = append(ts, fts[1:]...) // the settings component is printed already
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 			return 1
@@ -60,7 +73,11 @@ func runTemplate(args []string, stdout, stderr io.Writer) int {
 	}
 	defer cancel()
 	defer ix.Close(context.Background())
-	if err := ix.InstallTemplates(ctx, es.prefix, es.dataStream); err != nil {
+	err := ix.InstallTemplates(ctx, es.prefix, es.dataStream)
+	if err == nil && *flowPrefix != "" {
+		err = ix.InstallFlowTemplates(ctx, *flowPrefix)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 1
 	}

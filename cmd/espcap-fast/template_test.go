@@ -20,6 +20,30 @@ func mappedTypes(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := componentTypes(t, ts, bulk.MappingsComponent)
+	if len(out) < 200 {
+		t.Fatalf("only %d mapped fields: template not loaded?", len(out))
+	}
+	return out
+}
+
+// flowMappedTypes is mappedTypes for flow documents.
+func flowMappedTypes(t *testing.T) map[string]string {
+	t.Helper()
+	ts, err := bulk.FlowTemplates("flows-", bulk.Target{Backend: "elasticsearch", Version: "8.19.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := componentTypes(t, ts, bulk.FlowMappingsComponent)
+	if len(out) < 40 {
+		t.Fatalf("only %d mapped flow fields: template not loaded?", len(out))
+	}
+	return out
+}
+
+// componentTypes returns the fields the component named name of ts maps.
+func componentTypes(t *testing.T, ts []bulk.Template, name string) map[string]string {
+	t.Helper()
 	var comp struct {
 		Template struct {
 			Mappings struct {
@@ -28,7 +52,7 @@ func mappedTypes(t *testing.T) map[string]string {
 		} `json:"template"`
 	}
 	for _, tm := range ts {
-		if tm.Name == bulk.MappingsComponent {
+		if tm.Name == name {
 			if err := json.Unmarshal(tm.Body, &comp); err != nil {
 				t.Fatal(err)
 			}
@@ -55,9 +79,6 @@ func mappedTypes(t *testing.T) map[string]string {
 		}
 	}
 	walk("", comp.Template.Mappings.Properties)
-	if len(out) < 200 {
-		t.Fatalf("only %d mapped fields: template not loaded?", len(out))
-	}
 	return out
 }
 
@@ -119,22 +140,24 @@ func compatible(kind, typ string) bool {
 }
 
 // TestTemplateMapsEveryField runs the real pipeline over every capture of
-// testdata/pcaps (and the shared corpus when it is there) and fails on any
-// field of any document that the template does not map explicitly with a
+// testdata/pcaps (and the shared corpus when it is there) with packet and
+// flow documents (--records both) and fails on any field of any document
+// that its template (packets or flows) does not map explicitly with a
 // fitting type.
 func TestTemplateMapsEveryField(t *testing.T) {
-	mapped := mappedTypes(t)
+	mapped, flowMapped := mappedTypes(t), flowMappedTypes(t)
 	dirs := []string{"../../testdata/pcaps", "../../testdata/malformed"}
 	if st, err := os.Stat("../../../shared/pcaps"); err == nil && st.IsDir() && !testing.Short() {
 		dirs = append(dirs, "../../../shared/pcaps")
 	}
 	seen := map[string]map[string]bool{}
-	ndocs := 0
+	seenFlow := map[string]map[string]bool{}
+	ndocs, nflows := 0, 0
 	for _, dir := range dirs {
 		if _, err := os.Stat(dir); err != nil {
 			continue
 		}
-		out, errs, code := espcap(t, "-q", "--recursive", "--dir", dir)
+		out, errs, code := espcap(t, "-q", "--records", "both", "--recursive", "--dir", dir)
 		if code != 0 && code != 1 { // 1: a damaged file, on purpose
 			t.Fatalf("%s: exit %d: %s", dir, code, errs)
 		}
@@ -147,13 +170,28 @@ func TestTemplateMapsEveryField(t *testing.T) {
 			if err := dec.Decode(&d); err != nil {
 				t.Fatalf("not JSON: %v: %.200s", err, line)
 			}
+			if _, ok := d["event"]; ok {
+				leafPaths("", d, seenFlow)
+				nflows++
+				continue
+			}
 			leafPaths("", d, seen)
 			ndocs++
 		}
 	}
-	if ndocs < 2000 {
-		t.Fatalf("only %d documents from %v", ndocs, dirs)
+	if ndocs < 2000 || nflows < 100 {
+		t.Fatalf("only %d packet and %d flow documents from %v", ndocs, nflows, dirs)
 	}
+	checkMapped(t, seen, mapped, bulk.MappingsComponent)
+	checkMapped(t, seenFlow, flowMapped, bulk.FlowMappingsComponent)
+	t.Logf("%d packet documents (%d distinct fields, %d mapped), %d flow documents (%d distinct fields, %d mapped): all mapped",
+		ndocs, len(seen), len(mapped), nflows, len(seenFlow), len(flowMapped))
+}
+
+// checkMapped fails on every field of seen that mapped (the component
+// named comp) does not map with a fitting type.
+func checkMapped(t *testing.T, seen map[string]map[string]bool, mapped map[string]string, comp string) {
+	t.Helper()
 	var paths []string
 	for p := range seen {
 		paths = append(paths, p)
@@ -162,7 +200,7 @@ func TestTemplateMapsEveryField(t *testing.T) {
 	for _, p := range paths {
 		typ, ok := mapped[p]
 		if !ok {
-			t.Errorf("field %s (%v) is not in bulk/template/%s.json", p, keys(seen[p]), bulk.MappingsComponent)
+			t.Errorf("field %s (%v) is not in bulk/template/%s.json", p, keys(seen[p]), comp)
 			continue
 		}
 		for kind := range seen[p] {
@@ -171,7 +209,6 @@ func TestTemplateMapsEveryField(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d documents, %d distinct fields, all mapped (%d mapped in the template)", ndocs, len(paths), len(mapped))
 }
 
 // TestTemplateCoversSchema checks that every layer field docs/SCHEMA.md
@@ -208,7 +245,8 @@ func TestTemplateCoversSchema(t *testing.T) {
 	}
 }
 
-func keys(m map[string]bool) []string {
+// keys returns the keys of m, sorted.
+func keys[V any](m map[string]V) []string {
 	var s []string
 	for k := range m {
 		s = append(s, k)
@@ -218,7 +256,7 @@ func keys(m map[string]bool) []string {
 }
 
 func TestTemplatePrint(t *testing.T) {
-	out, errs, code := espcap(t, "template", "--print", "--index-prefix", "lab-packets-")
+	out, errs, code := espcap(t, "template", "--print", "--index-prefix", "lab-packets-", "--flow-index-prefix", "lab-flows-")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -228,10 +266,16 @@ func TestTemplatePrint(t *testing.T) {
 		"PUT _index_template/espcap-fast-lab-packets\n{",
 		`"lab-packets-*"`,
 		`"date_nanos"`,
+		"PUT _component_template/espcap-fast-flow-mappings\n{",
+		"PUT _index_template/espcap-fast-lab-flows\n{",
+		`"lab-flows-*"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("template --print lacks %q", want)
 		}
+	}
+	if n := strings.Count(out, "PUT _component_template/espcap-fast-settings\n"); n != 1 {
+		t.Errorf("settings component printed %d times", n)
 	}
 	// Every printed body is JSON.
 	parts := regexp.MustCompile(`(?m)^PUT \S+\n`).Split(out, -1)
