@@ -47,13 +47,7 @@ func (e *Encoder) ecsDNS(x *layers.DNS) {
 	w.b = append(w.b, '"')
 	if x.QR {
 		w.raw(`,"type":`, "answer")
-		if int(x.ResponseCode) < len(dnsRcodes) {
-			w.raw(`,"response_code":`, dnsRcodes[x.ResponseCode])
-		} else {
-			w.b = append(w.b, `,"response_code":"`...)
-			w.b = appendUint(w.b, uint64(x.ResponseCode))
-			w.b = append(w.b, '"')
-		}
+		w.dnsResponseCode(uint64(x.ResponseCode))
 	} else {
 		w.raw(`,"type":`, "query")
 	}
@@ -107,82 +101,122 @@ func appendDNSType(dst []byte, t layers.DNSType) []byte {
 }
 
 func (e *Encoder) ecsHTTP(m *httphead.Message) {
-	w := &e.w
 	switch {
 	case m.Request:
-		w.object(`,"http":`)
-		w.object(`,"request":`)
-		w.str(`,"method":`, m.Method)
-		if len(m.Referer) > 0 {
-			w.str(`,"referrer":`, m.Referer)
-		}
-		w.close()
-		if v, ok := bytes.CutPrefix(m.Version, []byte("HTTP/")); ok {
-			w.str(`,"version":`, v)
-		}
-		w.close()
-		w.object(`,"url":`)
-		w.str(`,"original":`, m.URI)
-		path := m.URI
-		if i := bytes.IndexByte(path, '?'); i >= 0 {
-			path = path[:i]
-		}
-		if len(path) > 0 && path[0] == '/' {
-			w.str(`,"path":`, path)
-		}
-		if len(m.Host) > 0 {
-			host := m.Host
-			if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.IndexByte(host[i:], ']') < 0 {
-				host = host[:i]
-			}
-			w.str(`,"domain":`, host)
-		}
-		w.close()
-		if len(m.UserAgent) > 0 {
-			w.object(`,"user_agent":`)
-			w.str(`,"original":`, m.UserAgent)
-			w.close()
-		}
+		e.w.ecsHTTPRequest(m.Method, m.Referer, m.Version, m.URI, m.Host, m.UserAgent)
 	case m.Response:
-		w.object(`,"http":`)
-		w.object(`,"response":`)
-		w.uint(`,"status_code":`, uint64(m.StatusCode))
-		w.close()
-		if v, ok := bytes.CutPrefix(m.ResponseVersion, []byte("HTTP/")); ok {
-			w.str(`,"version":`, v)
-		}
-		w.close()
+		e.w.ecsHTTPResponse(uint64(m.StatusCode), m.ResponseVersion)
 	}
 }
 
 func (e *Encoder) ecsTLS(h *tlshello.Hello) {
-	w := &e.w
 	if h.RecordType != 22 || (h.HandshakeType != 1 && h.HandshakeType != 2) {
 		return
 	}
-	w.object(`,"tls":`)
+	var ja3 []byte // the hash layers.tls got for this hello, if any
+	if want := uint8(h.HandshakeType); e.ja3Kind == want {
+		ja3 = e.ja3[:]
+	}
 	if h.HandshakeType == 1 {
-		w.object(`,"client":`)
-		if len(h.SNI) > 0 {
-			w.str(`,"server_name":`, h.SNI)
-		}
-		if e.ja3Kind == 1 {
-			w.key(`,"ja3":"`)
-			w.b = append(w.b, e.ja3[:]...)
-			w.b = append(w.b, '"')
-		}
-		w.close()
-	} else {
-		if len(h.ALPN) > 0 {
-			w.str(`,"next_protocol":`, h.ALPN[0])
-		}
-		w.object(`,"server":`)
-		if e.ja3Kind == 2 {
-			w.key(`,"ja3s":"`)
-			w.b = append(w.b, e.ja3[:]...)
-			w.b = append(w.b, '"')
-		}
-		w.close()
+		e.w.ecsTLSClient(h.SNI, ja3)
+		return
+	}
+	var alpn []byte
+	if len(h.ALPN) > 0 {
+		alpn = h.ALPN[0]
+	}
+	e.w.ecsTLSServer(alpn, ja3)
+}
+
+// The writers below are shared by both engines, which find the values in
+// different places (decoded layers, tshark's EK fields) but write the same
+// ECS fields. An empty value leaves its field out.
+
+// ecsHTTPRequest writes http.request.method/referrer, http.version, url.*
+// and user_agent.original of a request head.
+func (w *writer) ecsHTTPRequest(method, referrer, version, uri, host, userAgent []byte) {
+	w.object(`,"http":`)
+	w.object(`,"request":`)
+	w.str(`,"method":`, method)
+	if len(referrer) > 0 {
+		w.str(`,"referrer":`, referrer)
 	}
 	w.close()
+	if v, ok := bytes.CutPrefix(version, []byte("HTTP/")); ok {
+		w.str(`,"version":`, v)
+	}
+	w.close()
+	w.object(`,"url":`)
+	w.str(`,"original":`, uri)
+	path := uri
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if len(path) > 0 && path[0] == '/' {
+		w.str(`,"path":`, path)
+	}
+	if len(host) > 0 {
+		if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.IndexByte(host[i:], ']') < 0 {
+			host = host[:i] // the port, not the end of an IPv6 literal
+		}
+		w.str(`,"domain":`, host)
+	}
+	w.close()
+	if len(userAgent) > 0 {
+		w.object(`,"user_agent":`)
+		w.str(`,"original":`, userAgent)
+		w.close()
+	}
+}
+
+// ecsHTTPResponse writes http.response.status_code and http.version.
+func (w *writer) ecsHTTPResponse(code uint64, version []byte) {
+	w.object(`,"http":`)
+	w.object(`,"response":`)
+	w.uint(`,"status_code":`, code)
+	w.close()
+	if v, ok := bytes.CutPrefix(version, []byte("HTTP/")); ok {
+		w.str(`,"version":`, v)
+	}
+	w.close()
+}
+
+// ecsTLSClient writes tls.client.server_name and tls.client.ja3.
+func (w *writer) ecsTLSClient(sni, ja3 []byte) {
+	w.object(`,"tls":`)
+	w.object(`,"client":`)
+	if len(sni) > 0 {
+		w.str(`,"server_name":`, sni)
+	}
+	if len(ja3) > 0 {
+		w.str(`,"ja3":`, ja3)
+	}
+	w.close()
+	w.close()
+}
+
+// ecsTLSServer writes tls.next_protocol and tls.server.ja3s.
+func (w *writer) ecsTLSServer(alpn, ja3s []byte) {
+	w.object(`,"tls":`)
+	if len(alpn) > 0 {
+		w.str(`,"next_protocol":`, alpn)
+	}
+	w.object(`,"server":`)
+	if len(ja3s) > 0 {
+		w.str(`,"ja3s":`, ja3s)
+	}
+	w.close()
+	w.close()
+}
+
+// dnsResponseCode writes dns.response_code: the ECS name of the code, or
+// its number for a code without one.
+func (w *writer) dnsResponseCode(rc uint64) {
+	if rc < uint64(len(dnsRcodes)) {
+		w.raw(`,"response_code":`, dnsRcodes[rc])
+		return
+	}
+	w.b = append(w.b, `,"response_code":"`...)
+	w.b = appendUint(w.b, rc)
+	w.b = append(w.b, '"')
 }

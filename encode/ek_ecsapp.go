@@ -1,7 +1,6 @@
 package encode
 
 import (
-	"bytes"
 	"net/netip"
 	"strings"
 
@@ -74,13 +73,7 @@ func (e *EKEncoder) ecsDNS(v *fastjson.Value) {
 	if f := v.Get("dns_dns_flags_response"); f != nil && f.Type() == fastjson.TypeTrue {
 		w.raw(`,"type":`, "answer")
 		if rc, ok := parseUint(ekFirst(v, "dns_dns_flags_rcode")); ok {
-			if rc < uint64(len(dnsRcodes)) {
-				w.raw(`,"response_code":`, dnsRcodes[rc])
-			} else {
-				w.b = append(w.b, `,"response_code":"`...)
-				w.b = appendUint(w.b, rc)
-				w.b = append(w.b, '"')
-			}
+			w.dnsResponseCode(rc)
 		}
 	} else {
 		w.raw(`,"type":`, "query")
@@ -136,55 +129,16 @@ func (e *EKEncoder) ecsDNS(v *fastjson.Value) {
 func (e *EKEncoder) ecsHTTP(v *fastjson.Value) {
 	w := &e.enc.w
 	if method := ekFirst(v, "http_http_request_method"); method != nil {
-		w.object(`,"http":`)
-		w.object(`,"request":`)
-		w.str(`,"method":`, method)
-		if ref := ekFirst(v, "http_http_referer"); ref != nil {
-			w.str(`,"referrer":`, ref)
-		}
-		w.close()
-		if ver, ok := bytes.CutPrefix(ekFirst(v, "http_http_request_version"), []byte("HTTP/")); ok {
-			w.str(`,"version":`, ver)
-		}
-		w.close()
-		w.object(`,"url":`)
-		uri := ekFirst(v, "http_http_request_uri")
-		w.str(`,"original":`, uri)
-		path := uri
-		if i := bytes.IndexByte(path, '?'); i >= 0 {
-			path = path[:i]
-		}
-		if len(path) > 0 && path[0] == '/' {
-			w.str(`,"path":`, path)
-		}
-		if host := ekFirst(v, "http_http_host"); len(host) > 0 {
-			if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.IndexByte(host[i:], ']') < 0 {
-				host = host[:i]
-			}
-			w.str(`,"domain":`, host)
-		}
-		w.close()
-		if ua := ekFirst(v, "http_http_user_agent"); len(ua) > 0 {
-			w.object(`,"user_agent":`)
-			w.str(`,"original":`, ua)
-			w.close()
-		}
+		w.ecsHTTPRequest(method, ekFirst(v, "http_http_referer"), ekFirst(v, "http_http_request_version"),
+			ekFirst(v, "http_http_request_uri"), ekFirst(v, "http_http_host"), ekFirst(v, "http_http_user_agent"))
 		return
 	}
 	if code, ok := parseUint(ekFirst(v, "http_http_response_code")); ok {
-		w.object(`,"http":`)
-		w.object(`,"response":`)
-		w.uint(`,"status_code":`, code)
-		w.close()
-		if ver, ok := bytes.CutPrefix(ekFirst(v, "http_http_response_version"), []byte("HTTP/")); ok {
-			w.str(`,"version":`, ver)
-		}
-		w.close()
+		w.ecsHTTPResponse(code, ekFirst(v, "http_http_response_version"))
 	}
 }
 
 func (e *EKEncoder) ecsTLS(v *fastjson.Value) {
-	w := &e.enc.w
 	client, server := false, false
 	for _, t := range ekValues(v, "tls_tls_handshake_type") {
 		switch string(t.GetStringBytes()) {
@@ -196,26 +150,8 @@ func (e *EKEncoder) ecsTLS(v *fastjson.Value) {
 	}
 	switch {
 	case client:
-		w.object(`,"tls":`)
-		w.object(`,"client":`)
-		if sni := ekFirst(v, "tls_tls_handshake_extensions_server_name"); len(sni) > 0 {
-			w.str(`,"server_name":`, sni)
-		}
-		if ja3 := ekFirst(v, "tls_tls_handshake_ja3"); len(ja3) > 0 {
-			w.str(`,"ja3":`, ja3)
-		}
-		w.close()
-		w.close()
+		e.enc.w.ecsTLSClient(ekFirst(v, "tls_tls_handshake_extensions_server_name"), ekFirst(v, "tls_tls_handshake_ja3"))
 	case server:
-		w.object(`,"tls":`)
-		if alpn := ekFirst(v, "tls_tls_handshake_extensions_alpn_str"); len(alpn) > 0 {
-			w.str(`,"next_protocol":`, alpn)
-		}
-		w.object(`,"server":`)
-		if ja3s := ekFirst(v, "tls_tls_handshake_ja3s"); len(ja3s) > 0 {
-			w.str(`,"ja3s":`, ja3s)
-		}
-		w.close()
-		w.close()
+		e.enc.w.ecsTLSServer(ekFirst(v, "tls_tls_handshake_extensions_alpn_str"), ekFirst(v, "tls_tls_handshake_ja3s"))
 	}
 }
