@@ -118,6 +118,15 @@ func readSecret(file, env string, logf func(string, ...any)) (string, error) {
 	return os.Getenv(env), nil
 }
 
+// nodeFromEnv makes $ES_URL the node when no --node is given: the
+// subcommands that only talk to a cluster (query, prune, drain) default to
+// it; an import or capture without --node writes NDJSON instead.
+func (e *esFlags) nodeFromEnv() {
+	if len(e.nodes) == 0 && os.Getenv("ES_URL") != "" {
+		e.nodes = stringList{os.Getenv("ES_URL")}
+	}
+}
+
 // config turns the flags into a bulk.Config.
 func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 	cfg := bulk.DefaultConfig()

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,9 +181,7 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	if done, code := parseArgs(fs, args, stdout, stderr, usage); done {
 		return code
 	}
-	if len(es.nodes) == 0 && os.Getenv("ES_URL") != "" {
-		es.nodes = stringList{os.Getenv("ES_URL")}
-	}
+	es.nodeFromEnv()
 	switch {
 	case len(es.nodes) == 0:
 		fmt.Fprintln(stderr, "espcap-fast: prune needs --node (or $ES_URL)")

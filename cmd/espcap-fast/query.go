@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -40,9 +39,7 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	q := strings.Join(fs.Args(), " ")
-	if len(es.nodes) == 0 && os.Getenv("ES_URL") != "" {
-		es.nodes = stringList{os.Getenv("ES_URL")}
-	}
+	es.nodeFromEnv()
 	if *index == "" {
 		*index = es.prefix + "*"
 		if es.dataStream != "" {

@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -358,12 +357,10 @@ func runDrain(args []string, stdout, stderr io.Writer) int {
 	if done, code := parseArgs(fs, args, stdout, stderr, usage); done {
 		return code
 	}
-	if len(es.nodes) == 0 && os.Getenv("ES_URL") != "" {
-		es.nodes = stringList{os.Getenv("ES_URL")}
-	}
+	es.nodeFromEnv()
 	switch {
 	case len(es.nodes) == 0:
-		fmt.Fprintln(stderr, "espcap-fast: drain needs --node")
+		fmt.Fprintln(stderr, "espcap-fast: drain needs --node (or $ES_URL)")
 		return 2
 	case es.spool.noSpool:
 		fmt.Fprintln(stderr, "espcap-fast: drain needs a spool (--no-spool makes no sense here)")
