@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/espcap/espcap-fast/bulk"
-	"github.com/espcap/espcap-fast/encode"
 	"github.com/espcap/espcap-fast/pipeline"
 )
 
@@ -36,26 +35,9 @@ func (f *flowFlags) validateNode(es *esFlags) error {
 	return nil
 }
 
-// flowIndex caches the name of the flow index of one UTC day.
-type flowIndex struct {
-	day   int64
-	name  []byte
-	index string
-}
-
 // flowIndexFor returns the flow index for a flow start (Unix ns).
 func (s *indexSink) flowIndexFor(ts int64) string {
-	day := dayOf(ts)
-	if s.flowIx.name == nil || day != s.flowIx.day {
-		s.flowIx.day = day
-		s.flowIx.name = encode.AppendPeriodIndexName(s.flowIx.name[:0], s.flags.flowPrefix, s.flags.periodValue, ts)
-		s.flowIx.index = string(s.flowIx.name)
-		if s.indices == nil {
-			s.indices = map[string]bool{}
-		}
-		s.indices[s.flowIx.index] = true
-	}
-	return s.flowIx.index
+	return s.flowIx.forTime(s.flags.flowPrefix, s.flags.periodValue, ts, s.indices)
 }
 
 // dayOf returns the UTC day number of a Unix ns time.

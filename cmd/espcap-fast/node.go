@@ -261,14 +261,12 @@ type indexSink struct {
 	finishOnce sync.Once
 	code       int
 
-	srcID    string // last Source.ID seen
-	idPrefix []byte // its document id prefix
-	day      int64  // UTC day of the cached index name
-	index    string
-	indices  map[string]bool // every index name indexFor gave (for the summary)
-	flowIx   flowIndex       // the flow documents' index (flowIndexFor)
+	srcID    string          // last Source.ID seen
+	idPrefix []byte          // its document id prefix
+	pktIx    periodIndex     // the packet documents' index (indexFor)
+	flowIx   periodIndex     // the flow documents' index (flowIndexFor)
+	indices  map[string]bool // every index name given (for the summary)
 	id       []byte
-	name     []byte
 	notSent  atomic.Int64 // documents the sink could not hand to the indexer
 	handed   atomic.Int64 // packets of the batches the pipeline wrote to the sink
 	// unfiltered: packets and handed count packets before the --bpf
@@ -331,7 +329,7 @@ func newIndexSink(e *esFlags, w io.Writer, quiet bool, warn func(error)) (*index
 	}
 	s := &indexSink{
 		ix: ix, flags: e, w: w, quiet: quiet, start: time.Now(),
-		day: -1 << 62, stopTicker: make(chan struct{}), tickerDone: make(chan struct{}),
+		indices: map[string]bool{}, stopTicker: make(chan struct{}), tickerDone: make(chan struct{}),
 		finished: make(chan struct{}), sigs: make(chan os.Signal, 2),
 	}
 	var rnd [8]byte
@@ -455,16 +453,28 @@ func (s *indexSink) indexFor(ts int64) string {
 	if s.flags.dataStream != "" {
 		return s.flags.dataStream
 	}
-	if day := dayOf(ts); day != s.day {
-		s.day = day
-		s.name = encode.AppendPeriodIndexName(s.name[:0], s.flags.prefix, s.flags.periodValue, ts)
-		s.index = string(s.name)
-		if s.indices == nil {
-			s.indices = map[string]bool{}
-		}
-		s.indices[s.index] = true
+	return s.pktIx.forTime(s.flags.prefix, s.flags.periodValue, ts, s.indices)
+}
+
+// periodIndex names the time-named index of one prefix for document times
+// (Unix ns), made again only when the UTC day changes (every period is
+// whole days).
+type periodIndex struct {
+	day   int64
+	name  []byte
+	index string
+}
+
+// forTime returns the index for a document time and records every new name
+// in seen.
+func (x *periodIndex) forTime(prefix string, period encode.IndexPeriod, ts int64, seen map[string]bool) string {
+	if day := dayOf(ts); x.name == nil || day != x.day {
+		x.day = day
+		x.name = encode.AppendPeriodIndexName(x.name[:0], prefix, period, ts)
+		x.index = string(x.name)
+		seen[x.index] = true
 	}
-	return s.index
+	return x.index
 }
 
 // indexList names the indices documents were sent to (the data stream),
