@@ -669,7 +669,3 @@ func (r *Record) setID() {
 	sum := sha256.Sum256(buf[:52])
 	base64.RawURLEncoding.Encode(r.ID[:], sum[:16])
 }
-
-// RouteHash returns a hash of the packet's flow, the same in both
-// directions, to send every packet of a flow to the same worker.
-func RouteHash(k *Key) uint64 { return k.Hash() }
