@@ -204,12 +204,38 @@ func supportsFlatObject(tg Target) bool {
 	return major > 2 || major == 2 && minor >= 7
 }
 
+// supportsDocValuesSearch reports whether fields mapped "index": false but
+// with doc values can be searched: OpenSearch from 2.12 (Elasticsearch from
+// 8.1, older than what espcap-fast supports).
+func supportsDocValuesSearch(tg Target) bool {
+	major, minor := parseVersion(tg.Version)
+	return major > 2 || major == 2 && minor >= 12
+}
+
+// indexDocValueFields sets "index": true again on every field of props
+// that is mapped "index": false with doc values, for servers that cannot
+// search doc values.
+func indexDocValueFields(props map[string]any) {
+	for _, f := range props {
+		m, _ := f.(map[string]any)
+		if sub, ok := m["properties"].(map[string]any); ok {
+			indexDocValueFields(sub)
+			continue
+		}
+		if m["index"] == false && m["doc_values"] != false {
+			delete(m, "index")
+		}
+	}
+}
+
 // openSearchMappings adapts the mappings component to OpenSearch, which has
 // no flattened type: the dynamic templates that map unknown layers to
 // flattened map them to flat_object instead (which takes no ignore_above),
 // and before OpenSearch 2.7, which lacks flat_object too, they are left out,
 // so that the fields of unknown layers become keywords one by one (bounded
-// by the total-fields limit; see docs/SCHEMA.md, "Index template").
+// by the total-fields limit; see docs/SCHEMA.md, "Index template"). Before
+// OpenSearch 2.12, which cannot search doc values, the fields the template
+// keeps in doc values only are indexed as well.
 func openSearchMappings(mappings []byte, tg Target) ([]byte, error) {
 	var v map[string]any
 	if err := json.Unmarshal(mappings, &v); err != nil {
@@ -217,26 +243,27 @@ func openSearchMappings(mappings []byte, tg Target) ([]byte, error) {
 	}
 	tmpl, _ := v["template"].(map[string]any)
 	mp, _ := tmpl["mappings"].(map[string]any)
-	dts, _ := mp["dynamic_templates"].([]any)
-	if dts == nil {
-		return mappings, nil
+	if props, ok := mp["properties"].(map[string]any); ok && !supportsDocValuesSearch(tg) {
+		indexDocValueFields(props)
 	}
-	kept := dts[:0]
-	for _, dt := range dts {
-		flat := false
-		for _, body := range dt.(map[string]any) {
-			m, _ := body.(map[string]any)["mapping"].(map[string]any)
-			if m["type"] == "flattened" {
-				flat = true
-				delete(m, "ignore_above")
-				m["type"] = "flat_object"
+	if dts, ok := mp["dynamic_templates"].([]any); ok {
+		kept := dts[:0]
+		for _, dt := range dts {
+			flat := false
+			for _, body := range dt.(map[string]any) {
+				m, _ := body.(map[string]any)["mapping"].(map[string]any)
+				if m["type"] == "flattened" {
+					flat = true
+					delete(m, "ignore_above")
+					m["type"] = "flat_object"
+				}
+			}
+			if !flat || supportsFlatObject(tg) {
+				kept = append(kept, dt)
 			}
 		}
-		if !flat || supportsFlatObject(tg) {
-			kept = append(kept, dt)
-		}
+		mp["dynamic_templates"] = kept
 	}
-	mp["dynamic_templates"] = kept
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")

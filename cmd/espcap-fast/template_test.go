@@ -44,6 +44,25 @@ func flowMappedTypes(t *testing.T) map[string]string {
 // componentTypes returns the fields the component named name of ts maps.
 func componentTypes(t *testing.T, ts []bulk.Template, name string) map[string]string {
 	t.Helper()
+	out := map[string]string{}
+	for _, tm := range ts {
+		if tm.Name == name {
+			walkMappings(t, tm.Body, func(path string, f fieldMapping, object bool) {
+				if object {
+					out[path] = "object"
+				} else {
+					out[path] = f.Type
+				}
+			})
+		}
+	}
+	return out
+}
+
+// walkMappings calls fn for every field of a mappings component's body:
+// objects (with properties, or no type) and leaves.
+func walkMappings(t *testing.T, body []byte, fn func(path string, f fieldMapping, object bool)) {
+	t.Helper()
 	var comp struct {
 		Template struct {
 			Mappings struct {
@@ -51,19 +70,14 @@ func componentTypes(t *testing.T, ts []bulk.Template, name string) map[string]st
 			} `json:"mappings"`
 		} `json:"template"`
 	}
-	for _, tm := range ts {
-		if tm.Name == name {
-			if err := json.Unmarshal(tm.Body, &comp); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := json.Unmarshal(body, &comp); err != nil {
+		t.Fatal(err)
 	}
-	out := map[string]string{}
 	var walk func(prefix string, props map[string]json.RawMessage)
 	walk = func(prefix string, props map[string]json.RawMessage) {
 		for k, raw := range props {
 			var f struct {
-				Type       string                     `json:"type"`
+				fieldMapping
 				Properties map[string]json.RawMessage `json:"properties"`
 			}
 			if err := json.Unmarshal(raw, &f); err != nil {
@@ -71,15 +85,14 @@ func componentTypes(t *testing.T, ts []bulk.Template, name string) map[string]st
 			}
 			p := prefix + k
 			if f.Properties != nil || f.Type == "" {
-				out[p] = "object"
+				fn(p, f.fieldMapping, true)
 				walk(p+".", f.Properties)
 				continue
 			}
-			out[p] = f.Type
+			fn(p, f.fieldMapping, false)
 		}
 	}
 	walk("", comp.Template.Mappings.Properties)
-	return out
 }
 
 // leafPaths collects every field path of a document with the JSON kinds of
