@@ -51,7 +51,7 @@ func (ix *Indexer) detect(ctx context.Context) error {
 	}
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return accessError(where, status, body)
+		return ix.accessError(where, status, body)
 	case status == http.StatusOK:
 		v, err := fastjson.ParseBytes(body)
 		if err != nil {
@@ -86,7 +86,7 @@ func (ix *Indexer) detect(ctx context.Context) error {
 		}
 		if ix.version == "" {
 			if status == http.StatusUnauthorized || status == http.StatusForbidden {
-				return accessError(where, status, body)
+				return ix.accessError(where, status, body)
 			}
 			return fmt.Errorf("bulk: %s: cannot determine the server version (HTTP %d)", where, status)
 		}
@@ -99,13 +99,20 @@ func (ix *Indexer) detect(ctx context.Context) error {
 // accessError is the error for a request the server refused: 401, the
 // credentials are wrong or missing; 403, the user is known but lacks a
 // privilege, which the server's reason names.
-func accessError(where string, status int, body []byte) error {
+func (ix *Indexer) accessError(where string, status int, body []byte) error {
 	if status == http.StatusUnauthorized {
 		return fmt.Errorf("bulk: %s refused the credentials (HTTP 401); check --user/ES_PASSWORD or ES_API_KEY", where)
 	}
-	return fmt.Errorf("bulk: %s: the user lacks a privilege (HTTP 403: %s); espcap-fast needs the cluster privileges monitor and manage_index_templates (not with --no-template) and the index privileges create_index and create_doc on its indices",
-		where, responseReason(new(fastjson.Parser), body))
+	needs := ix.cfg.Privileges
+	if needs == "" {
+		needs = ImportPrivileges
+	}
+	return fmt.Errorf("bulk: %s: the user lacks a privilege (HTTP 403: %s); %s",
+		where, responseReason(new(fastjson.Parser), body), needs)
 }
+
+// ImportPrivileges is what an import needs, as the 403 error says it.
+const ImportPrivileges = "espcap-fast needs the cluster privileges monitor and manage_index_templates (not with --no-template) and the index privileges create_index and create_doc on its indices"
 
 // InstallTemplate installs the composable index template name
 // (PUT _index_template/<name>) unless the installed one has a "version" at

@@ -64,6 +64,10 @@ type Config struct {
 	// Logf receives progress and problem reports; nil discards them.
 	Logf func(format string, args ...any)
 
+	// Privileges says what the command needs when the server answers 403
+	// (empty: what an import needs, ImportPrivileges).
+	Privileges string
+
 	// RefreshOnClose, if set, is the index pattern Close refreshes after
 	// the last documents were answered, so that what a run reports as
 	// indexed is searchable at once (instead of after refresh_interval).

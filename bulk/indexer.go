@@ -452,7 +452,7 @@ func (ix *Indexer) process(w *workerState, b *batch) {
 			ix.cfg.Logf("bulk: %d items, attempt %d: %s; retrying", len(b.items), attempt, lastErr)
 			continue
 		case status == http.StatusUnauthorized || status == http.StatusForbidden:
-			err := accessError(ix.nodeList(), status, resp)
+			err := ix.accessError(ix.nodeList(), status, resp)
 			ix.fatal.CompareAndSwap(nil, &err)
 			ix.deadLetterAll(b, status, "security_exception", responseReason(&w.parser, resp))
 			return

@@ -9,8 +9,9 @@
 #   es8     Elasticsearch 8.19.x integ-test-zip, Java 17 (default JDK)
 #   es8sec  the same with security on: HTTPS with a certificate from a test
 #           CA made here with openssl (`ca` prints the CA file), users in the
-#           file realm: espcap (superuser), espcap-reader (viewer) and
-#           espcap-writer (only what an import needs), all with the password
+#           file realm: espcap (superuser), espcap-reader (viewer),
+#           espcap-writer (only what an import needs) and espcap-auditor
+#           (monitor, may see and read indices, not delete them), all with the password
 #           in ESPCAP_ES_PASSWORD (default espcap-test-password). For tests
 #           only. (API keys need the security index, which this distribution
 #           cannot create: it lacks the analysis modules.)
@@ -34,7 +35,7 @@
 set -euo pipefail
 
 usage() {
-	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -231,8 +232,18 @@ ensure_security() {
 			      privileges: [create_index, create_doc]
 		EOF
 	fi
+	# one who may see and read the indices but not delete them (prune's 403)
+	if ! grep -q '^espcap_auditor:' "$home/config/roles.yml" 2>/dev/null; then
+		cat >>"$home/config/roles.yml" <<-'EOF'
+			espcap_auditor:
+			  cluster: [monitor]
+			  indices:
+			    - names: ['*']
+			      privileges: [view_index_metadata, monitor, read]
+		EOF
+	fi
 	local u role
-	for u in espcap:superuser espcap-reader:viewer espcap-writer:espcap_writer; do
+	for u in espcap:superuser espcap-reader:viewer espcap-writer:espcap_writer espcap-auditor:espcap_auditor; do
 		role=${u#*:}
 		u=${u%%:*}
 		grep -q "^$u:" "$home/config/users" 2>/dev/null && continue

@@ -40,6 +40,8 @@ type esFlags struct {
 	noTemplate    bool
 	noRefresh     bool
 	retention     retention
+	// privileges is what the command needs, for a 403 (empty: an import's)
+	privileges string
 	user          string
 	passwordFile  string
 	apiKeyFile    string
@@ -131,6 +133,7 @@ func (e *esFlags) nodeFromEnv() {
 func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 	cfg := bulk.DefaultConfig()
 	cfg.Nodes = e.nodes
+	cfg.Privileges = e.privileges
 	cfg.Chunk, cfg.MaxBytes, cfg.Indexers = e.chunk, int(e.bulkBytes), e.indexers
 	cfg.Gzip = !e.noGzip
 	cfg.CACert, cfg.Insecure = e.caCert, e.insecure

@@ -99,12 +99,20 @@ func indexPeriodEnd(prefix, name string) (end time.Time, ok bool) {
 	return time.Time{}, false
 }
 
+// prunePrivileges says what prune needs, for a 403.
+func prunePrivileges(prefix string) string {
+	return fmt.Sprintf("espcap-fast prune needs the cluster privilege monitor and the index privileges view_index_metadata and delete_index on %s*", prefix)
+}
+
 // prune deletes (or with dryRun only lists) the indices of prefix whose
 // period ended before now - keep, and returns their names.
 func prune(ctx context.Context, ix *bulk.Indexer, prefix string, keep time.Duration, now time.Time, dryRun bool) ([]string, error) {
 	status, body, err := ix.Request(ctx, http.MethodGet, "/_cat/indices/"+url.PathEscape(prefix+"*")+"?h=index&format=json&expand_wildcards=open,closed", nil)
 	if err != nil {
 		return nil, fmt.Errorf("prune: listing indices: %w", err)
+	}
+	if status == http.StatusForbidden {
+		return nil, fmt.Errorf("prune: listing indices %s*: the user may not see them (HTTP 403); %s", prefix, prunePrivileges(prefix))
 	}
 	if status != http.StatusOK {
 		return nil, fmt.Errorf("prune: listing indices %s*: HTTP %d: %.200s", prefix, status, body)
@@ -131,7 +139,7 @@ func prune(ctx context.Context, ix *bulk.Indexer, prefix string, keep time.Durat
 		case err != nil:
 			return old[:i], fmt.Errorf("prune: deleting %s: %w", name, err)
 		case status == http.StatusForbidden:
-			return old[:i], fmt.Errorf("prune: deleting %s: the user may not delete indices (needs the delete_index privilege on %s*)", name, prefix)
+			return old[:i], fmt.Errorf("prune: deleting %s: the user may not delete indices (HTTP 403); %s", name, prunePrivileges(prefix))
 		case status != http.StatusOK && status != http.StatusNotFound:
 			return old[:i], fmt.Errorf("prune: deleting %s: HTTP %d: %.200s", name, status, body)
 		}
@@ -193,6 +201,7 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "espcap-fast: prune takes no arguments")
 		return 2
 	}
+	es.privileges = prunePrivileges(es.prefix)
 	ctx, cancel, ix, code := connectCommand(es, stderr, warningsOnly(stderr), 10*time.Minute)
 	if ix == nil {
 		return code
@@ -207,7 +216,9 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	if *dryRun {
 		verb = "would delete"
 	}
-	fmt.Fprintf(stderr, "espcap-fast: prune: %s %d indices of %s* older than %s\n", verb, len(names), es.prefix, older.String())
+	if err == nil || len(names) > 0 {
+		fmt.Fprintf(stderr, "espcap-fast: prune: %s %d indices of %s* older than %s\n", verb, len(names), es.prefix, older.String())
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 1
