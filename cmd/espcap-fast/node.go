@@ -28,20 +28,20 @@ import (
 
 // esFlags are the flags of the Elasticsearch sink.
 type esFlags struct {
-	nodes         stringList
-	chunk         int
-	bulkBytes     byteSize
-	indexers      int
-	prefix        string
-	period        string
-	periodValue   encode.IndexPeriod // period, parsed by checkIndexNames
-	dataStream    string
-	noGzip        bool
-	noTemplate    bool
-	noRefresh     bool
-	retention     retention
+	nodes       stringList
+	chunk       int
+	bulkBytes   byteSize
+	indexers    int
+	prefix      string
+	period      string
+	periodValue encode.IndexPeriod // period, parsed by checkIndexNames
+	dataStream  string
+	noGzip      bool
+	noTemplate  bool
+	noRefresh   bool
+	retention   retention
 	// privileges is what the command needs, for a 403 (empty: an import's)
-	privileges string
+	privileges    string
 	user          string
 	passwordFile  string
 	apiKeyFile    string
