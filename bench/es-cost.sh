@@ -15,6 +15,8 @@
 #       its own (9221, 9222, 9223), measure and stop; repeatable; with -f and
 #       no -u only the flavors are measured
 #   -q  the queries (default bench/es-cost-queries.txt, one query_string a line)
+#   -F  also today's template with flow records only (--records flows): the
+#       server's cost per packet when it gets one document per connection
 #
 # A round imports the capture's first PACKETS packets with espcap-fast's
 # defaults (--chunk 1000, gzip, 2 indexers) into fresh indices: the old
@@ -38,8 +40,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pcap="" n=200000 rounds=3 urls=() flavors=() queries=bench/es-cost-queries.txt
-while getopts "p:n:r:u:f:q:h" o; do
+pcap="" n=200000 rounds=3 urls=() flavors=() queries=bench/es-cost-queries.txt flows=0
+while getopts "p:n:r:u:f:q:Fh" o; do
 	case $o in
 	p) pcap=$OPTARG ;;
 	n) n=$OPTARG ;;
@@ -47,7 +49,8 @@ while getopts "p:n:r:u:f:q:h" o; do
 	u) urls+=("${OPTARG%/}") ;;
 	f) flavors+=("$OPTARG") ;;
 	q) queries=$OPTARG ;;
-	*) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	F) flows=1 ;;
+	*) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 command -v python3 >/dev/null || { echo "es-cost: python3 not found" >&2; exit 1; }
@@ -89,10 +92,10 @@ for f in "${flavors[@]}"; do
 done
 
 for url in "${urls[@]}"; do
-	python3 - "$url" "$work/espcap-fast" "$pcap" "$n" "$rounds" "$queries" cmd/espcap-fast/testdata/template-v7 <<'EOF'
+	python3 - "$url" "$work/espcap-fast" "$pcap" "$n" "$rounds" "$queries" cmd/espcap-fast/testdata/template-v7 "$flows" <<'EOF'
 import json, os, re, resource, statistics, subprocess, sys, time, urllib.request, urllib.error
 
-url, binary, pcap, n, rounds, qfile, v7 = sys.argv[1:8]
+url, binary, pcap, n, rounds, qfile, v7, flows = sys.argv[1:9]
 n, rounds = int(n), int(rounds)
 run = str(os.getpid())
 
@@ -141,12 +144,17 @@ def old_template(prefix):
     return {"index_patterns": [prefix + "*"], "priority": 900, "template": {"settings": settings, "mappings": mappings}}
 
 prefixes = {"v7 (all indexed)": f"cost-{run}-old-", "today": f"cost-{run}-new-"}
+if flows == "1":
+    prefixes["today, flows only"] = f"cost-{run}-flows-"
 res = {k: [] for k in prefixes}
 
 def one_round(name, prefix):
     call("DELETE", f"/{prefix}*?expand_wildcards=all")
     args = [binary, "-q", "--file", pcap, "-c", str(n), "--node", url, "--index-prefix", prefix,
             "--dead-letter", os.path.join(os.path.dirname(binary), "dead.ndjson"), "--stats-interval", "0"]
+    if "flows" in name:
+        args[args.index("--index-prefix") + 1] = prefix + "packets-"  # none written: --records flows
+        args += ["--records", "flows", "--flow-index-prefix", prefix]
     if name.startswith("v7"):
         st, b = call("PUT", f"/_index_template/{prefix.rstrip('-')}", old_template(prefix))
         if st != 200:
@@ -182,21 +190,21 @@ try:
 
     med = lambda name, key: statistics.median(r[key] for r in res[name])
     print(f"\n{backend} {version} ({url}), {n} packets, median of {rounds} rounds")
-    print(f"{'template':<18} {'docs':>8} {'server CPU s/100k':>18} {'µs/doc':>8} {'docs/s':>8} {'client CPU s':>13} {'merge CPU s':>12} {'bytes/doc':>10}")
+    print(f"{'template':<18} {'docs':>8} {'server CPU s/100k docs':>22} {'µs/doc':>8} {'µs/packet':>9} {'docs/s':>8} {'client CPU s':>13} {'merge CPU s':>12} {'bytes/doc':>10} {'bytes/packet':>12}")
     base = {}
     for name in prefixes:
         docs = med(name, "docs")
-        row = {"cpu": med(name, "server") / docs * 1e5, "bytes": med(name, "bytes") / docs}
+        row = {"cpu": med(name, "server") / n * 1e6, "bytes": med(name, "bytes") / n}
         base.setdefault("cpu", row["cpu"]); base.setdefault("bytes", row["bytes"])
-        print(f"{name:<18} {docs:>8.0f} {row['cpu']:>18.2f} {row['cpu'] * 10:>8.1f} {docs / med(name, 'wall'):>8.0f} "
-              f"{med(name, 'client'):>13.2f} {med(name, 'merge'):>12.2f} {row['bytes']:>10.0f}"
-              + ("" if name.startswith("v7") else f"   ({row['cpu'] / base['cpu']:.0%} of v7's CPU, {row['bytes'] / base['bytes']:.0%} of its bytes)"))
+        print(f"{name:<18} {docs:>8.0f} {med(name, 'server') / docs * 1e5:>22.2f} {med(name, 'server') / docs * 1e6:>8.1f} {row['cpu']:>9.1f} "
+              f"{docs / med(name, 'wall'):>8.0f} {med(name, 'client'):>13.2f} {med(name, 'merge'):>12.2f} {med(name, 'bytes') / docs:>10.0f} {row['bytes']:>12.0f}"
+              + ("" if name.startswith("v7") else f"   (per packet: {row['cpu'] / base['cpu']:.0%} of v7's CPU, {row['bytes'] / base['bytes']:.0%} of its bytes)"))
 
     qs = [l.strip() for l in open(qfile) if l.strip() and not l.startswith("#")]
     print(f"\n{'query':<70} {'v7 ms':>6} {'today ms':>8} {'hits v7':>8} {'hits today':>10}")
     for q in qs:
         out = []
-        for prefix in prefixes.values():
+        for prefix in list(prefixes.values())[:2]:
             body = {"size": 0, "track_total_hits": True, "query": {"query_string": {"query": q}}}
             took, hits = [], None
             for _ in range(5):
@@ -213,6 +221,8 @@ finally:
     for prefix in prefixes.values():
         call("DELETE", f"/{prefix}*?expand_wildcards=all")
     call("DELETE", f"/_index_template/{prefixes['v7 (all indexed)'].rstrip('-')}")
-    call("DELETE", f"/_index_template/espcap-fast-{prefixes['today'].rstrip('-')}")
+    for name, prefix in prefixes.items():
+        if not name.startswith("v7"):
+            call("DELETE", f"/_index_template/espcap-fast-{prefix.rstrip('-')}")
 EOF
 done

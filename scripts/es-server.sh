@@ -2,10 +2,10 @@
 # es-server.sh - download, start, stop a local Elasticsearch / OpenSearch for
 # espcap-fast's integration tests and for developers.
 #
-#   scripts/es-server.sh start|stop|status|url|ca|wipe [--flavor es8|es8sec|es9|os2] [--port N]
+#   scripts/es-server.sh start|stop|status|url|ca|wipe [--flavor es8|es8sec|es9|os2|os3] [--port N]
 #
 # Flavors (versions overridable with ESPCAP_ES8_VERSION / ESPCAP_ES9_VERSION /
-# ESPCAP_OS2_VERSION):
+# ESPCAP_OS2_VERSION / ESPCAP_OS3_VERSION):
 #   es8     Elasticsearch 8.19.x integ-test-zip, Java 17 (default JDK)
 #   es8sec  the same with security on: HTTPS with a certificate from a test
 #           CA made here with openssl (`ca` prints the CA file), users in the
@@ -18,6 +18,7 @@
 #   es9     Elasticsearch 9.x integ-test-zip, Java 21+ (ESPCAP_JAVA21_HOME,
 #           default /usr/lib/jvm/temurin-25-jdk-amd64)
 #   os2     OpenSearch 2.19.x integ-test-zip, Java 17
+#   os3     OpenSearch 3.x integ-test-zip, Java 21+ (ESPCAP_JAVA21_HOME, as es9)
 #
 # The distribution is fetched once from Maven Central with `mvn
 # dependency:copy` into ${ESPCAP_CACHE:-$HOME/.cache/espcap-fast}/dist and
@@ -35,7 +36,7 @@
 set -euo pipefail
 
 usage() {
-	sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -85,7 +86,13 @@ os2)
 	product=opensearch
 	java_home=$(java17_home)
 	;;
-*) echo "es-server: unknown flavor $flavor (es8|es8sec|es9|os2)" >&2; exit 2 ;;
+os3)
+	version=${ESPCAP_OS3_VERSION:-3.3.2}
+	artifact=org.opensearch.distribution.integ-test-zip:opensearch:$version:zip
+	product=opensearch
+	java_home=${ESPCAP_JAVA21_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+	;;
+*) echo "es-server: unknown flavor $flavor (es8|es8sec|es9|os2|os3)" >&2; exit 2 ;;
 esac
 
 cache=${ESPCAP_CACHE:-$HOME/.cache/espcap-fast}

@@ -41,7 +41,7 @@ fi
 
 # The other servers (flavor:port): OpenSearch 2 and Elasticsearch 9, and
 # Elasticsearch 8 with security on.
-others="os2:9202 es9:9203"
+others="os2:9202 es9:9203 os3:9205"
 secure=(--flavor es8sec --port 9204)
 
 # A real Elasticsearch for the integration tests (bulk/, and the end-to-end
