@@ -132,6 +132,8 @@ func (w *watchFlags) start(o *options, in *pipeline.FileInput, sink pipeline.Sin
 		idx.sp.onAck.Store(&fn)
 	default:
 		t.idx = idx
+		t.flushWake = make(chan struct{}, 1)
+		go t.flusher()
 	}
 	in.Resume = t.resume
 	in.OnDone = t.done
@@ -183,7 +185,8 @@ type importTracker struct {
 	wake      chan struct{}
 	saverDone chan struct{}
 	closing   atomic.Bool
-	saveErr   error // saver goroutine
+	saveErr   error         // saver goroutine
+	flushWake chan struct{} // --node without spool: send the indexer's batch
 	closeOnce sync.Once
 }
 
@@ -307,9 +310,38 @@ func (t *importTracker) push() {
 	case t.idx != nil:
 		// OnAnswered may call back at once: accepted only queues
 		t.idx.ix.OnAnswered(func() { t.accepted(snap) })
+		for _, p := range snap {
+			if p.complete {
+				// a file is complete: its last documents must not wait
+				// in the indexer for more (a watch may stay idle)
+				select {
+				case t.flushWake <- struct{}{}:
+				default:
+				}
+				break
+			}
+		}
 	case t.sp != nil:
 		t.spWait = append(t.spWait, spoolWait{t.sp.base + t.sp.appended.Load(), snap})
 		t.spoolAckedLocked(t.sp.acked.Load())
+	}
+}
+
+// flusher sends the indexer's current batch when asked (it waits for the
+// answers, so not on the pipeline's goroutines), until the run's context
+// ends.
+func (t *importTracker) flusher() {
+	for {
+		select {
+		case <-t.flushWake:
+		case <-t.idx.ctx.Done():
+			return
+		case <-t.saverDone:
+			return
+		}
+		if err := t.idx.ix.Flush(t.idx.ctx); err != nil && t.idx.ctx.Err() == nil && !t.closing.Load() {
+			t.warn(fmt.Errorf("import state: sending the documents of finished files: %w", err))
+		}
 	}
 }
 
