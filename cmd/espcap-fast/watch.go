@@ -224,6 +224,15 @@ func (t *importTracker) resume(path string) (uint64, bool) {
 	}
 	if d.Skip {
 		t.skipped.Add(1)
+		if e, _ := t.st.Get(d.Path); e.Note == "" && (t.del || t.moveTo != "") {
+			// accepted by an earlier run (without --delete or --move-to)
+			if err := t.dispose(d.Path); err != nil {
+				t.warn(err)
+			} else {
+				t.st.Remove(d.Path)
+				t.accepted(nil) // the saver writes the state
+			}
+		}
 		return 0, false
 	}
 	if d.From > 0 {
@@ -272,20 +281,33 @@ func (t *importTracker) Write(b *pipeline.Batch) error {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 	}
+	t.note(b)
+	return nil
+}
+
+// Passed is told of a batch without documents: its packets were filtered
+// out, and count as written.
+func (t *importTracker) Passed(b *pipeline.Batch) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.note(b)
+}
+
+// note moves its file's written mark to b's last record (under mu).
+func (t *importTracker) note(b *pipeline.Batch) {
 	src := b.Source()
 	if src == nil || b.Len() == 0 {
-		return nil
+		return
 	}
 	f := t.files[src.Name]
 	if f == nil {
-		return nil
+		return
 	}
 	_, _, last := b.Doc(b.Len() - 1)
 	f.written = max(f.written, last)
 	if f.ended && f.written >= f.total || time.Since(t.lastPush) >= time.Second {
 		t.push()
 	}
-	return nil
 }
 
 // push has the documents written so far accepted by the sink, after which
@@ -410,7 +432,10 @@ func (t *importTracker) record(q [][]position) {
 			f.accepted = max(f.accepted, p.written)
 			if p.complete {
 				f.done = true
-				finished = append(finished, f)
+				if f.note == "" {
+					// a damaged or non-capture file stays where it is
+					finished = append(finished, f)
+				}
 				delete(t.files, p.path)
 			}
 			t.st.Put(watch.Entry{Path: f.abs, Identity: f.id, Records: f.accepted, Done: f.done, Note: f.note})

@@ -449,3 +449,63 @@ func TestWatchCaptureRotation(t *testing.T) {
 		})
 	}
 }
+
+// TestDirState: a --dir import with --state: every packet read counts,
+// filtered out or not; a damaged file is reported with its offset and the
+// rest goes on; a second run reads nothing again; --move-to moves each
+// file once its documents were written.
+func TestDirState(t *testing.T) {
+	dir, moved := t.TempDir(), t.TempDir()
+	state := filepath.Join(t.TempDir(), "state.json")
+	copyCapture(t, pcaps+"seed_test_dns.pcap", filepath.Join(dir, "a.pcap"))
+	copyCapture(t, sample, filepath.Join(dir, "b.pcap"))
+	whole, _ := os.ReadFile(pcaps + "seed_test_dns.pcap")
+	os.WriteFile(filepath.Join(dir, "c.pcap"), whole[:5000], 0o600) // cut inside a record
+	want := map[string]uint64{"a.pcap": uint64(records(t, filepath.Join(dir, "a.pcap"))), "b.pcap": uint64(records(t, filepath.Join(dir, "b.pcap")))}
+	wantState := func(t *testing.T) {
+		st := stateEntries(t, state)
+		for name, n := range want {
+			if e := st[name]; !e.Done || e.Records != n {
+				t.Errorf("state of %s: %+v, want done with %d records (filtered ones count)", name, e, n)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantDocs bool
+		left     bool // the second run says the files were left out
+	}{
+		{"filtered", []string{"--bpf", "udp"}, true, false},
+		{"again", nil, false, true},
+		{"moved", []string{"--move-to", moved}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errs, _ := espcap(t, append([]string{"--dir", dir, "--state", state}, tc.args...)...)
+			if got := len(docs(t, out)) > 0; got != tc.wantDocs {
+				t.Errorf("documents written: %v, want %v: %s", got, tc.wantDocs, errs)
+			}
+			if tc.left != strings.Contains(errs, "files left out: imported whole by an earlier run") {
+				t.Errorf("left-out note: want %v: %s", tc.left, errs)
+			}
+			if tc.name != "moved" {
+				wantState(t)
+			}
+		})
+	}
+	st := stateEntries(t, state)
+	if e := st["c.pcap"]; !e.Done || !strings.Contains(e.Note, "offset 4900") {
+		t.Errorf("damaged file's state: %+v", e)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c.pcap")); err != nil {
+		t.Errorf("the damaged file was not left in place: %v", err)
+	}
+	for name := range want {
+		if _, err := os.Stat(filepath.Join(moved, name)); err != nil {
+			t.Errorf("%s not moved: %v", name, err)
+		}
+		if e, ok := st[name]; ok {
+			t.Errorf("%s: moved, but still in the state: %+v", name, e)
+		}
+	}
+}
