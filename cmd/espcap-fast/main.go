@@ -189,7 +189,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		sink = idx
 	}
-	imp, sink, err := wf.start(&o, in, sink, out, idx, stderr, prog.warn)
+	imp, sink, err := wf.start(&o, in, sink, out, idx, prog, prog.warn)
 	if err != nil {
 		if idx != nil {
 			idx.finish(context.Background())

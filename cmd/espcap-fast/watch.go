@@ -144,7 +144,14 @@ func (w *watchFlags) start(o *options, in *pipeline.FileInput, sink pipeline.Sin
 			return nil, nil, err
 		}
 		t.watcher = wt
+		var announce sync.Once
 		in.Next = func(ctx context.Context) (string, error) {
+			// said once reading runs (interrupts are handled by then)
+			announce.Do(func() {
+				if !o.quiet {
+					fmt.Fprintf(stderr, "espcap-fast: watching %s (state %s; interrupt to stop)\n", strings.Join(w.dirs, ", "), path)
+				}
+			})
 			p, err := wt.Next(ctx)
 			if err == nil {
 				in.FromDir[p] = true

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +57,11 @@ func startWatch(t *testing.T, bin, stateDir string, args ...string) *watchRun {
 		close(r.done)
 	}()
 	t.Cleanup(func() { r.kill() })
+	if slices.Contains(args, "--watch") && !slices.Contains(args, "-q") {
+		waitFor(t, 60*time.Second, "no watching note: "+r.stderr.String(), func() bool {
+			return strings.Contains(r.stderr.String(), "espcap-fast: watching ")
+		})
+	}
 	return r
 }
 
@@ -507,5 +513,65 @@ func TestDirState(t *testing.T) {
 		if e, ok := st[name]; ok {
 			t.Errorf("%s: moved, but still in the state: %+v", name, e)
 		}
+	}
+}
+
+// TestWatchFlagErrors: combinations that cannot work, an unreadable folder
+// and a bad state file are clear errors.
+func TestWatchFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte("{not json"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--watch", dir, "--engine", "tshark"}, 2, "not supported with --engine tshark yet"},
+		{[]string{"--watch", dir, "--delete", "--move-to", dir}, 2, "either --delete or --move-to"},
+		{[]string{"--file", sample, "--state", bad}, 2, "not --file"},
+		{[]string{"--watch", dir, "--count", "5"}, 2, "--count and --watch"},
+		{[]string{"--watch", dir, "--move-to", filepath.Join(dir, "none")}, 2, "--move-to"},
+		{[]string{"--watch", filepath.Join(dir, "none")}, 1, "no such file or directory"},
+		{[]string{"--dir", dir, "--state", bad}, 1, "not a watch state file"},
+	} {
+		_, errs, code := espcap(t, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%q: exit %d, %q; want %d and %q", tc.args, code, errs, tc.code, tc.msg)
+		}
+	}
+}
+
+// TestWatchSpool: through the spool, a file counts as accepted once the
+// server answered its documents; a restart reads nothing again.
+func TestWatchSpool(t *testing.T) {
+	base := estest.URL(t)
+	prefix := testPrefix(t, base, "watchspool")
+	bin := buildBinary(t)
+	dir, stateDir := t.TempDir(), t.TempDir()
+	state := filepath.Join(stateDir, "w.json")
+	total := 0
+	for i, src := range []string{"seed_test_dns.pcap", "arkime_dns-tcp.pcap"} {
+		p := filepath.Join(dir, strconv.Itoa(i)+".pcap")
+		copyCapture(t, pcaps+src, p)
+		total += records(t, p)
+	}
+	args := []string{"--watch", dir, "--state", state, "--node", base, "--index-prefix", prefix,
+		"--spool", filepath.Join(stateDir, "spool"), "--dead-letter", filepath.Join(stateDir, "dead.ndjson")}
+	for run := range 2 {
+		r := startWatch(t, bin, stateDir, args...)
+		waitFor(t, 60*time.Second, "the files were not recorded as accepted", func() bool {
+			st := stateEntries(t, state)
+			return st["0.pcap"].Done && st["1.pcap"].Done
+		})
+		r.stop(t)
+		m := readRE.FindStringSubmatch(r.stderr.String())
+		if want := map[int]int{0: total, 1: 0}[run]; m == nil || m[1] != strconv.Itoa(want) {
+			t.Errorf("run %d: packets read %v, want %d: %s", run, m, want, r.stderr.String())
+		}
+	}
+	refresh(t, base, prefix)
+	if got := countIn(t, base, prefix+"*"); got != total {
+		t.Errorf("%d documents indexed, want %d", got, total)
 	}
 }
