@@ -575,3 +575,87 @@ func TestWatchSpool(t *testing.T) {
 		t.Errorf("%d documents indexed, want %d", got, total)
 	}
 }
+
+// TestWatchDelay writes 20 files, one at a time, into a watched folder and
+// waits after each close until its documents are written (stdout) or
+// searchable (--node, no refresh asked: the template's refresh interval
+// is 5 s): each exactly once. It logs the delays from close to documents
+// (median, max), and with --node also to the state recording them
+// accepted (answered); it asserts no time.
+func TestWatchDelay(t *testing.T) {
+	base := estest.URL(t)
+	if testing.Short() {
+		t.Skip("-short: the searchable delay takes 20 refresh intervals")
+	}
+	bin := buildBinary(t)
+	src, err := os.ReadFile(pcaps + "seed_test_dns.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const files = 20
+	per := records(t, pcaps+"seed_test_dns.pcap")
+	for _, sink := range []string{"stdout", "node"} {
+		t.Run(sink, func(t *testing.T) {
+			dir, stateDir := t.TempDir(), t.TempDir()
+			state := filepath.Join(stateDir, "w.json")
+			args := []string{"--watch", dir, "--workers", "1", "--state", state}
+			prefix := ""
+			if sink == "node" {
+				prefix = testPrefix(t, base, "watchdelay")
+				args = append(args, "--node", base, "--index-prefix", prefix, "--dead-letter", filepath.Join(stateDir, "dead.ndjson"))
+			}
+			r := startWatch(t, bin, stateDir, args...)
+			count := func() int {
+				if sink == "stdout" {
+					n := 0
+					for _, frames := range docsByFile(t, r.out) {
+						n += len(frames)
+					}
+					return n
+				}
+				st, b := esCall(t, base, "GET", "/"+prefix+"*/_count", nil)
+				var c struct{ Count int }
+				if st == 200 {
+					json.Unmarshal(b, &c)
+				}
+				return c.Count
+			}
+			var delays, accepted []time.Duration
+			for i := range files {
+				// a distinct capture each time (another first timestamp),
+				// so that the server does not take it for a duplicate
+				data := append([]byte(nil), src...)
+				data[24+4] ^= byte(i + 1)
+				p := filepath.Join(dir, strconv.Itoa(1700000000+i)+".pcap")
+				if err := os.WriteFile(p, data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				closed := time.Now()
+				for !stateEntries(t, state)[filepath.Base(p)].Done {
+					if time.Since(closed) > 60*time.Second {
+						t.Fatalf("file %d: not accepted after 60 s", i)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				accepted = append(accepted, time.Since(closed))
+				for count() < (i+1)*per {
+					if time.Since(closed) > 60*time.Second {
+						t.Fatalf("file %d: documents missing after 60 s", i)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				delays = append(delays, time.Since(closed))
+			}
+			r.stop(t)
+			if got := count(); got != files*per {
+				t.Errorf("%d documents, want %d", got, files*per)
+			}
+			slices.Sort(delays)
+			slices.Sort(accepted)
+			t.Logf("%s: close to documents %s over %d files: median %v, max %v; close to the state recording them accepted: median %v, max %v", sink,
+				map[string]string{"stdout": "written", "node": "searchable"}[sink], files,
+				delays[files/2].Round(time.Millisecond), delays[files-1].Round(time.Millisecond),
+				accepted[files/2].Round(time.Millisecond), accepted[files-1].Round(time.Millisecond))
+		})
+	}
+}
