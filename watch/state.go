@@ -211,6 +211,21 @@ func (s *State) Put(e Entry) { s.files[e.Path] = &e }
 // Remove forgets the file at abs (deleted or moved away).
 func (s *State) Remove(abs string) { delete(s.files, abs) }
 
+// Prune forgets the files that are no longer where the state saw them
+// (deleted, or rotated away by their writer), so that the state does not
+// grow without end; it returns how many. A file renamed since is then
+// imported as new under its new name.
+func (s *State) Prune() int {
+	n := 0
+	for p := range s.files {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			delete(s.files, p)
+			n++
+		}
+	}
+	return n
+}
+
 // Len is the number of files the state knows.
 func (s *State) Len() int { return len(s.files) }
 

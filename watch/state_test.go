@@ -65,6 +65,13 @@ func TestDecide(t *testing.T) {
 	os.Rename(p, moved)
 	p = moved
 	check("renamed", "renamed", true, 77)
+	if n := st.Prune(); n != 0 {
+		t.Fatalf("pruned %d entries of files still there", n)
+	}
+	os.Remove(p)
+	if n := st.Prune(); n != 1 || st.Len() != 0 {
+		t.Fatalf("pruned %d, %d left; want the deleted file's entry gone", n, st.Len())
+	}
 
 	// small files: the hash covers the whole file, and grows with it
 	p = filepath.Join(dir, "small.pcap")

@@ -121,6 +121,9 @@ func (w *watchFlags) start(o *options, in *pipeline.FileInput, sink pipeline.Sin
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(w.dirs) > 0 {
+		st.Prune() // files deleted or rotated away while no watch ran
+	}
 	t := &importTracker{st: st, inner: sink, files: map[string]*tracked{}, del: w.del, moveTo: w.moveTo,
 		warn: warn, stderr: stderr, quiet: o.quiet, wake: make(chan struct{}, 1), saverDone: make(chan struct{})}
 	switch {
