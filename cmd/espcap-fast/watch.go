@@ -148,7 +148,13 @@ func (w *watchFlags) start(o *options, in *pipeline.FileInput, sink pipeline.Sin
 		}
 		t.watcher = wt
 		var announce sync.Once
+		first := in.Paths // --dir given too: those first
 		in.Next = func(ctx context.Context) (string, error) {
+			if len(first) > 0 {
+				p := first[0]
+				first = first[1:]
+				return p, nil
+			}
 			// said once reading runs (interrupts are handled by then)
 			announce.Do(func() {
 				if !o.quiet {

@@ -659,3 +659,29 @@ func TestWatchDelay(t *testing.T) {
 		})
 	}
 }
+
+// TestMoveAcross: the copy-and-remove move (across file systems) leaves
+// the same bytes at the new place, private, and refuses to overwrite.
+func TestMoveAcross(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "a.pcap"), filepath.Join(dir, "moved.pcap")
+	copyCapture(t, sample, src)
+	want, _ := os.ReadFile(src)
+	if err := moveAcross(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(dst)
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("moved file differs (%v)", err)
+	}
+	if _, err := os.Stat(src); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("source left: %v", err)
+	}
+	copyCapture(t, sample, src)
+	if err := moveAcross(src, dst); err == nil {
+		t.Errorf("overwrote %s", dst)
+	}
+	if _, err := os.Stat(src); err != nil {
+		t.Errorf("source removed after a failed move: %v", err)
+	}
+}
