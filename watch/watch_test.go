@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // sample is a real capture to copy into watched folders.
@@ -189,5 +191,34 @@ func TestNextEndsWithContext(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, cancel)
 	if _, err := w.Next(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestOverflowRescan: after lost events (IN_Q_OVERFLOW) the folders are
+// scanned again; files found both by the scan and by their events are
+// handed out once.
+func TestOverflowRescan(t *testing.T) {
+	dir := t.TempDir()
+	data := sample(t)
+	w, err := New([]string{dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	mustWrite(t, filepath.Join(dir, "b.pcap"), data)
+	mustWrite(t, filepath.Join(dir, "a.pcap"), data)
+	if err := w.event(-1, unix.IN_Q_OVERFLOW, ""); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		p, ok := next(t, w, 500*time.Millisecond)
+		if !ok {
+			break
+		}
+		got = append(got, filepath.Base(p))
+	}
+	if len(got) != 2 || got[0] != "a.pcap" || got[1] != "b.pcap" {
+		t.Fatalf("got %q, want a.pcap and b.pcap once each, in name order", got)
 	}
 }

@@ -75,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&o.files, "file", "capture file to read (pcap or pcapng, maybe gzip/zstd compressed); repeatable; - reads stdin")
 	fs.Var(&o.files, "r", "same as --file (tcpdump's flag)")
 	fs.Var(&o.dirs, "dir", "directory of capture files, read in name order; repeatable")
-	fs.BoolVar(&o.recursive, "recursive", false, "with --dir, descend into subdirectories")
+	fs.BoolVar(&o.recursive, "recursive", false, "with --dir or --watch, descend into subdirectories (--watch: also ones created later)")
 	fs.Var(&o.nics, "nic", "network interface for live capture")
 	fs.Var(&o.nics, "i", "same as --nic (tcpdump's flag)")
 	fs.StringVar(&o.bpf, "bpf", "", "tcpdump filter expression, for live capture and files alike (also: trailing arguments)")
