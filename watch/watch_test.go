@@ -37,6 +37,17 @@ func next(t *testing.T, w *Watcher, wait time.Duration) (string, bool) {
 	return p, true
 }
 
+// newWatcher watches dir, closed when the test ends.
+func newWatcher(t *testing.T, dir string, opt Options) *Watcher {
+	t.Helper()
+	w, err := New([]string{dir}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
 func mustWrite(t *testing.T, p string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(p, b, 0o600); err != nil {
@@ -52,11 +63,7 @@ func TestExistingFilesInNameOrderThenNew(t *testing.T) {
 	}
 	os.Mkdir(filepath.Join(dir, "sub"), 0o700)
 	mustWrite(t, filepath.Join(dir, "sub", "x.pcap"), data)
-	w, err := New([]string{dir}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := newWatcher(t, dir, Options{})
 	var got []string
 	for range 3 {
 		p, ok := next(t, w, 10*time.Second)
@@ -89,11 +96,7 @@ func TestExistingFilesInNameOrderThenNew(t *testing.T) {
 func TestGrowingFileWaitsForClose(t *testing.T) {
 	dir := t.TempDir()
 	data := sample(t)
-	w, err := New([]string{dir}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := newWatcher(t, dir, Options{})
 	p := filepath.Join(dir, "growing.pcap")
 	f, err := os.Create(p)
 	if err != nil {
@@ -104,11 +107,7 @@ func TestGrowingFileWaitsForClose(t *testing.T) {
 		f.Sync()
 	}
 	// a second watcher started now finds it in its scan, open for writing
-	w2, err := New([]string{dir}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w2.Close()
+	w2 := newWatcher(t, dir, Options{})
 	if got, ok := next(t, w2, 300*time.Millisecond); ok {
 		t.Fatalf("scan handed out %s while it was being written", got)
 	}
@@ -141,11 +140,7 @@ func TestGrowingFileWaitsForClose(t *testing.T) {
 func TestRecursiveNewSubfolder(t *testing.T) {
 	dir := t.TempDir()
 	data := sample(t)
-	w, err := New([]string{dir}, Options{Recursive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := newWatcher(t, dir, Options{Recursive: true})
 	sub := filepath.Join(dir, "2026", "12")
 	if err := os.MkdirAll(sub, 0o700); err != nil {
 		t.Fatal(err)
@@ -160,11 +155,7 @@ func TestRecursiveNewSubfolder(t *testing.T) {
 func TestRootRemovedIsAnError(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "w")
 	os.Mkdir(dir, 0o700)
-	w, err := New([]string{dir}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := newWatcher(t, dir, Options{})
 	os.Remove(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -200,11 +191,7 @@ func TestNextEndsWithContext(t *testing.T) {
 func TestOverflowRescan(t *testing.T) {
 	dir := t.TempDir()
 	data := sample(t)
-	w, err := New([]string{dir}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := newWatcher(t, dir, Options{})
 	mustWrite(t, filepath.Join(dir, "b.pcap"), data)
 	mustWrite(t, filepath.Join(dir, "a.pcap"), data)
 	if err := w.event(-1, unix.IN_Q_OVERFLOW, ""); err != nil {
