@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -71,6 +72,30 @@ type FileInput struct {
 	FromDir map[string]bool
 	// OnOpen, if set, is told of each file opened.
 	OnOpen func(r *capfile.Reader)
+	// Next, if set, gives the files to read instead of Paths, one at a
+	// time, until it returns an error (io.EOF: no more files, read ends
+	// without error). It may wait for the next file (--watch).
+	Next func(ctx context.Context) (path string, err error)
+	// Resume, if set, is asked before a file is opened: read false leaves
+	// the file out, skip > 0 reads its first skip records without feeding
+	// them (a resumed import; they keep their frame numbers).
+	Resume func(path string) (skip uint64, read bool)
+	// OnDone, if set, is told when a file was read to its end (err nil) or
+	// to its damage or could not be opened (err the warning given), with
+	// the records read including skipped ones; the sink may not have
+	// seen the file's last packets yet. Not called when reading stops early.
+	OnDone func(path string, records uint64, err error)
+}
+
+// next returns the i-th file to read: from Next when set, else Paths.
+func (in *FileInput) next(ctx context.Context, i int) (string, error) {
+	if in.Next != nil {
+		return in.Next(ctx)
+	}
+	if i >= len(in.Paths) {
+		return "", io.EOF
+	}
+	return in.Paths[i], nil
 }
 
 // Read feeds the packets of every file, in order, into f. A file that cannot
@@ -80,9 +105,22 @@ type FileInput struct {
 // when it stops early, else nil.
 func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 	var rec capfile.Record
-	for _, path := range in.Paths {
+	for i := 0; ; i++ {
 		if err := f.ctx.Err(); err != nil {
 			return err
+		}
+		path, err := in.next(f.ctx, i)
+		if err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		var skip uint64
+		if in.Resume != nil {
+			var read bool
+			if skip, read = in.Resume(path); !read {
+				continue
+			}
 		}
 		r, err := capfile.Open(path)
 		if err != nil {
@@ -93,6 +131,9 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 				f.r.Stats.FilesFailed.Add(1)
 			}
 			warn(fe)
+			if in.OnDone != nil {
+				in.OnDone(path, 0, fe)
+			}
 			continue
 		}
 		if in.OnOpen != nil {
@@ -131,6 +172,9 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 				}
 			}
 			number++
+			if number <= skip {
+				continue // resumed: accepted by an earlier run
+			}
 			f.r.Stats.Bytes.Store(r.BytesRead())
 			if err = f.AddTS(rec.Data, rec.OrigLen, rec.Timestamp, number, rec.LinkType, rec.Interface, rec.TimestampSaturated); err != nil {
 				r.Close()
@@ -138,15 +182,19 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 			}
 		}
 		r.Close()
+		var ferr error
 		if err != io.EOF {
 			f.r.Stats.FilesFailed.Add(1)
-			warn(&FileError{Name: path, Err: err})
+			ferr = &FileError{Name: path, Err: err}
+			warn(ferr)
+		}
+		if in.OnDone != nil {
+			in.OnDone(path, number, ferr)
 		}
 		if err := f.End(); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 // ifaceNames is the interface-name table of the file being read. It only

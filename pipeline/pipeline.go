@@ -20,6 +20,14 @@ type Sink interface {
 	Write(b *Batch) error
 }
 
+// PassSink is a Sink that is also told of the batches that had no
+// documents to write (every packet filtered out, no flow ended), so that
+// it knows how far each source was read (the import state).
+type PassSink interface {
+	Sink
+	Passed(b *Batch)
+}
+
 // Config configures a run.
 type Config struct {
 	// Workers is the number of decode/encode goroutines (default: the
@@ -322,6 +330,8 @@ func (r *Runner) writer(stopReading func()) error {
 						sinkErr = err
 						stopReading()
 					}
+				} else if ps, ok := r.sink.(PassSink); ok {
+					ps.Passed(b)
 				}
 				r.Stats.Docs.Add(uint64(n))
 				r.Stats.Malformed.Add(uint64(malformed))

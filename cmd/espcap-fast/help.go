@@ -30,12 +30,13 @@ Examples:
   espcap-fast -D                                        list the interfaces
 `)
 	printGroups(w, fs, []flagGroup{
-		{"Input", []string{"file", "r", "dir", "recursive", "nic", "i", "D", "list", "bpf", "count", "c"}},
+		{"Input", []string{"file", "r", "dir", "watch", "recursive", "nic", "i", "D", "list", "bpf", "count", "c"}},
 		{"Live capture", []string{"snaplen", "s", "promisc", "p", "fanout", "block-size", "block-count", "frame-timeout", "duration", "run-as", "Z"}},
 		{"Elasticsearch / OpenSearch", []string{"node", "index-prefix", "index-period", "data-stream", "chunk", "bulk-bytes", "indexers",
 			"no-gzip", "no-template", "no-refresh", "retention", "user", "password-file", "api-key-file", "ca-cert", "insecure", "dead-letter",
 			"flush-timeout", "stats-interval"}},
 		{"Spool (between capture and the indexers)", []string{"spool", "spool-max", "spool-mem", "no-spool", "spool-full", "state-dir"}},
+		{"Watching a folder, import state", []string{"state", "delete", "move-to"}},
 		{"Decoding", []string{"workers", "engine", "tshark", "protocols"}},
 		{"Output", []string{"q", "v", "n", "version"}},
 	})

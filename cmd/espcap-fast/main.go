@@ -75,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&o.files, "file", "capture file to read (pcap or pcapng, maybe gzip/zstd compressed); repeatable; - reads stdin")
 	fs.Var(&o.files, "r", "same as --file (tcpdump's flag)")
 	fs.Var(&o.dirs, "dir", "directory of capture files, read in name order; repeatable")
-	fs.BoolVar(&o.recursive, "recursive", false, "with --dir, descend into subdirectories")
+	fs.BoolVar(&o.recursive, "recursive", false, "with --dir or --watch, descend into subdirectories (--watch: also ones created later)")
 	fs.Var(&o.nics, "nic", "network interface for live capture")
 	fs.Var(&o.nics, "i", "same as --nic (tcpdump's flag)")
 	fs.StringVar(&o.bpf, "bpf", "", "tcpdump filter expression, for live capture and files alike (also: trailing arguments)")
@@ -86,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	eng := registerEngineFlags(fs)
 	live := registerLiveFlags(fs)
 	flows := registerFlowFlags(fs)
+	wf := registerWatchFlags(fs)
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decode/encode workers")
 	fs.BoolVar(&o.quiet, "q", false, "no progress or summary on stderr")
 	fs.BoolVar(&o.list, "list", false, "list the network interfaces and exit")
@@ -116,20 +117,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	kinds := 0
-	for _, n := range []int{len(o.files), len(o.dirs), len(o.nics)} {
+	for _, n := range []int{len(o.files), len(o.dirs) + len(wf.dirs), len(o.nics)} {
 		if n > 0 {
 			kinds++
 		}
 	}
 	switch {
 	case kinds == 0:
-		fmt.Fprintln(stderr, "espcap-fast: nothing to read: give --file/-r, --dir or --nic/-i (see -h)")
+		fmt.Fprintln(stderr, "espcap-fast: nothing to read: give --file/-r, --dir, --watch or --nic/-i (see -h)")
 		return 2
 	case kinds > 1:
-		fmt.Fprintln(stderr, "espcap-fast: give only one of --nic/-i, --file/-r and --dir")
+		fmt.Fprintln(stderr, "espcap-fast: give only one of --nic/-i, --file/-r and --dir/--watch")
 		return 2
 	}
 	if err := eng.validate(); err != nil {
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+	if err := wf.validate(&o, eng.engine); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
@@ -184,6 +189,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		sink = idx
 	}
+	imp, sink, err := wf.start(&o, in, sink, out, idx, prog, prog.warn)
+	if err != nil {
+		if idx != nil {
+			idx.finish(context.Background())
+		}
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 1
+	}
+	defer imp.close()
 	if eng.engine == "tshark" {
 		return runTsharkEngine(&o, eng, in, protos, sink, out, idx, prog, stderr)
 	}
@@ -216,12 +230,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	prog.start(&runner.Stats, start)
 	runErr := runner.Run(ctx, func(f *pipeline.Feeder) error { return in.Read(f, prog.warn) })
 	flushErr := out.Flush()
+	imp.ran(flushErr)
 	prog.stop()
 	prog.summarizeFiles()
 	idxCode := 0
 	if idx != nil {
 		idxCode = idx.finish(ctx)
 	}
+	imp.close()
 	st := &runner.Stats
 	if !o.quiet {
 		el := time.Since(start)

@@ -125,6 +125,12 @@ type spoolStage struct {
 	closed   bool
 	waited   atomic.Int64 // batches for which capture waited for room (--spool-full block)
 	opened   time.Time
+	// the import state (watch.go): documents appended by this run, left
+	// by an earlier one (base), acknowledged, and who is told of acks
+	appended atomic.Int64
+	base     int64
+	acked    atomic.Int64
+	onAck    atomic.Pointer[func(acked int64)]
 }
 
 // openSpoolStage opens the spool dir (from f.resolve; "": none) and starts draining it into
@@ -149,6 +155,7 @@ func openSpoolStage(f *spoolFlags, dir string, ix *bulk.Indexer, addCtx context.
 		return nil, fmt.Errorf("%w (--spool DIR chooses another place, --no-spool none)", err)
 	}
 	p := &spoolStage{sp: sp, dir: dir, drop: f.full == "drop", max: f.max, ix: ix, warn: warn, addCtx: addCtx, drained: make(chan struct{}), opened: time.Now()}
+	p.base = sp.Stats().Unacked
 	if st := sp.Stats(); st.Unacked > 0 {
 		fmt.Fprintf(w, "espcap-fast: spool %s: %d documents (%d bytes) left by an earlier run: indexing them first\n", dir, st.Unacked, st.Bytes)
 	}
@@ -217,6 +224,7 @@ func (p *spoolStage) write(s *indexSink, b *pipeline.Batch) error {
 		err = p.sp.AppendWait(s.ctx, p.buf, docs)
 	}
 	if err == nil {
+		p.appended.Add(int64(docs))
 		return nil
 	}
 	// dropped: the spool is full with --spool-full drop, the disk is full,
@@ -281,6 +289,9 @@ func (p *spoolStage) drain() {
 		p.ix.OnAnswered(func() {
 			if err := p.sp.Ack(b); err != nil && !errors.Is(err, spool.ErrClosed) {
 				p.warn(err)
+			}
+			if n, fn := p.acked.Add(int64(b.Docs)), p.onAck.Load(); fn != nil {
+				(*fn)(n)
 			}
 		})
 	}

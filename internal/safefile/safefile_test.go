@@ -63,3 +63,27 @@ func TestRefusesNonRegular(t *testing.T) {
 		t.Fatal("opened a directory for writing")
 	}
 }
+
+func TestWriteAtomic(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state")
+	for _, want := range []string{"first", "second, longer", "3"} {
+		if err := WriteAtomic(p, []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil || string(got) != want {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+		if fi, _ := os.Stat(p); fi.Mode().Perm() != Mode {
+			t.Fatalf("mode %v", fi.Mode())
+		}
+	}
+	if _, err := os.Stat(p + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("temporary file left: %v", err)
+	}
+	os.Symlink("/etc/passwd", p+"2.tmp")
+	if err := WriteAtomic(p+"2", []byte("x")); err == nil {
+		t.Fatal("followed a symbolic link at the temporary name")
+	}
+}
