@@ -1,0 +1,678 @@
+// Package pcapstore writes the raw frames of a capture to rolling pcap
+// files: one Writer per worker, each appending whole records to a large
+// buffer that goes to its file in one write when full, at least every
+// second, and when the file is rotated or closed.
+//
+// Files are pcap with nanosecond timestamps (magic a1b23c4d), snapshot
+// length 262144. A file holds one link type: when a Writer sees a packet of
+// another link type than its open file's, it closes that file and starts a
+// new one (a capture that alternates link types gets a file per run of
+// packets of one type).
+//
+// File names carry the host, the interface (or "file" for imports), the
+// worker and the start time, so that they sort by time within a series:
+//
+//	espcap-<host>-<iface>-w<N>-20261203T081500.123Z.pcap
+//
+// Rotation: a file is closed when the next record would take it past
+// Config.FileSize, or when it is older than Config.Every. Retention: after
+// each write the Store deletes the oldest closed files (by the start time
+// in their names, any worker, files of earlier runs included) while the
+// store holds more than Config.MaxBytes or the file system has less free
+// space than the floor; each deletion is logged with the file name.
+//
+// Crash safety: records are only ever appended whole, so a closed file is
+// complete and valid, and the open one is readable up to its last whole
+// record. What a crash loses is what was still in the buffer: at most the
+// last second of packets (or one buffer, 1 MiB). A kill in the middle of a
+// write system call can leave a partial last record, which readers report
+// as a file cut short after the whole records.
+//
+// The per-packet path (Writer.Write) takes no lock and allocates nothing:
+// a worker brackets each batch of packets with Begin and End, which take
+// the Writer's own mutex, so that the once-a-second flusher can flush an
+// idle worker's buffer.
+package pcapstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/espcap/espcap-fast/internal/safefile"
+)
+
+// Format constants of the files written.
+const (
+	// Magic is the pcap magic number of nanosecond-resolution files.
+	Magic = 0xa1b23c4d
+	// FileHeaderLen is the size of the pcap file header.
+	FileHeaderLen = 24
+	// RecordHeaderLen is the size of a pcap record header.
+	RecordHeaderLen = 16
+	// Snaplen is the snapshot length written in the file header.
+	Snaplen = 262144
+	// Ext is the file name extension of store files.
+	Ext = ".pcap"
+	// Prefix is the default first part of store file names.
+	Prefix = "espcap"
+)
+
+// Defaults.
+const (
+	// DefaultFileSize is the default rotation size: 1 GiB.
+	DefaultFileSize = 1 << 30
+	// DefaultMinFreePercent is the default free-space floor, in percent of
+	// the file system holding the store.
+	DefaultMinFreePercent = 5
+	// DefaultBufSize is each Writer's buffer.
+	DefaultBufSize = 1 << 20
+	// DefaultFlushEvery is how often buffered records are written at the
+	// latest.
+	DefaultFlushEvery = time.Second
+)
+
+// timeLayout is the start time in file names (UTC, milliseconds).
+const timeLayout = "20060102T150405.000Z"
+
+// Config configures a Store.
+type Config struct {
+	// Dir is the directory of rolling files (created 0700 when missing).
+	Dir string
+	// File, instead of Dir, is a single file that every Writer shares
+	// (tcpdump -w FILE): no rotation, no retention. It is truncated.
+	File string
+	// Prefix is the first part of file names (default "espcap").
+	Prefix string
+	// Host is the host part of file names (default: the host name).
+	Host string
+	// FileSize rotates a file before a record would take it past this
+	// many bytes (0: no size rotation).
+	FileSize int64
+	// Every rotates files older than this (0: no time rotation).
+	Every time.Duration
+	// MaxBytes is the most bytes the store's files may hold in total, files
+	// of earlier runs included (0: no limit).
+	MaxBytes int64
+	// MinFree is the free-space floor in bytes; MinFreePercent the floor
+	// in percent of the file system. The larger applies; 0 and 0: none.
+	MinFree        int64
+	MinFreePercent float64
+	// BufSize is each Writer's buffer (default DefaultBufSize).
+	BufSize int
+	// FlushEvery is the longest time a record stays in a buffer (default
+	// DefaultFlushEvery).
+	FlushEvery time.Duration
+	// Log reports deletions and errors (default: nothing).
+	Log func(msg string)
+}
+
+// Stats counts what a store did.
+type Stats struct {
+	Packets uint64 // records written (buffered included)
+	Bytes   int64  // bytes of the files this run wrote
+	Files   int    // files this run created
+	Deleted int    // files deleted by retention
+	Dropped uint64 // packets not written because of a write error
+}
+
+// fileEntry is one file of the store, for retention.
+type fileEntry struct {
+	path  string
+	start time.Time
+	size  int64
+	open  bool
+}
+
+// Store is a directory of rolling capture files and its retention.
+type Store struct {
+	cfg     Config
+	statDir string
+
+	mu       sync.Mutex // files, total, writers, stats
+	files    []*fileEntry
+	total    int64
+	writers  []*Writer
+	shared   *Writer // single-file mode
+	deleted  int
+	created  int
+	stuck    bool // retention wanted to delete but only open files were left
+	lastFree time.Time
+
+	stop    chan struct{}
+	stopped chan struct{}
+	closed  bool
+}
+
+// Open opens the store: it creates the directory, counts the files that
+// earlier runs left there, applies retention to them, and starts the
+// flusher. Close stops it.
+func Open(cfg Config) (*Store, error) {
+	if (cfg.Dir == "") == (cfg.File == "") {
+		return nil, errors.New("pcapstore: give a directory or a file")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = Prefix
+	}
+	if cfg.Host == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "localhost"
+		}
+		cfg.Host = h
+	}
+	cfg.Host = sanitize(cfg.Host)
+	if cfg.BufSize <= 0 {
+		cfg.BufSize = DefaultBufSize
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = DefaultFlushEvery
+	}
+	if cfg.Log == nil {
+		cfg.Log = func(string) {}
+	}
+	if cfg.FileSize < 0 || cfg.MaxBytes < 0 || cfg.MinFree < 0 || cfg.MinFreePercent < 0 || cfg.MinFreePercent >= 100 || cfg.Every < 0 {
+		return nil, errors.New("pcapstore: negative size or duration, or a free-space floor of 100% or more")
+	}
+	s := &Store{cfg: cfg, stop: make(chan struct{}), stopped: make(chan struct{})}
+	if cfg.File != "" {
+		s.statDir = filepath.Dir(cfg.File)
+		if err := safefile.MkdirAll(s.statDir); err != nil {
+			return nil, fmt.Errorf("pcapstore: %w", err)
+		}
+		s.shared = s.newWriter("", 0)
+		s.shared.series = ""
+	} else {
+		s.statDir = cfg.Dir
+		if err := safefile.MkdirAll(cfg.Dir); err != nil {
+			return nil, fmt.Errorf("pcapstore: %w", err)
+		}
+		if err := s.scan(); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.retain()
+		s.mu.Unlock()
+	}
+	go s.flusher()
+	return s, nil
+}
+
+// scan counts the store files already in the directory.
+func (s *Store) scan() error {
+	entries, err := os.ReadDir(s.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("pcapstore: reading %s: %w", s.cfg.Dir, err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		start, ok := ParseName(e.Name(), s.cfg.Prefix)
+		if !ok {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		s.files = append(s.files, &fileEntry{path: filepath.Join(s.cfg.Dir, e.Name()), start: start, size: fi.Size()})
+		s.total += fi.Size()
+	}
+	s.sortFiles()
+	return nil
+}
+
+func (s *Store) sortFiles() {
+	slices.SortStableFunc(s.files, func(a, b *fileEntry) int {
+		if c := a.start.Compare(b.start); c != 0 {
+			return c
+		}
+		return strings.Compare(a.path, b.path)
+	})
+}
+
+// ParseName reports whether name is a store file name with the given
+// prefix ("<prefix>-...-<start>.pcap") and returns its start time.
+func ParseName(name, prefix string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(name, prefix+"-")
+	if !ok {
+		return time.Time{}, false
+	}
+	rest, ok = strings.CutSuffix(rest, Ext)
+	if !ok {
+		return time.Time{}, false
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 {
+		return time.Time{}, false
+	}
+	ts := rest[i+1:]
+	if len(ts) != len(timeLayout) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(timeLayout, ts)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// sanitize keeps a name part to letters, digits, '.', '_' and '-'.
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	return string(b)
+}
+
+// Writer returns the writer of one worker: label names the interface
+// ("file" for imports) and worker the worker. In single-file mode every
+// call returns the same Writer. A Writer's Write must be called by one
+// goroutine at a time, between Begin and End.
+func (s *Store) Writer(label string, worker int) *Writer {
+	if s.shared != nil {
+		return s.shared
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newWriter(label, worker)
+}
+
+func (s *Store) newWriter(label string, worker int) *Writer {
+	w := &Writer{s: s, series: fmt.Sprintf("%s-%s-%s-w%d-", s.cfg.Prefix, s.cfg.Host, sanitize(label), worker),
+		buf: make([]byte, 0, max(s.cfg.BufSize, 2*(RecordHeaderLen+Snaplen)))}
+	s.writers = append(s.writers, w)
+	return w
+}
+
+// Stats returns what the store did so far.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	ws := slices.Clone(s.writers)
+	st := Stats{Files: s.created, Deleted: s.deleted}
+	s.mu.Unlock()
+	for _, w := range ws {
+		w.mu.Lock()
+		st.Packets += w.packets
+		st.Bytes += w.bytes + int64(len(w.buf))
+		st.Dropped += w.dropped
+		w.mu.Unlock()
+	}
+	return st
+}
+
+// Close flushes and closes every Writer's file and stops the flusher. The
+// Writers must not be used any more.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ws := slices.Clone(s.writers)
+	s.mu.Unlock()
+	close(s.stop)
+	<-s.stopped
+	var first error
+	if w := s.shared; w != nil {
+		w.mu.Lock()
+		if !w.used {
+			// no packet: still an (empty) capture file, as tcpdump -w leaves
+			w.fail(w.openFile(s.cfg.File, 1, time.Now().UTC()))
+		}
+		w.mu.Unlock()
+	}
+	for _, w := range ws {
+		w.mu.Lock()
+		if err := w.closeFile(); err != nil && first == nil {
+			first = err
+		}
+		if w.err != nil && first == nil {
+			first = w.err
+		}
+		w.mu.Unlock()
+	}
+	return first
+}
+
+// flusher writes every buffer at least every FlushEvery, and closes the
+// files older than Every that no packet came to rotate.
+func (s *Store) flusher() {
+	defer close(s.stopped)
+	t := time.NewTicker(s.cfg.FlushEvery / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			ws := slices.Clone(s.writers)
+			s.mu.Unlock()
+			for _, w := range ws {
+				w.mu.Lock()
+				if w.f != nil && s.cfg.Every > 0 && !w.shared() && now.Sub(w.opened) >= s.cfg.Every {
+					w.fail(w.closeFile())
+				} else if len(w.buf) > 0 && now.Sub(w.flushed) >= s.cfg.FlushEvery/2 {
+					w.fail(w.flush())
+				}
+				w.mu.Unlock()
+			}
+		}
+	}
+}
+
+// opened registers a new file; added accounts n more bytes written to e.
+// Both apply retention. s.mu must not be held.
+func (s *Store) opened(e *fileEntry) {
+	s.mu.Lock()
+	s.files = append(s.files, e)
+	s.created++
+	if n := len(s.files); n > 1 && s.files[n-2].start.After(e.start) {
+		s.sortFiles()
+	}
+	s.retain()
+	s.mu.Unlock()
+}
+
+func (s *Store) added(e *fileEntry, n int64) {
+	s.mu.Lock()
+	e.size += n
+	if s.shared == nil {
+		s.total += n
+		s.retain()
+	}
+	s.mu.Unlock()
+}
+
+func (s *Store) closedFile(e *fileEntry) {
+	s.mu.Lock()
+	e.open = false
+	s.mu.Unlock()
+}
+
+// retain deletes the oldest closed files while the store is over
+// MaxBytes or the file system under its free-space floor. s.mu is held.
+func (s *Store) retain() {
+	for s.overMax() || s.lowSpace() {
+		i := slices.IndexFunc(s.files, func(e *fileEntry) bool { return !e.open })
+		if i < 0 {
+			if !s.stuck {
+				s.cfg.Log(fmt.Sprintf("pcapstore: %s: over --write-max or under --write-min-free, but only open files are left to delete", s.statDir))
+				s.stuck = true
+			}
+			return
+		}
+		s.stuck = false
+		e := s.files[i]
+		why := "--write-max"
+		if !s.overMax() {
+			why = "--write-min-free"
+		}
+		err := os.Remove(e.path)
+		s.files = slices.Delete(s.files, i, i+1)
+		s.total -= e.size
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.cfg.Log(fmt.Sprintf("pcapstore: deleting %s (%s): %v", e.path, why, err))
+			continue
+		}
+		s.deleted++
+		s.cfg.Log(fmt.Sprintf("pcapstore: deleted %s (%d bytes, oldest file; %s)", e.path, e.size, why))
+	}
+}
+
+func (s *Store) overMax() bool { return s.cfg.MaxBytes > 0 && s.total > s.cfg.MaxBytes }
+
+// lowSpace reports whether the file system's free space is under the
+// floor.
+func (s *Store) lowSpace() bool {
+	if s.cfg.MinFree == 0 && s.cfg.MinFreePercent == 0 || s.shared != nil {
+		return false
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.statDir, &st); err != nil {
+		return false
+	}
+	floor := s.cfg.MinFree
+	if p := int64(float64(st.Blocks) * float64(st.Bsize) * s.cfg.MinFreePercent / 100); p > floor {
+		floor = p
+	}
+	return int64(st.Bavail)*st.Bsize < floor
+}
+
+// Writer appends one worker's packets to its current file.
+type Writer struct {
+	s      *Store
+	series string // file name up to the start time
+
+	mu       sync.Mutex // held by the worker from Begin to End, and by the flusher
+	f        *os.File
+	entry    *fileEntry
+	path     string
+	buf      []byte // records not yet written
+	written  int64  // bytes of the file already written (offset of buf[0])
+	linkType uint16
+	opened   time.Time // start of the open file
+	last     time.Time // start time of the previous file
+	flushed  time.Time
+	err      error // the first write error: the Writer writes no more
+	used     bool  // a file was opened (single-file mode opens one only)
+	mixed    uint64
+
+	packets uint64
+	bytes   int64
+	dropped uint64
+}
+
+func (w *Writer) shared() bool { return w.series == "" }
+
+// Begin starts a batch of Writes: it takes the Writer's lock.
+func (w *Writer) Begin() { w.mu.Lock() }
+
+// End ends a batch of Writes and releases the Writer's lock.
+func (w *Writer) End() { w.mu.Unlock() }
+
+// Err returns the write error that stopped the Writer, if any.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Write appends one packet: its captured bytes, length on the wire, time
+// (Unix ns) and LINKTYPE_* value. It returns the file the packet is in and
+// the byte offset of its record header there. After a write error (logged
+// once) packets are counted as dropped and Write returns "", -1. Write
+// must be called between Begin and End.
+func (w *Writer) Write(data []byte, origLen int, ts int64, linkType uint16) (file string, off int64) {
+	need := RecordHeaderLen + len(data)
+	if w.f == nil || linkType != w.linkType || w.full(need) {
+		switch {
+		case !w.shared():
+			if w.err == nil {
+				w.fail(w.rotate(linkType))
+			}
+		case w.f == nil && !w.used && w.err == nil:
+			w.fail(w.openFile(w.s.cfg.File, linkType, time.Now().UTC()))
+		case w.f != nil && linkType != w.linkType:
+			// one file holds one link type
+			if w.mixed == 0 {
+				w.s.cfg.Log(fmt.Sprintf("pcapstore: %s holds link type %d: packets of link type %d are not written to it (a --write directory takes every link type)", w.path, w.linkType, linkType))
+			}
+			w.mixed++
+			w.dropped++
+			return "", -1
+		}
+	}
+	if w.err != nil {
+		w.dropped++
+		return "", -1
+	}
+	if len(w.buf)+need > cap(w.buf) {
+		if w.fail(w.flush()) != nil {
+			w.dropped++
+			return "", -1
+		}
+	}
+	off = w.written + int64(len(w.buf))
+	var sec, nsec uint32
+	if ts > 0 {
+		if s := ts / 1e9; s > 0xffffffff {
+			sec, nsec = 0xffffffff, 999999999
+		} else {
+			sec, nsec = uint32(s), uint32(ts%1e9)
+		}
+	}
+	if need > cap(w.buf) {
+		// larger than the buffer (only from files with huge records)
+		var h [RecordHeaderLen]byte
+		putRecordHeader(h[:], sec, nsec, len(data), origLen)
+		w.buf = append(w.buf, h[:]...)
+		if w.fail(w.flush()) == nil {
+			if _, err := w.f.Write(data); w.fail(err) == nil {
+				w.written += int64(len(data))
+				w.bytes += int64(len(data))
+				w.s.added(w.entry, int64(len(data)))
+			}
+		}
+		if w.err != nil {
+			w.dropped++
+			return "", -1
+		}
+		w.packets++
+		return w.path, off
+	}
+	n := len(w.buf)
+	w.buf = w.buf[:n+need]
+	putRecordHeader(w.buf[n:], sec, nsec, len(data), origLen)
+	copy(w.buf[n+RecordHeaderLen:], data)
+	w.packets++
+	return w.path, off
+}
+
+// full reports whether a record of need bytes would take the open file
+// past FileSize (a file holds at least one record).
+func (w *Writer) full(need int) bool {
+	size := w.written + int64(len(w.buf))
+	return w.s.cfg.FileSize > 0 && !w.shared() && size+int64(need) > w.s.cfg.FileSize && size > FileHeaderLen
+}
+
+func putRecordHeader(h []byte, sec, nsec uint32, capLen, origLen int) {
+	binary.LittleEndian.PutUint32(h[0:], sec)
+	binary.LittleEndian.PutUint32(h[4:], nsec)
+	binary.LittleEndian.PutUint32(h[8:], uint32(capLen))
+	binary.LittleEndian.PutUint32(h[12:], uint32(origLen))
+}
+
+// fail records the first error and logs it; it returns err.
+func (w *Writer) fail(err error) error {
+	if err != nil && w.err == nil {
+		w.err = err
+		w.s.cfg.Log(fmt.Sprintf("pcapstore: %v; this worker writes no more packets", err))
+	}
+	return err
+}
+
+// Flush writes the buffered records to the file.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fail(w.flush())
+}
+
+func (w *Writer) flush() error {
+	w.flushed = time.Now()
+	if len(w.buf) == 0 || w.f == nil {
+		return nil
+	}
+	n, err := w.f.Write(w.buf)
+	w.written += int64(n)
+	w.bytes += int64(n)
+	w.s.added(w.entry, int64(n))
+	if err != nil {
+		// keep the file a run of whole records as far as this write went
+		w.buf = w.buf[:0]
+		return fmt.Errorf("writing %s at offset %d: %w", w.path, w.written, err)
+	}
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// closeFile flushes and closes the open file.
+func (w *Writer) closeFile() error {
+	if w.f == nil {
+		return nil
+	}
+	err := w.flush()
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing %s: %w", w.path, cerr)
+	}
+	w.f = nil
+	w.s.closedFile(w.entry)
+	return err
+}
+
+// rotate closes the open file and starts a new one for linkType.
+func (w *Writer) rotate(linkType uint16) error {
+	if err := w.closeFile(); err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if !now.After(w.last) {
+		now = w.last.Add(time.Millisecond)
+	}
+	// a name taken (by an earlier run, or another process): the next
+	// millisecond
+	for range 1000 {
+		path := filepath.Join(w.s.cfg.Dir, w.series+now.Format(timeLayout)+Ext)
+		err := w.openFile(path, linkType, now)
+		if err == nil || !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		now = now.Add(time.Millisecond)
+	}
+	return fmt.Errorf("pcapstore: no free file name in %s", w.s.cfg.Dir)
+}
+
+// openFile creates path (exclusively, except the single file, which is
+// truncated) and buffers its header.
+func (w *Writer) openFile(path string, linkType uint16, start time.Time) error {
+	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if w.shared() {
+		flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := safefile.OpenFile(path, flag)
+	if err != nil {
+		return fmt.Errorf("pcapstore: creating %s: %w", path, err)
+	}
+	w.f, w.path, w.linkType, w.opened, w.last, w.used = f, path, linkType, start, start, true
+	w.written = 0
+	w.entry = &fileEntry{path: path, start: start, open: true}
+	var h [FileHeaderLen]byte
+	binary.LittleEndian.PutUint32(h[0:], Magic)
+	binary.LittleEndian.PutUint16(h[4:], 2)
+	binary.LittleEndian.PutUint16(h[6:], 4)
+	binary.LittleEndian.PutUint32(h[16:], Snaplen)
+	binary.LittleEndian.PutUint32(h[20:], uint32(linkType))
+	w.buf = append(w.buf, h[:]...)
+	w.s.opened(w.entry)
+	return nil
+}
