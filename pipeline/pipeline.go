@@ -12,6 +12,7 @@ import (
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
 	"github.com/espcap/espcap-fast/filter"
+	"github.com/espcap/espcap-fast/pcapstore"
 )
 
 // Sink receives batches with their documents, in capture order, from one
@@ -35,6 +36,10 @@ type Config struct {
 	Warn func(err error)
 	// Flows turns on flow records (nil: packet documents only).
 	Flows *FlowConfig
+	// Store, when set, gets every packet the BPF filter keeps (--write):
+	// file workers write as "file" worker N, live workers as their
+	// interface and ring. Documents then point into the store.
+	Store *pcapstore.Store
 }
 
 // Stats counts what a run did. Fields are updated atomically while it runs.
@@ -206,7 +211,7 @@ func (r *Runner) Run(ctx context.Context, read func(f *Feeder) error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.worker()
+			r.worker(i)
 		}()
 	}
 	writeErr := make(chan error, 1)
@@ -232,8 +237,12 @@ func (r *Runner) Run(ctx context.Context, read func(f *Feeder) error) error {
 	return err
 }
 
-// worker decodes and encodes batches.
-func (r *Runner) worker() {
+// worker decodes and encodes batches; worker n of the run.
+func (r *Runner) worker(n int) {
+	var store *pcapstore.Writer
+	if r.cfg.Store != nil {
+		store = r.cfg.Store.Writer("file", n)
+	}
 	dec := decode.NewDecoder()
 	enc := encode.NewEncoder(r.cfg.Protocols)
 	var bpf *filter.Set
@@ -243,6 +252,9 @@ func (r *Runner) worker() {
 	var meta encode.Meta
 	for b := range r.work {
 		meta.FileName, meta.FileDate = b.src.Name, b.src.Date
+		if store != nil {
+			store.Begin()
+		}
 		for i := range b.recs {
 			rec := &b.recs[i]
 			data := b.data[rec.off : rec.off+rec.n]
@@ -261,6 +273,10 @@ func (r *Runner) worker() {
 					r.Stats.Filtered.Add(1)
 					continue
 				}
+			}
+			if store != nil {
+				// before the document is encoded: it points into the store
+				rec.pcapFile, rec.pcapOff = store.Write(data, rec.origLen, rec.ts, rec.linkType)
 			}
 			p := dec.Decode(data, rec.linkType, rec.origLen)
 			if rec.tsSaturated {
@@ -284,6 +300,9 @@ func (r *Runner) worker() {
 			rec.docEnd = len(b.out)
 			b.out = append(b.out, '\n')
 			rec.malformed = p.Has(decode.FlagMalformed)
+		}
+		if store != nil {
+			store.End()
 		}
 		r.done <- b
 	}
