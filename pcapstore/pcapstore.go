@@ -386,6 +386,9 @@ func (s *Store) opened(e *fileEntry) {
 	s.mu.Lock()
 	s.files = append(s.files, e)
 	s.created++
+	if s.shared == nil {
+		s.total += e.size
+	}
 	if n := len(s.files); n > 1 && s.files[n-2].start.After(e.start) {
 		s.sortFiles()
 	}
@@ -663,16 +666,21 @@ func (w *Writer) openFile(path string, linkType uint16, start time.Time) error {
 	if err != nil {
 		return fmt.Errorf("pcapstore: creating %s: %w", path, err)
 	}
-	w.f, w.path, w.linkType, w.opened, w.last, w.used = f, path, linkType, start, start, true
-	w.written = 0
-	w.entry = &fileEntry{path: path, start: start, open: true}
+	// the header goes to the file at once: a crash before the first flush
+	// leaves a valid capture without packets, not an empty file
 	var h [FileHeaderLen]byte
 	binary.LittleEndian.PutUint32(h[0:], Magic)
 	binary.LittleEndian.PutUint16(h[4:], 2)
 	binary.LittleEndian.PutUint16(h[6:], 4)
 	binary.LittleEndian.PutUint32(h[16:], Snaplen)
 	binary.LittleEndian.PutUint32(h[20:], uint32(linkType))
-	w.buf = append(w.buf, h[:]...)
+	if _, err := f.Write(h[:]); err != nil {
+		f.Close()
+		return fmt.Errorf("pcapstore: writing %s: %w", path, err)
+	}
+	w.f, w.path, w.linkType, w.opened, w.last, w.used = f, path, linkType, start, start, true
+	w.written, w.bytes = FileHeaderLen, w.bytes+FileHeaderLen
+	w.entry = &fileEntry{path: path, start: start, open: true, size: FileHeaderLen}
 	w.s.opened(w.entry)
 	return nil
 }

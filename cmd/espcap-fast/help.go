@@ -36,6 +36,7 @@ Examples:
 			"no-gzip", "no-template", "no-refresh", "retention", "user", "password-file", "api-key-file", "ca-cert", "insecure", "dead-letter",
 			"flush-timeout", "stats-interval"}},
 		{"Spool (between capture and the indexers)", []string{"spool", "spool-max", "spool-mem", "no-spool", "spool-full", "state-dir"}},
+		{"Pcap store (the packets themselves)", []string{"write", "w", "write-size", "write-every", "write-max", "write-min-free"}},
 		{"Decoding", []string{"workers", "engine", "tshark", "protocols"}},
 		{"Output", []string{"q", "v", "n", "version"}},
 	})

@@ -51,6 +51,7 @@ type options struct {
 	list      bool
 	protocols string
 	version   bool
+	write     *writeFlags // --write, -w: the pcap store
 }
 
 func main() {
@@ -86,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	eng := registerEngineFlags(fs)
 	live := registerLiveFlags(fs)
 	flows := registerFlowFlags(fs)
+	o.write = registerWriteFlags(fs)
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decode/encode workers")
 	fs.BoolVar(&o.quiet, "q", false, "no progress or summary on stderr")
 	fs.BoolVar(&o.list, "list", false, "list the network interfaces and exit")
@@ -185,7 +187,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		sink = idx
 	}
 	if eng.engine == "tshark" {
+		if o.write.dir != "" {
+			fmt.Fprintln(stderr, "espcap-fast: --write needs --engine native")
+			return 2
+		}
 		return runTsharkEngine(&o, eng, in, protos, sink, out, idx, prog, stderr)
+	}
+	store, err := o.write.open(prog.warn)
+	if err != nil {
+		if idx != nil {
+			idx.finish(context.Background())
+		}
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
 	}
 	cfg := pipeline.Config{
 		Workers:   o.workers,
@@ -194,6 +208,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Protocols: protos,
 		Warn:      prog.warn,
 		Flows:     flows.config(),
+		Store:     store,
 	}
 	runner, err := pipeline.New(cfg, sink)
 	if err != nil {
@@ -215,6 +230,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	prog.start(&runner.Stats, start)
 	runErr := runner.Run(ctx, func(f *pipeline.Feeder) error { return in.Read(f, prog.warn) })
+	if err := finishStore(store, stderr, o.quiet); runErr == nil {
+		runErr = err
+	}
 	flushErr := out.Flush()
 	prog.stop()
 	prog.summarizeFiles()
