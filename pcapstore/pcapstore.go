@@ -31,7 +31,9 @@
 // The per-packet path (Writer.Write) takes no lock and allocates nothing:
 // a worker brackets each batch of packets with Begin and End, which take
 // the Writer's own mutex, so that the once-a-second flusher can flush an
-// idle worker's buffer.
+// idle worker's buffer. In single-file mode (Config.File, tcpdump -w FILE)
+// every worker shares one Writer, and BeginSeq/EndSeq keep the batches in
+// order.
 package pcapstore
 
 import (
@@ -190,6 +192,7 @@ func Open(cfg Config) (*Store, error) {
 		}
 		s.shared = s.newWriter("", 0)
 		s.shared.series = ""
+		s.shared.turn = sync.NewCond(&s.shared.mu)
 	} else {
 		s.statDir = cfg.Dir
 		if err := safefile.MkdirAll(cfg.Dir); err != nil {
@@ -476,8 +479,10 @@ type Writer struct {
 	opened   time.Time // start of the open file
 	last     time.Time // start time of the previous file
 	flushed  time.Time
-	err      error // the first write error: the Writer writes no more
-	used     bool  // a file was opened (single-file mode opens one only)
+	err      error      // the first write error: the Writer writes no more
+	used     bool       // a file was opened (single-file mode opens one only)
+	nextSeq  uint64     // BeginSeq: the batch whose turn it is
+	turn     *sync.Cond // on mu: nextSeq moved
 	mixed    uint64
 
 	packets uint64
@@ -492,6 +497,27 @@ func (w *Writer) Begin() { w.mu.Lock() }
 
 // End ends a batch of Writes and releases the Writer's lock.
 func (w *Writer) End() { w.mu.Unlock() }
+
+// BeginSeq is Begin for batch seq of a run whose batches are numbered 0,
+// 1, 2, ...: on the single file shared by every worker (Config.File) it
+// waits until batch seq-1 has ended, so that the file holds the batches in
+// order. Every batch number must then be begun once, and ended with EndSeq.
+// On a worker's own Writer it is Begin.
+func (w *Writer) BeginSeq(seq uint64) {
+	w.mu.Lock()
+	for w.shared() && w.nextSeq != seq {
+		w.turn.Wait()
+	}
+}
+
+// EndSeq ends a batch begun with BeginSeq.
+func (w *Writer) EndSeq() {
+	if w.shared() {
+		w.nextSeq++
+		w.turn.Broadcast()
+	}
+	w.mu.Unlock()
+}
 
 // Err returns the write error that stopped the Writer, if any.
 func (w *Writer) Err() error {

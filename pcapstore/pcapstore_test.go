@@ -555,3 +555,31 @@ func BenchmarkWriteBuffer(b *testing.B) {
 	}
 	w.End()
 }
+
+// TestBeginSeq: on the shared single file, batches begun with BeginSeq
+// land in sequence order whatever order the workers come in.
+func TestBeginSeq(t *testing.T) {
+	pk := testpcap.MustLoad(t, pcaps+"seed_test_dns.pcap", 16)
+	path := filepath.Join(t.TempDir(), "out.pcap")
+	s, err := Open(Config{File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := len(pk) - 1; i >= 0; i-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := s.Writer("file", i)
+			w.BeginSeq(uint64(i))
+			defer w.EndSeq()
+			w.Write(pk[i].Data, pk[i].OrigLen, pk[i].Timestamp, pk[i].LinkType)
+		}()
+		time.Sleep(time.Millisecond) // the later batches come first
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	same(t, readFile(t, path), pk)
+}

@@ -50,6 +50,7 @@ type record struct {
 	// with --write the store file the worker wrote it to. "": none.
 	pcapFile string
 	pcapOff  int64
+	filtered bool // the BPF filter dropped the packet (set with --write)
 }
 
 // Batch is a run of packets from one source, and after the workers are done

@@ -199,6 +199,25 @@ type liveWorker struct {
 	tagged *filter.Matcher
 	pkts   [BatchPackets]ring.Packet
 	store  *pcapstore.Writer // --write (nil: none)
+	pos    [BatchPackets]storePos
+}
+
+// storePos is where the store wrote a packet.
+type storePos struct {
+	file string
+	off  int64
+}
+
+// write writes the first n packets of w.pkts, batch seq, to the pcap store
+// before any is decoded (the documents point into the store; a single
+// file shared by the workers gets the batches in order).
+func (w *liveWorker) write(seq uint64, n int) {
+	w.store.BeginSeq(seq)
+	defer w.store.EndSeq()
+	for i := range n {
+		p := &w.pkts[i]
+		w.pos[i].file, w.pos[i].off = w.store.Write(p.Data, p.Len, p.Timestamp, w.lt)
+	}
 }
 
 // block decodes and encodes a block's packets into batches of at most
@@ -231,7 +250,7 @@ func (w *liveWorker) block(blk *ring.Block) {
 		l.number += uint64(n)
 		l.claimMu.Unlock()
 		if w.store != nil {
-			w.store.Begin()
+			w.write(b.seq, n)
 		}
 		for i := range n {
 			number++
@@ -241,8 +260,7 @@ func (w *liveWorker) block(blk *ring.Block) {
 			}
 			rec := record{n: len(p.Data), origLen: p.Len, ts: p.Timestamp, number: number, linkType: w.lt}
 			if w.store != nil {
-				// before the document is encoded: it points into the store
-				rec.pcapFile, rec.pcapOff = w.store.Write(p.Data, p.Len, p.Timestamp, w.lt)
+				rec.pcapFile, rec.pcapOff = w.pos[i].file, w.pos[i].off
 			}
 			dp := w.dec.Decode(p.Data, w.lt, p.Len)
 			w.meta.Timestamp = p.Timestamp
@@ -253,9 +271,6 @@ func (w *liveWorker) block(blk *ring.Block) {
 			rec.docEnd, rec.malformed = len(b.out), dp.Has(decode.FlagMalformed)
 			b.recs = append(b.recs, rec)
 			b.out = append(b.out, '\n')
-		}
-		if w.store != nil {
-			w.store.End()
 		}
 		r.Stats.Packets.Add(uint64(len(b.recs)))
 		r.done <- b

@@ -253,7 +253,7 @@ func (r *Runner) worker(n int) {
 	for b := range r.work {
 		meta.FileName, meta.FileDate = b.src.Name, b.src.Date
 		if store != nil {
-			store.Begin()
+			r.store(store, bpf, b)
 		}
 		for i := range b.recs {
 			rec := &b.recs[i]
@@ -264,19 +264,8 @@ func (r *Runner) worker(n int) {
 				next := &b.recs[i+1]
 				decode.Prefetch(b.data[next.off : next.off+next.n])
 			}
-			if bpf != nil {
-				ok, err := bpf.Match(int(rec.linkType), data, rec.origLen)
-				if err != nil && b.failed == nil {
-					b.failed = err
-				}
-				if !ok {
-					r.Stats.Filtered.Add(1)
-					continue
-				}
-			}
-			if store != nil {
-				// before the document is encoded: it points into the store
-				rec.pcapFile, rec.pcapOff = store.Write(data, rec.origLen, rec.ts, rec.linkType)
+			if rec.filtered || store == nil && !r.keep(bpf, b, rec, data) {
+				continue
 			}
 			p := dec.Decode(data, rec.linkType, rec.origLen)
 			if rec.tsSaturated {
@@ -301,10 +290,42 @@ func (r *Runner) worker(n int) {
 			b.out = append(b.out, '\n')
 			rec.malformed = p.Has(decode.FlagMalformed)
 		}
-		if store != nil {
-			store.End()
-		}
 		r.done <- b
+	}
+}
+
+// keep applies the BPF filter (nil: none) to a packet of b: false when the
+// filter drops it (counted) or fails (b.failed).
+func (r *Runner) keep(bpf *filter.Set, b *Batch, rec *record, data []byte) bool {
+	if bpf == nil {
+		return true
+	}
+	ok, err := bpf.Match(int(rec.linkType), data, rec.origLen)
+	if err != nil && b.failed == nil {
+		b.failed = err
+	}
+	if !ok {
+		r.Stats.Filtered.Add(1)
+	}
+	return ok
+}
+
+// store writes the packets of b that the filter keeps to the pcap store
+// (--write), and marks the others filtered, before any is decoded: the
+// documents point into the store, and a single file shared by the workers
+// (-w FILE) gets the batches in order while the workers decode in
+// parallel.
+func (r *Runner) store(w *pcapstore.Writer, bpf *filter.Set, b *Batch) {
+	w.BeginSeq(b.seq)
+	defer w.EndSeq()
+	for i := range b.recs {
+		rec := &b.recs[i]
+		data := b.data[rec.off : rec.off+rec.n]
+		if !r.keep(bpf, b, rec, data) {
+			rec.filtered = true
+			continue
+		}
+		rec.pcapFile, rec.pcapOff = w.Write(data, rec.origLen, rec.ts, rec.linkType)
 	}
 }
 

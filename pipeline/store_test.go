@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/espcap/espcap-fast/capfile"
+	"github.com/espcap/espcap-fast/internal/testpcap"
 	"github.com/espcap/espcap-fast/pcapstore"
 )
 
@@ -143,5 +146,53 @@ func TestStorePositions(t *testing.T) {
 				t.Error("the filter dropped nothing: the test proves nothing")
 			}
 		})
+	}
+}
+
+// TestStoreSingleFileOrder: a single store file shared by several workers
+// (-w FILE.pcap) holds the packets in input order, every Ethernet capture
+// one after the other, though the workers decode batches in parallel.
+func TestStoreSingleFileOrder(t *testing.T) {
+	all, err := testpcap.Load("../testdata/pcaps/*", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the captures of one link type (a single file holds one)
+	var files []string
+	var want []testpcap.Packet
+	for i := 0; i < len(all); {
+		j, eth := i, true
+		for ; j < len(all) && all[j].File == all[i].File; j++ {
+			eth = eth && all[j].LinkType == 1
+		}
+		if eth {
+			files = append(files, all[i].File)
+			want = append(want, all[i:j]...)
+		}
+		i = j
+	}
+	if len(want) < 4*BatchPackets {
+		t.Fatalf("%d Ethernet packets: too few batches to test the order", len(want))
+	}
+	path := filepath.Join(t.TempDir(), "out.pcap")
+	st, err := pcapstore.Open(pcapstore.Config{File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runFiles(t, context.Background(), Config{Workers: 4, Store: st}, &positionSink{}, files); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs := readStore(t, []string{path})[path]
+	offs := slices.Sorted(maps.Keys(recs))
+	if len(offs) != len(want) {
+		t.Fatalf("%d records, want %d", len(offs), len(want))
+	}
+	for i, off := range offs {
+		if r := recs[off]; !bytes.Equal(r.Data, want[i].Data) || r.Timestamp != want[i].Timestamp {
+			t.Fatalf("record %d (offset %d) is not packet %d of %s", i, off, want[i].Number, want[i].File)
+		}
 	}
 }

@@ -223,10 +223,11 @@ func TestWriteImport(t *testing.T) {
 	t.Run("-w FILE.pcap", func(t *testing.T) {
 		want := testpcap.MustLoad(t, sample, 0)
 		out := filepath.Join(t.TempDir(), "out.pcap")
-		if _, errs, code := espcap(t, "-q", "-r", sample, "-w", out, "--workers", "1"); code != 0 {
+		if _, errs, code := espcap(t, "-q", "-r", sample, "-w", out, "--workers", "2"); code != 0 {
 			t.Fatalf("exit %d: %s", code, errs)
 		}
 		got := readStoreFile(t, out, false)
+		// in input order, though two workers decode
 		checkSubsequence(t, out, got, want, true)
 		if len(got) != len(want) || tsharkReads(t, tshark, out, false) != len(want) {
 			t.Errorf("%d packets, want %d", len(got), len(want))
