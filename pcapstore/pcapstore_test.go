@@ -583,3 +583,41 @@ func TestBeginSeq(t *testing.T) {
 	}
 	same(t, readFile(t, path), pk)
 }
+
+// TestEvery: a file older than Config.Every is closed by the flusher
+// even when no packet comes, and the next packet starts a new file.
+func TestEvery(t *testing.T) {
+	pk := testpcap.MustLoad(t, pcaps+"seed_test_dns.pcap", 2)
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir, Host: "h", Every: 30 * time.Millisecond, FlushEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Writer("file", 0)
+	w.Begin()
+	first, _ := w.Write(pk[0].Data, pk[0].OrigLen, pk[0].Timestamp, pk[0].LinkType)
+	w.End()
+	for i := 0; ; i++ {
+		w.Begin()
+		closed := w.f == nil
+		w.End()
+		if closed {
+			break
+		}
+		if i == 1000 {
+			t.Fatal("the old file was never closed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	w.Begin()
+	second, _ := w.Write(pk[1].Data, pk[1].OrigLen, pk[1].Timestamp, pk[1].LinkType)
+	w.End()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if second == first {
+		t.Fatalf("one file after --write-every: %s", first)
+	}
+	same(t, readFile(t, first), pk[:1])
+	same(t, readFile(t, second), pk[1:2])
+}

@@ -135,6 +135,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
+	if eng.engine == "tshark" && o.write.dir != "" {
+		fmt.Fprintln(stderr, "espcap-fast: --write needs --engine native")
+		return 2
+	}
 	if err := flows.validate(eng.engine, es, len(o.nics) > 0); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
@@ -187,10 +191,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		sink = idx
 	}
 	if eng.engine == "tshark" {
-		if o.write.dir != "" {
-			fmt.Fprintln(stderr, "espcap-fast: --write needs --engine native")
-			return 2
-		}
 		return runTsharkEngine(&o, eng, in, protos, sink, out, idx, prog, stderr)
 	}
 	store, err := o.write.open(prog.warn)

@@ -378,3 +378,18 @@ func TestWriteLive(t *testing.T) {
 		t.Errorf("kernel %d packets, %d dropped; store %d packets in %d files; replayed %d", k, d, total, files, len(want))
 	}
 }
+
+// TestWriteNeedsNative: --write with --engine tshark is a usage error,
+// for files and live capture, before anything is captured or written.
+func TestWriteNeedsNative(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	for _, src := range [][]string{{"-r", sample}, {"-i", "lo"}} {
+		_, errs, code := espcap(t, append(src, "--engine", "tshark", "--write", dir)...)
+		if code != 2 || !strings.Contains(errs, "--write needs --engine native") {
+			t.Errorf("%v: exit %d: %s", src, code, errs)
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the store directory was made: %v", err)
+	}
+}
