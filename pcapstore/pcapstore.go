@@ -4,7 +4,8 @@
 // second, and when the file is rotated or closed.
 //
 // Files are pcap with nanosecond timestamps (magic a1b23c4d), snapshot
-// length 262144. A file holds one link type: when a Writer sees a packet of
+// length 262144 (a longer packet, from a file with a larger snapshot
+// length, is cut to it; its original length is kept). A file holds one link type: when a Writer sees a packet of
 // another link type than its open file's, it closes that file and starts a
 // new one (a capture that alternates link types gets a file per run of
 // packets of one type).
@@ -21,12 +22,16 @@
 // store holds more than Config.MaxBytes or the file system has less free
 // space than the floor; each deletion is logged with the file name.
 //
+// Each Writer has four buffers: the worker fills one while a goroutine of
+// the Writer's own writes the full ones and closes rotated files, in order,
+// so that the worker waits on the disk only when all four are in flight.
+//
 // Crash safety: records are only ever appended whole, so a closed file is
 // complete and valid, and the open one is readable up to its last whole
-// record. What a crash loses is what was still in the buffer: at most the
-// last second of packets (or one buffer, 1 MiB). A kill in the middle of a
-// write system call can leave a partial last record, which readers report
-// as a file cut short after the whole records.
+// record. What a crash loses is what was still in the buffers: the last
+// second of packets at most (at most four buffers, 4 MiB, a worker). A kill
+// in the middle of a write system call can leave a partial last record,
+// which readers report as a file cut short after the whole records.
 //
 // The per-packet path (Writer.Write) takes no lock and allocates nothing:
 // a worker brackets each batch of packets with Begin and End, which take
@@ -45,6 +50,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -300,7 +306,13 @@ func (s *Store) Writer(label string, worker int) *Writer {
 
 func (s *Store) newWriter(label string, worker int) *Writer {
 	w := &Writer{s: s, series: fmt.Sprintf("%s-%s-%s-w%d-", s.cfg.Prefix, s.cfg.Host, sanitize(label), worker),
-		buf: make([]byte, 0, max(s.cfg.BufSize, 2*(RecordHeaderLen+Snaplen)))}
+		q: make(chan chunk, ioBuffers+2), free: make(chan []byte, ioBuffers), ioDone: make(chan struct{})}
+	size := max(s.cfg.BufSize, 2*(RecordHeaderLen+Snaplen))
+	w.buf = make([]byte, 0, size)
+	for range ioBuffers - 1 {
+		w.free <- make([]byte, 0, size)
+	}
+	go w.io()
 	s.writers = append(s.writers, w)
 	return w
 }
@@ -313,9 +325,10 @@ func (s *Store) Stats() Stats {
 	s.mu.Unlock()
 	for _, w := range ws {
 		w.mu.Lock()
-		st.Packets += w.packets
-		st.Bytes += w.bytes + int64(len(w.buf))
-		st.Dropped += w.dropped
+		lost := w.lost.Load()
+		st.Packets += w.packets - lost
+		st.Bytes += w.bytes.Load() + int64(len(w.buf))
+		st.Dropped += w.dropped + lost
 		w.mu.Unlock()
 	}
 	return st
@@ -345,8 +358,11 @@ func (s *Store) Close() error {
 	}
 	for _, w := range ws {
 		w.mu.Lock()
-		if err := w.closeFile(); err != nil && first == nil {
-			first = err
+		w.fail(w.closeFile())
+		close(w.q)
+		<-w.ioDone
+		if e := w.ioErr.Load(); e != nil {
+			w.fail(*e)
 		}
 		if w.err != nil && first == nil {
 			first = w.err
@@ -473,8 +489,9 @@ type Writer struct {
 	f        *os.File
 	entry    *fileEntry
 	path     string
-	buf      []byte // records not yet written
-	written  int64  // bytes of the file already written (offset of buf[0])
+	buf      []byte // records not yet handed to the I/O goroutine
+	recs     uint64 // records in buf
+	written  int64  // bytes of the file handed to the I/O goroutine (offset of buf[0])
 	linkType uint16
 	opened   time.Time // start of the open file
 	last     time.Time // start time of the previous file
@@ -485,9 +502,67 @@ type Writer struct {
 	turn     *sync.Cond // on mu: nextSeq moved
 	mixed    uint64
 
-	packets uint64
-	bytes   int64
-	dropped uint64
+	packets uint64 // records taken
+	dropped uint64 // packets not taken after an error
+
+	// the I/O goroutine: writes and closes the files in the order the
+	// worker hands them over, and returns the buffers
+	q      chan chunk
+	free   chan []byte
+	ioDone chan struct{}
+	ioErr  atomic.Pointer[error] // its first error
+	bytes  atomic.Int64          // bytes written to files
+	lost   atomic.Uint64         // records taken but not written (error)
+}
+
+// ioBuffers is the number of buffers of a Writer: one filled by the
+// worker, the others written by the I/O goroutine, so that a slow disk
+// holds the worker only when all are in flight.
+const ioBuffers = 4
+
+// chunk is the I/O goroutine's work: a buffer to write, a file to close,
+// or a request to report.
+type chunk struct {
+	f     *os.File
+	entry *fileEntry
+	path  string
+	off   int64 // file offset of b
+	b     []byte
+	recs  uint64
+	close bool
+	sync  chan error
+}
+
+// io is the I/O goroutine of a Writer.
+func (w *Writer) io() {
+	defer close(w.ioDone)
+	var failed error
+	for c := range w.q {
+		switch {
+		case c.sync != nil:
+			c.sync <- failed
+		case c.close:
+			if err := c.f.Close(); err != nil && failed == nil {
+				failed = fmt.Errorf("closing %s: %w", c.path, err)
+				w.ioErr.Store(&failed)
+			}
+			w.s.closedFile(c.entry)
+		default:
+			if failed == nil {
+				n, err := c.f.Write(c.b)
+				w.bytes.Add(int64(n))
+				w.s.added(c.entry, int64(n))
+				if err != nil {
+					failed = fmt.Errorf("writing %s at offset %d: %w", c.path, c.off+int64(n), err)
+					w.ioErr.Store(&failed)
+				}
+			}
+			if failed != nil {
+				w.lost.Add(c.recs)
+			}
+			w.free <- c.b[:0]
+		}
+	}
 }
 
 func (w *Writer) shared() bool { return w.series == "" }
@@ -532,6 +607,12 @@ func (w *Writer) Err() error {
 // once) packets are counted as dropped and Write returns "", -1. Write
 // must be called between Begin and End.
 func (w *Writer) Write(data []byte, origLen int, ts int64, linkType uint16) (file string, off int64) {
+	if len(data) > Snaplen {
+		// from a file with a larger snapshot length: cut as a capture
+		// would, so that readers keep to their limits (origLen says how
+		// long it was)
+		data = data[:Snaplen]
+	}
 	need := RecordHeaderLen + len(data)
 	if w.f == nil || linkType != w.linkType || w.full(need) {
 		switch {
@@ -570,30 +651,12 @@ func (w *Writer) Write(data []byte, origLen int, ts int64, linkType uint16) (fil
 			sec, nsec = uint32(s), uint32(ts%1e9)
 		}
 	}
-	if need > cap(w.buf) {
-		// larger than the buffer (only from files with huge records)
-		var h [RecordHeaderLen]byte
-		putRecordHeader(h[:], sec, nsec, len(data), origLen)
-		w.buf = append(w.buf, h[:]...)
-		if w.fail(w.flush()) == nil {
-			if _, err := w.f.Write(data); w.fail(err) == nil {
-				w.written += int64(len(data))
-				w.bytes += int64(len(data))
-				w.s.added(w.entry, int64(len(data)))
-			}
-		}
-		if w.err != nil {
-			w.dropped++
-			return "", -1
-		}
-		w.packets++
-		return w.path, off
-	}
 	n := len(w.buf)
 	w.buf = w.buf[:n+need]
 	putRecordHeader(w.buf[n:], sec, nsec, len(data), origLen)
 	copy(w.buf[n+RecordHeaderLen:], data)
 	w.packets++
+	w.recs++
 	return w.path, off
 }
 
@@ -620,42 +683,48 @@ func (w *Writer) fail(err error) error {
 	return err
 }
 
-// Flush writes the buffered records to the file.
+// Flush writes the buffered records to the file and waits until they
+// are written.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.fail(w.flush())
+	if err := w.fail(w.flush()); err != nil {
+		return err
+	}
+	ch := make(chan error, 1)
+	w.q <- chunk{sync: ch}
+	return w.fail(<-ch)
 }
 
+// flush hands the buffer to the I/O goroutine and takes an empty one
+// (waiting while all are in flight: a disk slower than the traffic holds
+// the worker). It returns the I/O goroutine's error, if any.
 func (w *Writer) flush() error {
 	w.flushed = time.Now()
+	if e := w.ioErr.Load(); e != nil {
+		// the records buffered will not be written either
+		w.lost.Add(w.recs)
+		w.buf, w.recs = w.buf[:0], 0
+		return *e
+	}
 	if len(w.buf) == 0 || w.f == nil {
 		return nil
 	}
-	n, err := w.f.Write(w.buf)
-	w.written += int64(n)
-	w.bytes += int64(n)
-	w.s.added(w.entry, int64(n))
-	if err != nil {
-		// keep the file a run of whole records as far as this write went
-		w.buf = w.buf[:0]
-		return fmt.Errorf("writing %s at offset %d: %w", w.path, w.written, err)
-	}
-	w.buf = w.buf[:0]
+	w.q <- chunk{f: w.f, entry: w.entry, path: w.path, off: w.written, b: w.buf, recs: w.recs}
+	w.written += int64(len(w.buf))
+	w.buf, w.recs = <-w.free, 0
 	return nil
 }
 
-// closeFile flushes and closes the open file.
+// closeFile flushes the open file and has the I/O goroutine close it
+// after its last buffer.
 func (w *Writer) closeFile() error {
 	if w.f == nil {
 		return nil
 	}
 	err := w.flush()
-	if cerr := w.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("closing %s: %w", w.path, cerr)
-	}
+	w.q <- chunk{f: w.f, entry: w.entry, path: w.path, close: true}
 	w.f = nil
-	w.s.closedFile(w.entry)
 	return err
 }
 
@@ -705,7 +774,8 @@ func (w *Writer) openFile(path string, linkType uint16, start time.Time) error {
 		return fmt.Errorf("pcapstore: writing %s: %w", path, err)
 	}
 	w.f, w.path, w.linkType, w.opened, w.last, w.used = f, path, linkType, start, start, true
-	w.written, w.bytes = FileHeaderLen, w.bytes+FileHeaderLen
+	w.written = FileHeaderLen
+	w.bytes.Add(FileHeaderLen)
 	w.entry = &fileEntry{path: path, start: start, open: true, size: FileHeaderLen}
 	w.s.opened(w.entry)
 	return nil

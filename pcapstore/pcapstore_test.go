@@ -488,7 +488,8 @@ func TestWriteError(t *testing.T) {
 	f, off := w.Write(pk[1].Data, pk[1].OrigLen, pk[1].Timestamp, pk[1].LinkType)
 	w.End()
 	s.Close()
-	if f != "" || off != -1 || s.Stats().Dropped != 1 || strings.Count(l.all(), "writes no more") != 1 {
+	// dropped: the packet whose write failed and the one after
+	if st := s.Stats(); f != "" || off != -1 || st.Dropped != 2 || st.Packets != 0 || strings.Count(l.all(), "writes no more") != 1 {
 		t.Errorf("after the error: %q %d, %+v, log %s", f, off, s.Stats(), l.all())
 	}
 }
@@ -620,4 +621,36 @@ func TestEvery(t *testing.T) {
 	}
 	same(t, readFile(t, first), pk[:1])
 	same(t, readFile(t, second), pk[1:2])
+}
+
+// TestHugeRecord: a packet longer than the snapshot length (from a file
+// with a larger one) is cut to it, its original length kept, between the
+// records around it; capfile and tshark read the file.
+func TestHugeRecord(t *testing.T) {
+	tshark := need.Tshark(t)
+	pk := testpcap.MustLoad(t, pcaps+"seed_test_dns.pcap", 2)
+	huge := bytes.Repeat([]byte{0xa5}, 3<<20)
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir, Host: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Writer("file", 0)
+	w.Begin()
+	w.Write(pk[0].Data, pk[0].OrigLen, pk[0].Timestamp, pk[0].LinkType)
+	w.Write(huge, len(huge)+10, pk[0].Timestamp+1, pk[0].LinkType)
+	w.Write(pk[1].Data, pk[1].OrigLen, pk[1].Timestamp, pk[1].LinkType)
+	w.End()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f := storeFiles(t, dir)[0]
+	got := readFile(t, f)
+	if len(got) != 3 || !bytes.Equal(got[1].data, huge[:Snaplen]) || got[1].origLen != len(huge)+10 {
+		t.Fatalf("%d records; the huge one: %d bytes, orig %d", len(got), len(got[1].data), got[1].origLen)
+	}
+	same(t, []stored{got[0], got[2]}, pk)
+	if n := tsharkCount(t, tshark, f); n != 3 {
+		t.Errorf("tshark: %d frames", n)
+	}
 }
