@@ -120,7 +120,7 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 	}
 
 	prog := newProgress(stderr, o.quiet)
-	store, err := o.write.open(prog.warn)
+	store, err := o.write.open(prog.warn, nil)
 	if err != nil {
 		return fail(2, "%v", err)
 	}

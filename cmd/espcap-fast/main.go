@@ -193,7 +193,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if eng.engine == "tshark" {
 		return runTsharkEngine(&o, eng, in, protos, sink, out, idx, prog, stderr)
 	}
-	store, err := o.write.open(prog.warn)
+	store, err := o.write.open(prog.warn, in.Paths)
 	if err != nil {
 		if idx != nil {
 			idx.finish(context.Background())

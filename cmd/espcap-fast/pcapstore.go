@@ -111,10 +111,15 @@ func (w *writeFlags) storeConfig() (cfg pcapstore.Config, ok bool, err error) {
 }
 
 // open opens the store (nil, nil without --write); deletions and write
-// errors are reported through warn, always (also with -q).
-func (w *writeFlags) open(warn func(error)) (*pcapstore.Store, error) {
+// errors are reported through warn, always (also with -q). inputs are the
+// capture files the run reads: the store may neither truncate one (-w
+// FILE) nor hold one (its retention would delete it).
+func (w *writeFlags) open(warn func(error), inputs []string) (*pcapstore.Store, error) {
 	cfg, ok, err := w.storeConfig()
 	if !ok || err != nil {
+		return nil, err
+	}
+	if err := notInput(cfg, inputs); err != nil {
 		return nil, err
 	}
 	cfg.Log = func(msg string) { warn(errors.New(msg)) }
@@ -125,7 +130,29 @@ func (w *writeFlags) open(warn func(error)) (*pcapstore.Store, error) {
 	return st, nil
 }
 
-// finish closes the store and prints what it wrote (unless -q and all
+// notInput checks that the store's file or directory is not an input's.
+func notInput(cfg pcapstore.Config, inputs []string) error {
+	target, what := cfg.Dir, "directory"
+	if cfg.File != "" {
+		target, what = cfg.File, "file"
+	}
+	tfi, err := os.Stat(target)
+	if err != nil {
+		return nil // not there yet: no input is it
+	}
+	for _, in := range inputs {
+		p := in
+		if cfg.File == "" {
+			p = filepath.Dir(in)
+		}
+		if fi, err := os.Stat(p); err == nil && os.SameFile(fi, tfi) {
+			return fmt.Errorf("--write %s: %s is also read (%s): use another %s", target, what, in, what)
+		}
+	}
+	return nil
+}
+
+// finishStore closes the store and prints what it wrote (unless -q and all
 // went well). It returns an error when packets could not be written.
 func finishStore(st *pcapstore.Store, stderr io.Writer, quiet bool) error {
 	if st == nil {

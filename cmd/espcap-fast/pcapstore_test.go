@@ -393,3 +393,31 @@ func TestWriteNeedsNative(t *testing.T) {
 		t.Errorf("the store directory was made: %v", err)
 	}
 }
+
+// TestWriteNotInput: the store may not truncate an input file (-w FILE)
+// nor hold one (retention would delete it); nothing is written then.
+func TestWriteNotInput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.pcap")
+	b, err := os.ReadFile(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(in, b, 0o600)
+	for _, args := range [][]string{
+		{"-r", in, "-w", in},
+		{"-r", in, "--write", dir},
+		{"--dir", dir, "--write", dir + "/"},
+	} {
+		_, errs, code := espcap(t, args...)
+		if code != 2 || !strings.Contains(errs, "is also read") {
+			t.Errorf("%v: exit %d: %s", args, code, errs)
+		}
+	}
+	if got, _ := os.ReadFile(in); !bytes.Equal(got, b) {
+		t.Error("the input was changed")
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 1 {
+		t.Errorf("files in the directory: %v", files)
+	}
+}
