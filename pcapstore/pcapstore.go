@@ -167,6 +167,17 @@ func Open(cfg Config) (*Store, error) {
 	if (cfg.Dir == "") == (cfg.File == "") {
 		return nil, errors.New("pcapstore: give a directory or a file")
 	}
+	// absolute: the positions handed out are read back (export) from
+	// anywhere
+	for _, p := range []*string{&cfg.Dir, &cfg.File} {
+		if *p != "" {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return nil, fmt.Errorf("pcapstore: %w", err)
+			}
+			*p = abs
+		}
+	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = Prefix
 	}
@@ -602,8 +613,9 @@ func (w *Writer) Err() error {
 }
 
 // Write appends one packet: its captured bytes, length on the wire, time
-// (Unix ns) and LINKTYPE_* value. It returns the file the packet is in and
-// the byte offset of its record header there. After a write error (logged
+// (Unix ns) and LINKTYPE_* value. It returns the file the packet is in (an
+// absolute path, one string for all the packets of a file) and the byte
+// offset of its record header there. After a write error (logged
 // once) packets are counted as dropped and Write returns "", -1. Write
 // must be called between Begin and End.
 func (w *Writer) Write(data []byte, origLen int, ts int64, linkType uint16) (file string, off int64) {

@@ -654,3 +654,30 @@ func TestHugeRecord(t *testing.T) {
 		t.Errorf("tshark: %d frames", n)
 	}
 }
+
+// TestAbsolute: a relative directory or file gives absolute positions, so
+// that export finds the packets from any working directory.
+func TestAbsolute(t *testing.T) {
+	pk := testpcap.MustLoad(t, pcaps+"seed_test_dns.pcap", 1)
+	abs, err := filepath.Abs(pcaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk[0].File = abs
+	t.Chdir(t.TempDir())
+	for _, cfg := range []Config{{Dir: "store", Host: "h"}, {File: "out.pcap"}} {
+		s, err := Open(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := s.Writer("file", 0)
+		w.Begin()
+		f, _ := w.Write(pk[0].Data, pk[0].OrigLen, pk[0].Timestamp, pk[0].LinkType)
+		w.End()
+		s.Close()
+		if !filepath.IsAbs(f) {
+			t.Errorf("%+v: position in %s", cfg, f)
+		}
+		same(t, readFile(t, f), pk)
+	}
+}

@@ -325,7 +325,10 @@ func (r *Runner) store(w *pcapstore.Writer, bpf *filter.Set, b *Batch) {
 			rec.filtered = true
 			continue
 		}
-		rec.pcapFile, rec.pcapOff = w.Write(data, rec.origLen, rec.ts, rec.linkType)
+		// (not written, after a write error: the source position stays)
+		if f, off := w.Write(data, rec.origLen, rec.ts, rec.linkType); f != "" {
+			rec.pcapFile, rec.pcapOff = f, off
+		}
 	}
 }
 
