@@ -346,8 +346,12 @@ func (s *Store) Stats() Stats {
 }
 
 // Close flushes and closes every Writer's file and stops the flusher. The
-// Writers must not be used any more.
+// Writers must not be used any more. Closing again, or a nil Store, does
+// nothing.
 func (s *Store) Close() error {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

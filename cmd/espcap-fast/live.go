@@ -124,6 +124,7 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 	if err != nil {
 		return fail(2, "%v", err)
 	}
+	defer store.Close() // on early returns; finishStore closes it first
 	if bs := lf.blockSize; bs > 0 && lf.snaplen > ring.MaxFrameLen(bs) {
 		// the kernel cuts frames to what a block holds, whatever the
 		// snapshot length

@@ -201,6 +201,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
+	defer store.Close() // on early returns; finishStore closes it first
 	cfg := pipeline.Config{
 		Workers:   o.workers,
 		Count:     o.count,
