@@ -253,7 +253,7 @@ func (r *Runner) worker(n int) {
 	for b := range r.work {
 		meta.FileName, meta.FileDate = b.src.Name, b.src.Date
 		if store != nil {
-			r.store(store, bpf, b)
+			r.writeStore(store, bpf, b)
 		}
 		for i := range b.recs {
 			rec := &b.recs[i]
@@ -310,12 +310,12 @@ func (r *Runner) keep(bpf *filter.Set, b *Batch, rec *record, data []byte) bool 
 	return ok
 }
 
-// store writes the packets of b that the filter keeps to the pcap store
+// writeStore writes the packets of b that the filter keeps to the pcap store
 // (--write), and marks the others filtered, before any is decoded: the
 // documents point into the store, and a single file shared by the workers
 // (-w FILE) gets the batches in order while the workers decode in
 // parallel.
-func (r *Runner) store(w *pcapstore.Writer, bpf *filter.Set, b *Batch) {
+func (r *Runner) writeStore(w *pcapstore.Writer, bpf *filter.Set, b *Batch) {
 	w.BeginSeq(b.seq)
 	defer w.EndSeq()
 	for i := range b.recs {
