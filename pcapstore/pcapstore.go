@@ -5,10 +5,10 @@
 //
 // Files are pcap with nanosecond timestamps (magic a1b23c4d), snapshot
 // length 262144 (a longer packet, from a file with a larger snapshot
-// length, is cut to it; its original length is kept). A file holds one link type: when a Writer sees a packet of
-// another link type than its open file's, it closes that file and starts a
-// new one (a capture that alternates link types gets a file per run of
-// packets of one type).
+// length, is cut to it; its original length is kept). A file holds one
+// link type: a Writer keeps a file open per link type it sees (usually one;
+// at most 8, the oldest is closed for a ninth), so that a capture
+// alternating link types does not make a file per run of packets.
 //
 // File names carry the host, the interface (or "file" for imports), the
 // worker and the start time, so that they sort by time within a series:
@@ -317,11 +317,10 @@ func (s *Store) Writer(label string, worker int) *Writer {
 
 func (s *Store) newWriter(label string, worker int) *Writer {
 	w := &Writer{s: s, series: fmt.Sprintf("%s-%s-%s-w%d-", s.cfg.Prefix, s.cfg.Host, sanitize(label), worker),
-		q: make(chan chunk, ioBuffers+2), free: make(chan []byte, ioBuffers), ioDone: make(chan struct{})}
-	size := max(s.cfg.BufSize, 2*(RecordHeaderLen+Snaplen))
-	w.buf = make([]byte, 0, size)
-	for range ioBuffers - 1 {
-		w.free <- make([]byte, 0, size)
+		q: make(chan chunk, ioBuffers+2), free: make(chan []byte, ioBuffers+maxOpen), ioDone: make(chan struct{}),
+		bufSize: max(s.cfg.BufSize, 2*(RecordHeaderLen+Snaplen))}
+	for range ioBuffers {
+		w.free <- make([]byte, 0, w.bufSize)
 	}
 	go w.io()
 	s.writers = append(s.writers, w)
@@ -338,7 +337,10 @@ func (s *Store) Stats() Stats {
 		w.mu.Lock()
 		lost := w.lost.Load()
 		st.Packets += w.packets - lost
-		st.Bytes += w.bytes.Load() + int64(len(w.buf))
+		st.Bytes += w.bytes.Load()
+		for _, o := range w.outs {
+			st.Bytes += int64(len(o.buf))
+		}
 		st.Dropped += w.dropped + lost
 		w.mu.Unlock()
 	}
@@ -367,13 +369,14 @@ func (s *Store) Close() error {
 		w.mu.Lock()
 		if !w.used {
 			// no packet: still an (empty) capture file, as tcpdump -w leaves
-			w.fail(w.openFile(s.cfg.File, 1, time.Now().UTC()))
+			_, err := w.newOut(s.cfg.File, 1, time.Now().UTC())
+			w.fail(err)
 		}
 		w.mu.Unlock()
 	}
 	for _, w := range ws {
 		w.mu.Lock()
-		w.fail(w.closeFile())
+		w.fail(w.closeAll())
 		close(w.q)
 		<-w.ioDone
 		if e := w.ioErr.Load(); e != nil {
@@ -403,10 +406,12 @@ func (s *Store) flusher() {
 			s.mu.Unlock()
 			for _, w := range ws {
 				w.mu.Lock()
-				if w.f != nil && s.cfg.Every > 0 && !w.shared() && now.Sub(w.opened) >= s.cfg.Every {
-					w.fail(w.closeFile())
-				} else if len(w.buf) > 0 && now.Sub(w.flushed) >= s.cfg.FlushEvery/2 {
-					w.fail(w.flush())
+				for _, o := range slices.Clone(w.outs) {
+					if s.cfg.Every > 0 && !w.shared() && now.Sub(o.opened) >= s.cfg.Every {
+						w.fail(w.closeOut(o))
+					} else if len(o.buf) > 0 && now.Sub(o.flushed) >= s.cfg.FlushEvery/2 {
+						w.fail(w.flush(o))
+					}
 				}
 				w.mu.Unlock()
 			}
@@ -495,27 +500,22 @@ func (s *Store) lowSpace() bool {
 	return int64(st.Bavail)*st.Bsize < floor
 }
 
-// Writer appends one worker's packets to its current file.
+// Writer appends one worker's packets to its files: one open file per
+// link type (usually one).
 type Writer struct {
 	s      *Store
 	series string // file name up to the start time
 
-	mu       sync.Mutex // held by the worker from Begin to End, and by the flusher
-	f        *os.File
-	entry    *fileEntry
-	path     string
-	buf      []byte // records not yet handed to the I/O goroutine
-	recs     uint64 // records in buf
-	written  int64  // bytes of the file handed to the I/O goroutine (offset of buf[0])
-	linkType uint16
-	opened   time.Time // start of the open file
-	last     time.Time // start time of the previous file
-	flushed  time.Time
-	err      error      // the first write error: the Writer writes no more
-	used     bool       // a file was opened (single-file mode opens one only)
-	nextSeq  uint64     // BeginSeq: the batch whose turn it is
-	turn     *sync.Cond // on mu: nextSeq moved
-	mixed    uint64
+	mu      sync.Mutex // held by the worker from Begin to End, and by the flusher
+	outs    []*out     // the open files, oldest first
+	cur     *out       // the file of the last packet
+	bufSize int
+	last    time.Time  // start time of the newest file
+	err     error      // the first write error: the Writer writes no more
+	used    bool       // a file was opened (single-file mode opens one only)
+	nextSeq uint64     // BeginSeq: the batch whose turn it is
+	turn    *sync.Cond // on mu: nextSeq moved
+	mixed   uint64
 
 	packets uint64 // records taken
 	dropped uint64 // packets not taken after an error
@@ -530,10 +530,27 @@ type Writer struct {
 	lost   atomic.Uint64         // records taken but not written (error)
 }
 
-// ioBuffers is the number of buffers of a Writer: one filled by the
-// worker, the others written by the I/O goroutine, so that a slow disk
-// holds the worker only when all are in flight.
+// out is one open file of a Writer.
+type out struct {
+	f        *os.File
+	entry    *fileEntry
+	path     string
+	buf      []byte // records not yet handed to the I/O goroutine
+	recs     uint64 // records in buf
+	written  int64  // bytes handed to the I/O goroutine (offset of buf[0])
+	linkType uint16
+	opened   time.Time // start of the file
+	flushed  time.Time
+}
+
+// ioBuffers is the number of buffers of a Writer with one open file: one
+// filled by the worker, the others written by the I/O goroutine, so that
+// a slow disk holds the worker only when all are in flight.
 const ioBuffers = 4
+
+// maxOpen is the most files of different link types a Writer keeps open;
+// a packet of yet another link type closes the oldest.
+const maxOpen = 8
 
 // chunk is the I/O goroutine's work: a buffer to write, a file to close,
 // or a request to report.
@@ -575,7 +592,10 @@ func (w *Writer) io() {
 			if failed != nil {
 				w.lost.Add(c.recs)
 			}
-			w.free <- c.b[:0]
+			select {
+			case w.free <- c.b[:0]:
+			default: // more buffers than the pool holds (files closed): garbage
+			}
 		}
 	}
 }
@@ -630,35 +650,42 @@ func (w *Writer) Write(data []byte, origLen int, ts int64, linkType uint16) (fil
 		data = data[:Snaplen]
 	}
 	need := RecordHeaderLen + len(data)
-	if w.f == nil || linkType != w.linkType || w.full(need) {
+	o := w.cur
+	if o == nil || o.linkType != linkType {
+		o = w.find(linkType)
+	}
+	if o == nil || w.full(o, need) {
+		var err error
 		switch {
+		case w.err != nil:
 		case !w.shared():
-			if w.err == nil {
-				w.fail(w.rotate(linkType))
-			}
-		case w.f == nil && !w.used && w.err == nil:
-			w.fail(w.openFile(w.s.cfg.File, linkType, time.Now().UTC()))
-		case w.f != nil && linkType != w.linkType:
-			// one file holds one link type
+			o, err = w.rotate(o, linkType)
+			w.fail(err)
+		case !w.used:
+			o, err = w.newOut(w.s.cfg.File, linkType, time.Now().UTC())
+			w.fail(err)
+		case len(w.outs) > 0:
+			// the single file holds one link type
 			if w.mixed == 0 {
-				w.s.cfg.Log(fmt.Sprintf("pcapstore: %s holds link type %d: packets of link type %d are not written to it (a --write directory takes every link type)", w.path, w.linkType, linkType))
+				w.s.cfg.Log(fmt.Sprintf("pcapstore: %s holds link type %d: packets of link type %d are not written to it (a --write directory takes every link type)", w.outs[0].path, w.outs[0].linkType, linkType))
 			}
 			w.mixed++
 			w.dropped++
 			return "", -1
 		}
 	}
-	if w.err != nil {
+	if w.err != nil || o == nil {
 		w.dropped++
 		return "", -1
 	}
-	if len(w.buf)+need > cap(w.buf) {
-		if w.fail(w.flush()) != nil {
+	w.cur = o
+	if len(o.buf)+need > cap(o.buf) {
+		if w.fail(w.flush(o)) != nil {
 			w.dropped++
 			return "", -1
 		}
 	}
-	off = w.written + int64(len(w.buf))
+	off = o.written + int64(len(o.buf))
 	var sec, nsec uint32
 	if ts > 0 {
 		if s := ts / 1e9; s > 0xffffffff {
@@ -667,19 +694,29 @@ func (w *Writer) Write(data []byte, origLen int, ts int64, linkType uint16) (fil
 			sec, nsec = uint32(s), uint32(ts%1e9)
 		}
 	}
-	n := len(w.buf)
-	w.buf = w.buf[:n+need]
-	putRecordHeader(w.buf[n:], sec, nsec, len(data), origLen)
-	copy(w.buf[n+RecordHeaderLen:], data)
+	n := len(o.buf)
+	o.buf = o.buf[:n+need]
+	putRecordHeader(o.buf[n:], sec, nsec, len(data), origLen)
+	copy(o.buf[n+RecordHeaderLen:], data)
 	w.packets++
-	w.recs++
-	return w.path, off
+	o.recs++
+	return o.path, off
 }
 
-// full reports whether a record of need bytes would take the open file
-// past FileSize (a file holds at least one record).
-func (w *Writer) full(need int) bool {
-	size := w.written + int64(len(w.buf))
+// find returns the open file of linkType, nil if none.
+func (w *Writer) find(linkType uint16) *out {
+	for _, o := range w.outs {
+		if o.linkType == linkType {
+			return o
+		}
+	}
+	return nil
+}
+
+// full reports whether a record of need bytes would take o past FileSize
+// (a file holds at least one record).
+func (w *Writer) full(o *out, need int) bool {
+	size := o.written + int64(len(o.buf))
 	return w.s.cfg.FileSize > 0 && !w.shared() && size+int64(need) > w.s.cfg.FileSize && size > FileHeaderLen
 }
 
@@ -699,55 +736,80 @@ func (w *Writer) fail(err error) error {
 	return err
 }
 
-// Flush writes the buffered records to the file and waits until they
+// Flush writes the buffered records to the files and waits until they
 // are written.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.fail(w.flush()); err != nil {
-		return err
+	for _, o := range w.outs {
+		if err := w.fail(w.flush(o)); err != nil {
+			return err
+		}
 	}
 	ch := make(chan error, 1)
 	w.q <- chunk{sync: ch}
 	return w.fail(<-ch)
 }
 
-// flush hands the buffer to the I/O goroutine and takes an empty one
+// flush hands o's buffer to the I/O goroutine and takes an empty one
 // (waiting while all are in flight: a disk slower than the traffic holds
 // the worker). It returns the I/O goroutine's error, if any.
-func (w *Writer) flush() error {
-	w.flushed = time.Now()
+func (w *Writer) flush(o *out) error {
+	o.flushed = time.Now()
 	if e := w.ioErr.Load(); e != nil {
 		// the records buffered will not be written either
-		w.lost.Add(w.recs)
-		w.buf, w.recs = w.buf[:0], 0
+		w.lost.Add(o.recs)
+		o.buf, o.recs = o.buf[:0], 0
 		return *e
 	}
-	if len(w.buf) == 0 || w.f == nil {
+	if len(o.buf) == 0 {
 		return nil
 	}
-	w.q <- chunk{f: w.f, entry: w.entry, path: w.path, off: w.written, b: w.buf, recs: w.recs}
-	w.written += int64(len(w.buf))
-	w.buf, w.recs = <-w.free, 0
+	w.q <- chunk{f: o.f, entry: o.entry, path: o.path, off: o.written, b: o.buf, recs: o.recs}
+	o.written += int64(len(o.buf))
+	o.buf, o.recs = <-w.free, 0
 	return nil
 }
 
-// closeFile flushes the open file and has the I/O goroutine close it
-// after its last buffer.
-func (w *Writer) closeFile() error {
-	if w.f == nil {
-		return nil
+// closeOut flushes o and has the I/O goroutine close it after its last
+// buffer.
+func (w *Writer) closeOut(o *out) error {
+	err := w.flush(o)
+	w.q <- chunk{f: o.f, entry: o.entry, path: o.path, close: true}
+	w.outs = slices.DeleteFunc(w.outs, func(x *out) bool { return x == o })
+	if w.cur == o {
+		w.cur = nil
 	}
-	err := w.flush()
-	w.q <- chunk{f: w.f, entry: w.entry, path: w.path, close: true}
-	w.f = nil
+	// its buffer goes back to the pool, or to the garbage collector
+	select {
+	case w.free <- o.buf[:0]:
+	default:
+	}
+	o.buf = nil
 	return err
 }
 
-// rotate closes the open file and starts a new one for linkType.
-func (w *Writer) rotate(linkType uint16) error {
-	if err := w.closeFile(); err != nil {
-		return err
+// closeAll closes every open file.
+func (w *Writer) closeAll() error {
+	var first error
+	for len(w.outs) > 0 {
+		if err := w.closeOut(w.outs[0]); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// rotate closes o (nil: a file of a new link type; the oldest open file
+// is closed when maxOpen are open) and starts a new file for linkType.
+func (w *Writer) rotate(o *out, linkType uint16) (*out, error) {
+	if o == nil && len(w.outs) >= maxOpen {
+		o = w.outs[0]
+	}
+	if o != nil {
+		if err := w.closeOut(o); err != nil {
+			return nil, err
+		}
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	if !now.After(w.last) {
@@ -757,25 +819,25 @@ func (w *Writer) rotate(linkType uint16) error {
 	// millisecond
 	for range 1000 {
 		path := filepath.Join(w.s.cfg.Dir, w.series+now.Format(timeLayout)+Ext)
-		err := w.openFile(path, linkType, now)
+		n, err := w.newOut(path, linkType, now)
 		if err == nil || !errors.Is(err, os.ErrExist) {
-			return err
+			return n, err
 		}
 		now = now.Add(time.Millisecond)
 	}
-	return fmt.Errorf("pcapstore: no free file name in %s", w.s.cfg.Dir)
+	return nil, fmt.Errorf("pcapstore: no free file name in %s", w.s.cfg.Dir)
 }
 
-// openFile creates path (exclusively, except the single file, which is
-// truncated) and buffers its header.
-func (w *Writer) openFile(path string, linkType uint16, start time.Time) error {
+// newOut creates path (exclusively, except the single file, which is
+// truncated), writes its header and makes it an open file of the Writer.
+func (w *Writer) newOut(path string, linkType uint16, start time.Time) (*out, error) {
 	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if w.shared() {
 		flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	}
 	f, err := safefile.OpenFile(path, flag)
 	if err != nil {
-		return fmt.Errorf("pcapstore: creating %s: %w", path, err)
+		return nil, fmt.Errorf("pcapstore: creating %s: %w", path, err)
 	}
 	// the header goes to the file at once: a crash before the first flush
 	// leaves a valid capture without packets, not an empty file
@@ -787,12 +849,18 @@ func (w *Writer) openFile(path string, linkType uint16, start time.Time) error {
 	binary.LittleEndian.PutUint32(h[20:], uint32(linkType))
 	if _, err := f.Write(h[:]); err != nil {
 		f.Close()
-		return fmt.Errorf("pcapstore: writing %s: %w", path, err)
+		return nil, fmt.Errorf("pcapstore: writing %s: %w", path, err)
 	}
-	w.f, w.path, w.linkType, w.opened, w.last, w.used = f, path, linkType, start, start, true
-	w.written = FileHeaderLen
+	o := &out{f: f, path: path, linkType: linkType, opened: start, flushed: time.Now(), written: FileHeaderLen,
+		entry: &fileEntry{path: path, start: start, open: true, size: FileHeaderLen}}
+	select {
+	case o.buf = <-w.free:
+	default:
+		o.buf = make([]byte, 0, w.bufSize)
+	}
+	w.last, w.used = start, true
+	w.outs = append(w.outs, o)
 	w.bytes.Add(FileHeaderLen)
-	w.entry = &fileEntry{path: path, start: start, open: true, size: FileHeaderLen}
-	w.s.opened(w.entry)
-	return nil
+	w.s.opened(o.entry)
+	return o, nil
 }

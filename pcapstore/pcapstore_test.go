@@ -178,7 +178,7 @@ func TestRoundTrip(t *testing.T) {
 			if len(files) < tc.minFiles {
 				t.Fatalf("%d files, want at least %d", len(files), tc.minFiles)
 			}
-			var got []stored
+			got := map[uint16][]stored{} // by link type: a file each
 			n, want := 0, 0
 			for i, f := range files {
 				recs := readFile(t, f)
@@ -190,7 +190,9 @@ func TestRoundTrip(t *testing.T) {
 				} else if fi.Mode().Perm() != 0o600 {
 					t.Errorf("%s: mode %v", f, fi.Mode())
 				}
-				got = append(got, recs...)
+				for _, r := range recs {
+					got[r.linkType] = append(got[r.linkType], r)
+				}
 				// tshark takes half a second a file: the first, the
 				// last and every 7th
 				if i == 0 || i == len(files)-1 || i%7 == 0 {
@@ -198,9 +200,25 @@ func TestRoundTrip(t *testing.T) {
 					want += len(recs)
 				}
 			}
-			same(t, got, pk)
+			// the files of each link type, in name order, hold that link
+			// type's packets in input order
+			byType := map[uint16][]testpcap.Packet{}
+			for _, p := range pk {
+				byType[p.LinkType] = append(byType[p.LinkType], p)
+			}
+			for lt, want := range byType {
+				same(t, got[lt], want)
+			}
+			if len(got) != len(byType) {
+				t.Errorf("%d link types stored, %d written", len(got), len(byType))
+			}
 			if n != want {
 				t.Errorf("tshark read %d frames, capfile %d", n, want)
+			}
+			// one file per link type and size rotation, not per run of
+			// packets of a link type
+			if tc.fileSize == 1<<20 && len(files) > 2*len(byType) {
+				t.Errorf("%d files for %d link types", len(files), len(byType))
 			}
 			if st := s.Stats(); st.Packets != uint64(len(pk)) || st.Files != len(files) || st.Dropped != 0 {
 				t.Errorf("stats %+v; want %d packets in %d files", st, len(pk), len(files))
@@ -479,7 +497,7 @@ func TestWriteError(t *testing.T) {
 	w := s.Writer("file", 0)
 	w.Begin()
 	w.Write(pk[0].Data, pk[0].OrigLen, pk[0].Timestamp, pk[0].LinkType)
-	w.f.Close() // the file goes bad under the writer
+	w.outs[0].f.Close() // the file goes bad under the writer
 	w.End()
 	if err := w.Flush(); err == nil {
 		t.Fatal("no error writing to a closed file")
@@ -543,8 +561,8 @@ func BenchmarkWriteBuffer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w.f.Close()
-	w.f = null
+	w.outs[0].f.Close()
+	w.outs[0].f = null
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -600,7 +618,7 @@ func TestEvery(t *testing.T) {
 	w.End()
 	for i := 0; ; i++ {
 		w.Begin()
-		closed := w.f == nil
+		closed := len(w.outs) == 0
 		w.End()
 		if closed {
 			break
