@@ -587,6 +587,12 @@ func (w *Writer) io() {
 				if err != nil {
 					failed = fmt.Errorf("writing %s at offset %d: %w", c.path, c.off+int64(n), err)
 					w.ioErr.Store(&failed)
+					// a short write (disk full) cut a record: back to the
+					// whole records before this buffer
+					if n > 0 && c.f.Truncate(c.off) == nil {
+						w.bytes.Add(-int64(n))
+						w.s.added(c.entry, -int64(n))
+					}
 				}
 			}
 			if failed != nil {

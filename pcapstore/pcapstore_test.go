@@ -699,3 +699,48 @@ func TestAbsolute(t *testing.T) {
 		same(t, readFile(t, f), pk)
 	}
 }
+
+// TestDiskFull: when the file system fills up, each worker logs the error
+// once and writes no more; its files end with whole records (a cut one is
+// truncated away), and the packets counted written are the ones there.
+func TestDiskFull(t *testing.T) {
+	need.Root(t)
+	one := testpcap.MustLoad(t, pcaps+"seed_test_http.pcap", 0)
+	var pk []testpcap.Packet // 3.7 MB of records for 2 MB
+	for range 4 {
+		pk = append(pk, one...)
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	var l logs
+	s, err := Open(Config{Dir: dir, Host: "h", Log: l.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Writer("file", 0)
+	for i := 0; i < len(pk); i += 64 {
+		w.Begin()
+		for _, p := range pk[i:min(i+64, len(pk))] {
+			w.Write(p.Data, p.OrigLen, p.Timestamp, p.LinkType)
+		}
+		w.End()
+	}
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("close: %v", err)
+	}
+	st := s.Stats()
+	var got []stored
+	for _, f := range storeFiles(t, dir) {
+		got = append(got, readFile(t, f)...) // fails on a cut record
+	}
+	if st.Packets != uint64(len(got)) || st.Packets+st.Dropped != uint64(len(pk)) || len(got) == 0 {
+		t.Errorf("stats %+v; %d records in the files, %d packets", st, len(got), len(pk))
+	}
+	same(t, got, pk[:len(got)])
+	if n := strings.Count(l.all(), "no space left"); n != 1 {
+		t.Errorf("%d error messages: %s", n, l.all())
+	}
+}
