@@ -22,16 +22,19 @@
 // store holds more than Config.MaxBytes or the file system has less free
 // space than the floor; each deletion is logged with the file name.
 //
-// Each Writer has four buffers: the worker fills one while a goroutine of
-// the Writer's own writes the full ones and closes rotated files, in order,
-// so that the worker waits on the disk only when all four are in flight.
+// Each Writer has four buffers (and one more per extra link type): the
+// worker fills one while a goroutine of the Writer's own writes the full
+// ones and closes rotated files, in order, so that the worker waits on the
+// disk only when all are in flight.
 //
 // Crash safety: records are only ever appended whole, so a closed file is
 // complete and valid, and the open one is readable up to its last whole
 // record. What a crash loses is what was still in the buffers: the last
 // second of packets at most (at most four buffers, 4 MiB, a worker). A kill
 // in the middle of a write system call can leave a partial last record,
-// which readers report as a file cut short after the whole records.
+// which readers report as a file cut short after the whole records; a
+// short write (disk full) is cut back to the whole records before it, and
+// the Writer writes no more.
 //
 // The per-packet path (Writer.Write) takes no lock and allocates nothing:
 // a worker brackets each batch of packets with Begin and End, which take
@@ -145,15 +148,14 @@ type Store struct {
 	cfg     Config
 	statDir string
 
-	mu       sync.Mutex // files, total, writers, stats
-	files    []*fileEntry
-	total    int64
-	writers  []*Writer
-	shared   *Writer // single-file mode
-	deleted  int
-	created  int
-	stuck    bool // retention wanted to delete but only open files were left
-	lastFree time.Time
+	mu      sync.Mutex // files, total, writers, stats
+	files   []*fileEntry
+	total   int64
+	writers []*Writer
+	shared  *Writer // single-file mode
+	deleted int
+	created int
+	stuck   bool // retention wanted to delete but only open files were left
 
 	stop    chan struct{}
 	stopped chan struct{}
