@@ -421,3 +421,56 @@ func TestWriteNotInput(t *testing.T) {
 		t.Errorf("files in the directory: %v", files)
 	}
 }
+
+// TestWriteLiveRetention: a live capture rotating small files under a
+// --write-max that the traffic exceeds deletes the oldest files while it
+// runs, names each on stderr, and leaves valid files of the newest
+// packets, within the limit (plus the files still open at the end).
+func TestWriteLiveRetention(t *testing.T) {
+	tshark := need.Tshark(t)
+	v := ringtest.NewVeth(t)
+	dir := filepath.Join(t.TempDir(), "store")
+	const size, max = 64 << 10, 256 << 10
+	p := startLive(t, nil, "-i", v.Outside, "--workers", "2", "--write", dir, "--write-size", strconv.Itoa(size),
+		"--write-max", strconv.Itoa(max), "--frame-timeout", "10ms", "--duration", "60s")
+	if sent := v.Replay(t, sample, "--pps=20000", "--loop=3"); sent != 3*1268 {
+		t.Fatalf("tcpreplay sent %d packets", sent)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 30*time.Second)
+	errs := p.stderr.String()
+	if p.code != 0 {
+		t.Fatalf("exit %d: %s", p.code, errs)
+	}
+	deleted := regexp.MustCompile(`pcapstore: deleted (\S+) \(\d+ bytes, oldest file; --write-max\)`).FindAllStringSubmatch(errs, -1)
+	if len(deleted) < 3 {
+		t.Fatalf("%d files deleted:\n%s", len(deleted), errs)
+	}
+	var total int64
+	want := testpcap.MustLoad(t, sample, 0)
+	for _, fs := range workerSeries(t, dir) {
+		for _, f := range fs {
+			fi, _ := os.Stat(f)
+			total += fi.Size()
+		}
+		got := readSeries(t, tshark, fs, false)
+		if len(got) == 0 {
+			t.Errorf("%v: no packets", fs)
+		}
+		// each packet is one of the replayed ones
+		for i, g := range got {
+			if !slices.ContainsFunc(want, func(w testpcap.Packet) bool { return bytes.Equal(w.Data, g.data) }) {
+				t.Fatalf("%v: packet %d was not replayed", fs, i)
+			}
+		}
+	}
+	for _, d := range deleted {
+		if _, err := os.Stat(d[1]); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s reported deleted, still there", d[1])
+		}
+	}
+	// at most one open file a worker above the limit at the end
+	if total > max+2*size {
+		t.Errorf("store holds %d bytes, --write-max %d", total, max)
+	}
+}
