@@ -20,7 +20,9 @@
 // each write the Store deletes the oldest closed files (by the start time
 // in their names, any worker, files of earlier runs included) while the
 // store holds more than Config.MaxBytes or the file system has less free
-// space than the floor; each deletion is logged with the file name.
+// space than the floor; each deletion is logged with the file name. A file
+// being written is locked (flock) and never deleted, also by the retention
+// of another process sharing the directory.
 //
 // Each Writer has four buffers (and one more per extra link type): the
 // worker fills one while a goroutine of the Writer's own writes the full
@@ -456,11 +458,14 @@ func (s *Store) closedFile(e *fileEntry) {
 // retain deletes the oldest closed files while the store is over
 // MaxBytes or the file system under its free-space floor. s.mu is held.
 func (s *Store) retain() {
+	i := 0 // files before i are open, here or in another process
 	for s.overMax() || s.lowSpace() {
-		i := slices.IndexFunc(s.files, func(e *fileEntry) bool { return !e.open })
-		if i < 0 {
+		for i < len(s.files) && (s.files[i].open || inUse(s.files[i].path)) {
+			i++
+		}
+		if i == len(s.files) {
 			if !s.stuck {
-				s.cfg.Log(fmt.Sprintf("pcapstore: %s: over --write-max or under --write-min-free, but only open files are left to delete", s.statDir))
+				s.cfg.Log(fmt.Sprintf("pcapstore: %s: over --write-max or under --write-min-free, but only files being written are left to delete", s.statDir))
 				s.stuck = true
 			}
 			return
@@ -481,6 +486,17 @@ func (s *Store) retain() {
 		s.deleted++
 		s.cfg.Log(fmt.Sprintf("pcapstore: deleted %s (%d bytes, oldest file; %s)", e.path, e.size, why))
 	}
+}
+
+// inUse reports whether another Writer, maybe of another process sharing
+// the directory, has path open: it holds an exclusive lock on its files.
+func inUse(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return errors.Is(unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB), unix.EWOULDBLOCK)
 }
 
 func (s *Store) overMax() bool { return s.cfg.MaxBytes > 0 && s.total > s.cfg.MaxBytes }
@@ -847,6 +863,9 @@ func (w *Writer) newOut(path string, linkType uint16, start time.Time) (*out, er
 	if err != nil {
 		return nil, fmt.Errorf("pcapstore: creating %s: %w", path, err)
 	}
+	// while it is open: the retention of another process sharing the
+	// directory leaves it alone (released when the file is closed)
+	unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	// the header goes to the file at once: a crash before the first flush
 	// leaves a valid capture without packets, not an empty file
 	var h [FileHeaderLen]byte

@@ -744,3 +744,42 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("%d error messages: %s", n, l.all())
 	}
 }
+
+// TestRetentionSkipsFilesInUse: the retention of a second store on the
+// same directory (another process) deletes the first one's closed files
+// but not the file it is writing.
+func TestRetentionSkipsFilesInUse(t *testing.T) {
+	pk := testpcap.MustLoad(t, pcaps+"seed_test_http.pcap", 0)
+	dir := t.TempDir()
+	a, err := Open(Config{Dir: dir, Host: "a", FileSize: 128 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := a.Writer("eth0", 0)
+	w.Begin()
+	var open string
+	for _, p := range pk {
+		open, _ = w.Write(p.Data, p.OrigLen, p.Timestamp, p.LinkType)
+	}
+	w.End()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	before := storeFiles(t, dir)
+	var l logs
+	b, err := Open(Config{Dir: dir, Host: "b", MaxBytes: 1, Log: l.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	after := storeFiles(t, dir)
+	if len(before) < 3 || len(after) != 1 || after[0] != open || !strings.Contains(l.all(), "only files being written") {
+		t.Fatalf("before %d files, after %v (open %s); log %s", len(before), after, open, l.all())
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if recs := readFile(t, open); len(recs) == 0 {
+		t.Error("the open file lost its packets")
+	}
+}
