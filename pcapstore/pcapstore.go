@@ -31,7 +31,8 @@
 //
 // Crash safety: records are only ever appended whole, so a closed file is
 // complete and valid, and the open one is readable up to its last whole
-// record. What a crash loses is what was still in the buffers: the last
+// record (and cut back to it by the next run, which checks the newest file
+// of each series in the background). What a crash loses is what was still in the buffers: the last
 // second of packets at most (at most four buffers, 4 MiB, a worker). A kill
 // in the middle of a write system call can leave a partial last record,
 // which readers report as a file cut short after the whole records; a
@@ -162,6 +163,9 @@ type Store struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	closed  bool
+
+	closing  atomic.Bool   // Close was called: the repair stops
+	repaired chan struct{} // closed when the repair of earlier files is done
 }
 
 // Open opens the store: it creates the directory, counts the files that
@@ -205,7 +209,7 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.FileSize < 0 || cfg.MaxBytes < 0 || cfg.MinFree < 0 || cfg.MinFreePercent < 0 || cfg.MinFreePercent >= 100 || cfg.Every < 0 {
 		return nil, errors.New("pcapstore: negative size or duration, or a free-space floor of 100% or more")
 	}
-	s := &Store{cfg: cfg, stop: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Store{cfg: cfg, stop: make(chan struct{}), stopped: make(chan struct{}), repaired: make(chan struct{})}
 	if cfg.File != "" {
 		s.statDir = filepath.Dir(cfg.File)
 		if err := safefile.MkdirAll(s.statDir); err != nil {
@@ -214,6 +218,7 @@ func Open(cfg Config) (*Store, error) {
 		s.shared = s.newWriter("", 0)
 		s.shared.series = ""
 		s.shared.turn = sync.NewCond(&s.shared.mu)
+		close(s.repaired)
 	} else {
 		s.statDir = cfg.Dir
 		if err := safefile.MkdirAll(cfg.Dir); err != nil {
@@ -225,6 +230,7 @@ func Open(cfg Config) (*Store, error) {
 		s.mu.Lock()
 		s.retain()
 		s.mu.Unlock()
+		s.repairNewest()
 	}
 	go s.flusher()
 	return s, nil
@@ -366,6 +372,8 @@ func (s *Store) Close() error {
 	s.closed = true
 	ws := slices.Clone(s.writers)
 	s.mu.Unlock()
+	s.closing.Store(true)
+	<-s.repaired
 	close(s.stop)
 	<-s.stopped
 	var first error
@@ -865,7 +873,7 @@ func (w *Writer) newOut(path string, linkType uint16, start time.Time) (*out, er
 	}
 	// while it is open: the retention of another process sharing the
 	// directory leaves it alone (released when the file is closed)
-	unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	lockFile(f)
 	// the header goes to the file at once: a crash before the first flush
 	// leaves a valid capture without packets, not an empty file
 	var h [FileHeaderLen]byte

@@ -110,6 +110,17 @@ func same(t *testing.T, got []stored, want []testpcap.Packet) {
 	}
 }
 
+// writeAll writes pk with w in one batch and returns the file of the last
+// packet.
+func writeAll(w *Writer, pk []testpcap.Packet) (last string) {
+	w.Begin()
+	defer w.End()
+	for _, p := range pk {
+		last, _ = w.Write(p.Data, p.OrigLen, p.Timestamp, p.LinkType)
+	}
+	return last
+}
+
 // write stores pk with one Writer, checking that each returned position
 // is where the packet went, and closes the store.
 func write(t *testing.T, s *Store, w *Writer, pk []testpcap.Packet) {
@@ -756,12 +767,7 @@ func TestRetentionSkipsFilesInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := a.Writer("eth0", 0)
-	w.Begin()
-	var open string
-	for _, p := range pk {
-		open, _ = w.Write(p.Data, p.OrigLen, p.Timestamp, p.LinkType)
-	}
-	w.End()
+	open := writeAll(w, pk)
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
