@@ -27,6 +27,7 @@ import (
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
 	"github.com/espcap/espcap-fast/flow"
+	"github.com/espcap/espcap-fast/pcapstore"
 	"github.com/espcap/espcap-fast/pipeline"
 )
 
@@ -218,6 +219,28 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Run("workers="+strconv.Itoa(workers), func(b *testing.B) {
 			runPipeline(b, pipeline.Config{Workers: workers, Protocols: protos}, pk,
 				func(i int) int64 { return pk[i%len(pk)].ts })
+		})
+	}
+}
+
+// BenchmarkPipelineWrite is BenchmarkPipeline with the pcap store on
+// (--write, files of 256 MiB, at most 1 GiB kept): the difference in
+// packets/cpu-s is the store's cost, the kernel's page-cache writes
+// included.
+func BenchmarkPipelineWrite(b *testing.B) {
+	pk := load(b)
+	protos := protocols(b)
+	for _, workers := range []int{1, runtime.NumCPU()} {
+		b.Run("workers="+strconv.Itoa(workers), func(b *testing.B) {
+			st, err := pcapstore.Open(pcapstore.Config{Dir: b.TempDir(), FileSize: 256 << 20, MaxBytes: 1 << 30})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runPipeline(b, pipeline.Config{Workers: workers, Protocols: protos, Store: st}, pk,
+				func(i int) int64 { return pk[i%len(pk)].ts })
+			if err := st.Close(); err != nil {
+				b.Fatal(err)
+			}
 		})
 	}
 }

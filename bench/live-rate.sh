@@ -13,6 +13,8 @@
 # packets; topspeed preloads the capture (-K) and sends it three times. The generator's own CPU share (tcpreplay, user+sys over wall) is
 # reported: on a 2-core machine the generator and the capture share the
 # cores, so the limit found is the machine's, not the engine's alone.
+# $LIVE_RATE_ARGS adds flags to espcap-fast's (e.g. "--write /var/tmp/store
+# --write-max 2G" for the rate with the pcap store on).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cap=${1:-}
@@ -59,7 +61,8 @@ for w in 1 2; do
 		fi
 		slice=$tmp/slice.pcap
 		editcap -r -F pcap "$cap" "$slice" "1-$n" >/dev/null
-		"$bin" -i "$out" --workers="$w" >/dev/null 2>"$tmp/err" &
+		# shellcheck disable=SC2086 # LIVE_RATE_ARGS is a list of flags
+		"$bin" -i "$out" --workers="$w" ${LIVE_RATE_ARGS:-} >/dev/null 2>"$tmp/err" &
 		pid=$!
 		sleep 1
 		/usr/bin/time -o "$tmp/time" -f '%e %U %S' \

@@ -45,6 +45,12 @@ type record struct {
 	fp        flow.Packet // the packet's flow key, flags and payload length
 	// tsSaturated: the reader saturated the timestamp (tagged malformed)
 	tsSaturated bool
+	// pcapFile and pcapOff: the capture file holding the packet (shared by
+	// all packets of a file) and the offset of its record header there;
+	// with --write the store file the worker wrote it to. "": none.
+	pcapFile string
+	pcapOff  int64
+	filtered bool // the BPF filter dropped the packet (set with --write)
 }
 
 // Batch is a run of packets from one source, and after the workers are done

@@ -12,6 +12,7 @@ import (
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
 	"github.com/espcap/espcap-fast/filter"
+	"github.com/espcap/espcap-fast/pcapstore"
 	"github.com/espcap/espcap-fast/ring"
 )
 
@@ -112,11 +113,15 @@ func (l *LiveRunner) Run(ctx context.Context) error {
 	var readErr error
 	for _, g := range l.groups {
 		src := &Source{ID: "live-" + g.Interface() + "-" + start, Interfaces: []string{g.Interface()}}
-		for _, rg := range g.Rings() {
+		for i, rg := range g.Rings() {
+			var store *pcapstore.Writer
+			if r.cfg.Store != nil {
+				store = r.cfg.Store.Writer(g.Interface(), i)
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := l.worker(g, rg, src); err != nil {
+				if err := l.worker(g, rg, src, store); err != nil {
 					errMu.Lock()
 					if readErr == nil {
 						readErr = err
@@ -143,13 +148,14 @@ func (l *LiveRunner) Run(ctx context.Context) error {
 
 // worker reads one ring until the group is stopped, then drains it unless
 // the writer needs no more documents.
-func (l *LiveRunner) worker(g *ring.Group, rg *ring.Ring, src *Source) error {
+func (l *LiveRunner) worker(g *ring.Group, rg *ring.Ring, src *Source, store *pcapstore.Writer) error {
 	w := liveWorker{
-		l:   l,
-		src: src,
-		lt:  g.LinkType(),
-		dec: decode.NewDecoder(),
-		enc: encode.NewEncoder(l.r.cfg.Protocols),
+		l:     l,
+		src:   src,
+		lt:    g.LinkType(),
+		dec:   decode.NewDecoder(),
+		enc:   encode.NewEncoder(l.r.cfg.Protocols),
+		store: store,
 	}
 	w.meta.Interface = g.Interface()
 	if p := g.TaggedFilter(); p != nil {
@@ -192,6 +198,26 @@ type liveWorker struct {
 	// because they had a VLAN tag (nil: no filter)
 	tagged *filter.Matcher
 	pkts   [BatchPackets]ring.Packet
+	store  *pcapstore.Writer // --write (nil: none)
+	pos    [BatchPackets]storePos
+}
+
+// storePos is where the store wrote a packet.
+type storePos struct {
+	file string
+	off  int64
+}
+
+// write writes the first n packets of w.pkts, batch seq, to the pcap store
+// before any is decoded (the documents point into the store; a single
+// file shared by the workers gets the batches in order).
+func (w *liveWorker) write(seq uint64, n int) {
+	w.store.BeginSeq(seq)
+	defer w.store.EndSeq()
+	for i := range n {
+		p := &w.pkts[i]
+		w.pos[i].file, w.pos[i].off = w.store.Write(p.Data, p.Len, p.Timestamp, w.lt)
+	}
 }
 
 // block decodes and encodes a block's packets into batches of at most
@@ -223,22 +249,27 @@ func (w *liveWorker) block(blk *ring.Block) {
 		number := l.number
 		l.number += uint64(n)
 		l.claimMu.Unlock()
+		if w.store != nil {
+			w.write(b.seq, n)
+		}
 		for i := range n {
 			number++
 			p := &w.pkts[i]
 			if i+1 < n {
 				decode.Prefetch(w.pkts[i+1].Data)
 			}
+			rec := record{n: len(p.Data), origLen: p.Len, ts: p.Timestamp, number: number, linkType: w.lt}
+			if w.store != nil && w.pos[i].file != "" {
+				rec.pcapFile, rec.pcapOff = w.pos[i].file, w.pos[i].off
+			}
 			dp := w.dec.Decode(p.Data, w.lt, p.Len)
 			w.meta.Timestamp = p.Timestamp
 			w.meta.Number = number
 			w.meta.CapLen, w.meta.OrigLen = len(p.Data), p.Len
-			off := len(b.out)
+			rec.docOff = len(b.out)
 			b.out = w.enc.Encode(b.out, &w.meta, dp)
-			b.recs = append(b.recs, record{
-				n: len(p.Data), origLen: p.Len, ts: p.Timestamp, number: number, linkType: w.lt,
-				docOff: off, docEnd: len(b.out), malformed: dp.Has(decode.FlagMalformed),
-			})
+			rec.docEnd, rec.malformed = len(b.out), dp.Has(decode.FlagMalformed)
+			b.recs = append(b.recs, rec)
 			b.out = append(b.out, '\n')
 		}
 		r.Stats.Packets.Add(uint64(len(b.recs)))

@@ -12,6 +12,7 @@ import (
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
 	"github.com/espcap/espcap-fast/filter"
+	"github.com/espcap/espcap-fast/pcapstore"
 )
 
 // Sink receives batches with their documents, in capture order, from one
@@ -43,6 +44,10 @@ type Config struct {
 	Warn func(err error)
 	// Flows turns on flow records (nil: packet documents only).
 	Flows *FlowConfig
+	// Store, when set, gets every packet the BPF filter keeps (--write):
+	// file workers write as "file" worker N, live workers as their
+	// interface and ring. Documents then point into the store.
+	Store *pcapstore.Store
 }
 
 // Stats counts what a run did. Fields are updated atomically while it runs.
@@ -214,7 +219,7 @@ func (r *Runner) Run(ctx context.Context, read func(f *Feeder) error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.worker()
+			r.worker(i)
 		}()
 	}
 	writeErr := make(chan error, 1)
@@ -240,8 +245,12 @@ func (r *Runner) Run(ctx context.Context, read func(f *Feeder) error) error {
 	return err
 }
 
-// worker decodes and encodes batches.
-func (r *Runner) worker() {
+// worker decodes and encodes batches; worker n of the run.
+func (r *Runner) worker(n int) {
+	var store *pcapstore.Writer
+	if r.cfg.Store != nil {
+		store = r.cfg.Store.Writer("file", n)
+	}
 	dec := decode.NewDecoder()
 	enc := encode.NewEncoder(r.cfg.Protocols)
 	var bpf *filter.Set
@@ -251,6 +260,9 @@ func (r *Runner) worker() {
 	var meta encode.Meta
 	for b := range r.work {
 		meta.FileName, meta.FileDate = b.src.Name, b.src.Date
+		if store != nil {
+			r.writeStore(store, bpf, b)
+		}
 		for i := range b.recs {
 			rec := &b.recs[i]
 			data := b.data[rec.off : rec.off+rec.n]
@@ -260,15 +272,8 @@ func (r *Runner) worker() {
 				next := &b.recs[i+1]
 				decode.Prefetch(b.data[next.off : next.off+next.n])
 			}
-			if bpf != nil {
-				ok, err := bpf.Match(int(rec.linkType), data, rec.origLen)
-				if err != nil && b.failed == nil {
-					b.failed = err
-				}
-				if !ok {
-					r.Stats.Filtered.Add(1)
-					continue
-				}
+			if rec.filtered || store == nil && !r.keep(bpf, b, rec, data) {
+				continue
 			}
 			p := dec.Decode(data, rec.linkType, rec.origLen)
 			if rec.tsSaturated {
@@ -294,6 +299,44 @@ func (r *Runner) worker() {
 			rec.malformed = p.Has(decode.FlagMalformed)
 		}
 		r.done <- b
+	}
+}
+
+// keep applies the BPF filter (nil: none) to a packet of b: false when the
+// filter drops it (counted) or fails (b.failed).
+func (r *Runner) keep(bpf *filter.Set, b *Batch, rec *record, data []byte) bool {
+	if bpf == nil {
+		return true
+	}
+	ok, err := bpf.Match(int(rec.linkType), data, rec.origLen)
+	if err != nil && b.failed == nil {
+		b.failed = err
+	}
+	if !ok {
+		r.Stats.Filtered.Add(1)
+	}
+	return ok
+}
+
+// writeStore writes the packets of b that the filter keeps to the pcap store
+// (--write), and marks the others filtered, before any is decoded: the
+// documents point into the store, and a single file shared by the workers
+// (-w FILE) gets the batches in order while the workers decode in
+// parallel.
+func (r *Runner) writeStore(w *pcapstore.Writer, bpf *filter.Set, b *Batch) {
+	w.BeginSeq(b.seq)
+	defer w.EndSeq()
+	for i := range b.recs {
+		rec := &b.recs[i]
+		data := b.data[rec.off : rec.off+rec.n]
+		if !r.keep(bpf, b, rec, data) {
+			rec.filtered = true
+			continue
+		}
+		// (not written, after a write error: the source position stays)
+		if f, off := w.Write(data, rec.origLen, rec.ts, rec.linkType); f != "" {
+			rec.pcapFile, rec.pcapOff = f, off
+		}
 	}
 }
 

@@ -37,6 +37,7 @@ Examples:
 			"flush-timeout", "stats-interval"}},
 		{"Spool (between capture and the indexers)", []string{"spool", "spool-max", "spool-mem", "no-spool", "spool-full", "state-dir"}},
 		{"Watching a folder, import state", []string{"state", "delete", "move-to"}},
+		{"Pcap store (the packets themselves)", []string{"write", "w", "write-size", "write-every", "write-max", "write-min-free"}},
 		{"Decoding", []string{"workers", "engine", "tshark", "protocols"}},
 		{"Output", []string{"q", "v", "n", "version"}},
 	})

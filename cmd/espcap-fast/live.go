@@ -120,6 +120,11 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 	}
 
 	prog := newProgress(stderr, o.quiet)
+	store, err := o.write.open(prog.warn, nil)
+	if err != nil {
+		return fail(2, "%v", err)
+	}
+	defer store.Close() // on early returns; finishStore closes it first
 	if bs := lf.blockSize; bs > 0 && lf.snaplen > ring.MaxFrameLen(bs) {
 		// the kernel cuts frames to what a block holds, whatever the
 		// snapshot length
@@ -136,7 +141,7 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 		}
 		sink = idx
 	}
-	lr, err := pipeline.NewLive(pipeline.Config{Count: o.count, Protocols: protos, Warn: prog.warn}, sink, groups)
+	lr, err := pipeline.NewLive(pipeline.Config{Count: o.count, Protocols: protos, Warn: prog.warn, Store: store}, sink, groups)
 	if err != nil {
 		if idx != nil {
 			idx.finish(context.Background())
@@ -165,6 +170,9 @@ func runLive(o *options, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) i
 	start := time.Now()
 	stopStats := liveStatsTicker(stderr, es.statsInterval, o.quiet, lr)
 	runErr := lr.Run(ctx)
+	if err := finishStore(store, stderr, o.quiet); runErr == nil {
+		runErr = err
+	}
 	flushErr := out.Flush()
 	stopStats()
 	idxCode := 0

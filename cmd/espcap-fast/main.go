@@ -51,6 +51,7 @@ type options struct {
 	list      bool
 	protocols string
 	version   bool
+	write     *writeFlags // --write, -w: the pcap store
 }
 
 func main() {
@@ -87,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	live := registerLiveFlags(fs)
 	flows := registerFlowFlags(fs)
 	wf := registerWatchFlags(fs)
+	o.write = registerWriteFlags(fs)
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decode/encode workers")
 	fs.BoolVar(&o.quiet, "q", false, "no progress or summary on stderr")
 	fs.BoolVar(&o.list, "list", false, "list the network interfaces and exit")
@@ -136,6 +138,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := wf.validate(&o, eng.engine); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+	if eng.engine == "tshark" && o.write.dir != "" {
+		fmt.Fprintln(stderr, "espcap-fast: --write needs --engine native")
 		return 2
 	}
 	if err := flows.validate(eng.engine, es, len(o.nics) > 0); err != nil {
@@ -201,6 +207,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if eng.engine == "tshark" {
 		return runTsharkEngine(&o, eng, in, protos, sink, out, idx, prog, stderr)
 	}
+	store, err := o.write.open(prog.warn, in.Paths)
+	if err != nil {
+		if idx != nil {
+			idx.finish(context.Background())
+		}
+		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
+		return 2
+	}
+	defer store.Close() // on early returns; finishStore closes it first
 	cfg := pipeline.Config{
 		Workers:   o.workers,
 		Count:     o.count,
@@ -208,6 +223,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Protocols: protos,
 		Warn:      prog.warn,
 		Flows:     flows.config(),
+		Store:     store,
 	}
 	runner, err := pipeline.New(cfg, sink)
 	if err != nil {
@@ -229,6 +245,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	prog.start(&runner.Stats, start)
 	runErr := runner.Run(ctx, func(f *pipeline.Feeder) error { return in.Read(f, prog.warn) })
+	if err := finishStore(store, stderr, o.quiet); runErr == nil {
+		runErr = err
+	}
 	flushErr := out.Flush()
 	imp.ran(flushErr)
 	prog.stop()
