@@ -45,6 +45,12 @@ type record struct {
 	fp        flow.Packet // the packet's flow key, flags and payload length
 	// tsSaturated: the reader saturated the timestamp (tagged malformed)
 	tsSaturated bool
+	// pcapFile is the capture file holding the packet as export opens it
+	// (an absolute path; one string shared by all the packets of a file),
+	// "" when the packet has no position (standard input, a FIFO); pcapOff
+	// is the byte offset of the packet's record header in that file.
+	pcapFile string
+	pcapOff  int64
 }
 
 // Batch is a run of packets from one source, and after the workers are done
