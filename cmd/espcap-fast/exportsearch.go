@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/espcap/espcap-fast/bulk"
+	"github.com/espcap/espcap-fast/export"
+)
+
+// exportPage is the number of hits asked for per search request.
+const exportPage = 10000
+
+// positionSearch finds the packet positions of the documents matching a
+// query: a point in time (Elasticsearch's _pit, OpenSearch's
+// _search/point_in_time) when the cluster has one, and search_after on
+// @timestamp, pcap.file and pcap.offset (unique per packet, so paging is
+// right even without a point in time), asking only for those fields.
+type positionSearch struct {
+	ix                *bulk.Indexer
+	index, query      string
+	from, to          string
+	pit               string // point-in-time id ("": none)
+	openSearchPITName bool   // OpenSearch: pit_id in answers and DELETE bodies
+}
+
+// filter returns the query: the query string, the time range and whether
+// the documents must (true) or must not (false) have a position.
+func (s *positionSearch) filter(withPos bool) []byte {
+	qj, _ := json.Marshal(s.query) // a string always marshals
+	b := []byte(`{"bool":{"must":[{"query_string":{"query":`)
+	b = append(b, qj...)
+	b = append(b, `,"lenient":true}}]`...)
+	if withPos {
+		b = append(b, `,"filter":[{"exists":{"field":"pcap.file"}}`...)
+	} else {
+		b = append(b, `,"must_not":[{"exists":{"field":"pcap.file"}}],"filter":[`...)
+	}
+	if s.from != "" || s.to != "" {
+		if withPos {
+			b = append(b, ',')
+		}
+		b = append(b, `{"range":{"@timestamp":{`...)
+		if s.from != "" {
+			fj, _ := json.Marshal(s.from)
+			b = append(b, `"gte":`...)
+			b = append(b, fj...)
+			if s.to != "" {
+				b = append(b, ',')
+			}
+		}
+		if s.to != "" {
+			tj, _ := json.Marshal(s.to)
+			b = append(b, `"lt":`...)
+			b = append(b, tj...)
+		}
+		b = append(b, `}}}`...)
+	}
+	return append(b, `]}}`...)
+}
+
+// openPIT opens a point in time over the index; without one (an old server,
+// or one that refuses) the search pages without it.
+func (s *positionSearch) openPIT(ctx context.Context) {
+	backend, _ := s.ix.Backend()
+	path := "/" + url.PathEscape(s.index) + "/_pit?keep_alive=1m&ignore_unavailable=true&allow_no_indices=true"
+	key := "id"
+	if backend == "opensearch" {
+		path = "/" + url.PathEscape(s.index) + "/_search/point_in_time?keep_alive=1m&ignore_unavailable=true&allow_no_indices=true"
+		key, s.openSearchPITName = "pit_id", true
+	}
+	status, resp, err := s.ix.Request(ctx, http.MethodPost, path, nil)
+	if err != nil || status != http.StatusOK {
+		return
+	}
+	s.pit = fastjson.GetString(resp, key)
+}
+
+// closePIT releases the point in time.
+func (s *positionSearch) closePIT() {
+	if s.pit == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	idj, _ := json.Marshal(s.pit)
+	if s.openSearchPITName {
+		s.ix.Request(ctx, http.MethodDelete, "/_search/point_in_time", []byte(`{"pit_id":[`+string(idj)+`]}`))
+	} else {
+		s.ix.Request(ctx, http.MethodDelete, "/_pit", []byte(`{"id":`+string(idj)+`}`))
+	}
+	s.pit = ""
+}
+
+// collect adds the position of every matching document to pos.
+func (s *positionSearch) collect(ctx context.Context, pos *export.Positions) error {
+	s.openPIT(ctx)
+	defer s.closePIT()
+	var p fastjson.Parser
+	var after []byte
+	query := s.filter(true)
+	for {
+		body := fmt.Appendf(nil, `{"size":%d,"track_total_hits":false,"_source":["@timestamp","pcap.file","pcap.offset"],"query":`, exportPage)
+		body = append(body, query...)
+		body = append(body, `,"sort":[{"@timestamp":{"order":"asc","unmapped_type":"date_nanos"}},{"pcap.file":{"order":"asc","unmapped_type":"keyword"}},{"pcap.offset":{"order":"asc","unmapped_type":"long"}}]`...)
+		path := "/" + url.PathEscape(s.index) + "/_search?ignore_unavailable=true&allow_no_indices=true"
+		if s.pit != "" {
+			idj, _ := json.Marshal(s.pit)
+			body = append(body, `,"pit":{"id":`...)
+			body = append(body, idj...)
+			body = append(body, `,"keep_alive":"1m"}`...)
+			path = "/_search"
+		}
+		if after != nil {
+			body = append(body, `,"search_after":`...)
+			body = append(body, after...)
+		}
+		body = append(body, '}')
+		v, err := s.request(ctx, &p, path, body)
+		if err != nil {
+			return err
+		}
+		if id := v.GetStringBytes("pit_id"); len(id) > 0 && s.pit != "" {
+			s.pit = string(id)
+		}
+		hits := v.GetArray("hits", "hits")
+		for _, h := range hits {
+			src := h.Get("_source")
+			file := string(src.GetStringBytes("pcap", "file"))
+			if file == "" {
+				file = string(src.GetStringBytes("pcap.file")) // a flattened source
+			}
+			off := src.Get("pcap", "offset")
+			if off == nil {
+				off = src.Get("pcap.offset")
+			}
+			ts, err := time.Parse(time.RFC3339Nano, string(src.GetStringBytes("@timestamp")))
+			if file == "" || off == nil || err != nil {
+				return fmt.Errorf("document %s has no usable @timestamp, pcap.file and pcap.offset: %s", h.GetStringBytes("_id"), src)
+			}
+			pos.Add(file, off.GetInt64(), ts.UnixNano())
+		}
+		if len(hits) < exportPage {
+			return nil
+		}
+		after = hits[len(hits)-1].Get("sort").MarshalTo(after[:0])
+	}
+}
+
+// countWithoutPosition counts the matching documents that have no
+// position, whose packets cannot be exported.
+func (s *positionSearch) countWithoutPosition(ctx context.Context) (int64, error) {
+	body := append([]byte(`{"query":`), s.filter(false)...)
+	body = append(body, '}')
+	var p fastjson.Parser
+	v, err := s.request(ctx, &p, "/"+url.PathEscape(s.index)+"/_count?ignore_unavailable=true&allow_no_indices=true", body)
+	if err != nil {
+		return 0, err
+	}
+	return v.GetInt64("count"), nil
+}
+
+// request POSTs body to path (see postJSON).
+func (s *positionSearch) request(ctx context.Context, p *fastjson.Parser, path string, body []byte) (*fastjson.Value, error) {
+	return postJSON(ctx, s.ix, p, path, body)
+}
+
+// postJSON POSTs body to path and returns the answer parsed with p, or an
+// error with the server's reason (its root cause's type and reason).
+func postJSON(ctx context.Context, ix *bulk.Indexer, p *fastjson.Parser, path string, body []byte) (*fastjson.Value, error) {
+	status, resp, err := ix.Request(ctx, http.MethodPost, path, body)
+	if err != nil {
+		return nil, err
+	}
+	v, perr := p.ParseBytes(resp)
+	if status != http.StatusOK {
+		reason := strings.TrimSpace(string(resp))
+		if perr == nil && v.Get("error") != nil {
+			e := v.Get("error")
+			if rc := e.GetArray("root_cause"); len(rc) > 0 {
+				e = rc[0]
+			}
+			reason = string(e.GetStringBytes("type")) + ": " + string(e.GetStringBytes("reason"))
+		}
+		return nil, fmt.Errorf("HTTP %d: %s", status, reason)
+	}
+	if perr != nil {
+		return nil, fmt.Errorf("answer is not JSON: %w", perr)
+	}
+	return v, nil
+}
