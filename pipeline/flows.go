@@ -69,6 +69,9 @@ func (s *flowStage) batch(b *Batch) {
 		rec := &b.recs[i]
 		if rec.hasFlow {
 			r := s.tab.Observe(&rec.fp, rec.ts, rec.origLen)
+			if rec.pcapFile != "" {
+				r.AddPosition(rec.pcapFile, rec.pcapOff, rec.ts)
+			}
 			if rec.docEnd >= 0 {
 				side := 0
 				if rec.fp.FromB {

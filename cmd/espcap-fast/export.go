@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/espcap/espcap-fast/export"
+	"github.com/espcap/espcap-fast/flow"
 	"github.com/espcap/espcap-fast/internal/safefile"
 	"github.com/espcap/espcap-fast/pipeline"
 )
@@ -25,7 +26,8 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("espcap-fast export", flag.ContinueOnError)
 	out := fs.String("w", "", "capture file to write (pcap with ns timestamps; pcapng when link types mix or a source is pcapng); - writes to standard output (| wireshark -k -i -)")
 	index := fs.String("index", "", "indices (or data stream) to search, comma-separated patterns (default: <--index-prefix>*, or --data-stream)")
-	records := fs.String("records", "packets", "what the query finds: packets (packet documents)")
+	records := fs.String("records", "packets", "what the query finds: packets (packet documents), or flows (flow documents: all the packets of each flow, from the positions it lists, default index <flow prefix>*)")
+	flowPrefix := fs.String("flow-index-prefix", "flows-", "with --records flows: the flow indices' prefix (default index <prefix>*)")
 	from := fs.String("from", "", "only documents with @timestamp at or after this (a date such as 2024-05-01T10:00:00Z, or date math such as now-1h)")
 	to := fs.String("to", "", "only documents with @timestamp before this")
 	maxOpen := fs.Int("max-open", export.DefaultMaxOpen, "most capture files open at once")
@@ -35,7 +37,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(w, "Writes the packets of the matching documents, read from the capture files their pcap.file and pcap.offset\n")
 		fmt.Fprintf(w, "name, in time order. The first argument is the query ('*' for all), the rest a tcpdump filter applied\n")
 		fmt.Fprintf(w, "on the way out. Exit status 1 when a packet could not be written (its file missing or changed).\n\n")
-		printFlags(w, fs, append([]string{"w", "index", "records", "from", "to", "max-open"}, searchFlagNames...)...)
+		printFlags(w, fs, append([]string{"w", "index", "records", "flow-index-prefix", "from", "to", "max-open"}, searchFlagNames...)...)
 	}
 	if done, code := parseArgs(fs, args, stdout, stderr, usage); done {
 		return code
@@ -45,6 +47,9 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		*index = es.prefix + "*"
 		if es.dataStream != "" {
 			*index = es.dataStream
+		}
+		if *records == "flows" {
+			*index = *flowPrefix + "*"
 		}
 	}
 	var q, bpf string
@@ -61,8 +66,8 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	case strings.TrimSpace(q) == "":
 		fmt.Fprintln(stderr, "espcap-fast: export needs a query string (e.g. 'protocol:dns', or '*' for everything)")
 		return 2
-	case *records != "packets":
-		fmt.Fprintln(stderr, "espcap-fast: --records is packets (flows: not implemented yet)")
+	case *records != "packets" && *records != "flows":
+		fmt.Fprintln(stderr, "espcap-fast: --records is packets or flows")
 		return 2
 	case *maxOpen < 1:
 		fmt.Fprintln(stderr, "espcap-fast: --max-open must be >= 1")
@@ -86,7 +91,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	defer ix.Close(context.Background())
 
 	var pos export.Positions
-	s := positionSearch{ix: ix, index: *index, query: q, from: *from, to: *to}
+	s := positionSearch{ix: ix, index: *index, query: q, from: *from, to: *to, flows: *records == "flows"}
 	if err := s.collect(ctx, &pos); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: export: %v\n", err)
 		return 1
@@ -119,7 +124,12 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "espcap-fast: export: %s: %v\n", *out, err)
 		return 1
 	}
-	return exportReport(stderr, *out, len(pos.List), noPos, res)
+	code = exportReport(stderr, *out, len(pos.List), noPos, res)
+	if s.truncated > 0 {
+		fmt.Fprintf(stderr, "espcap-fast: export: %d flows had more packets than their documents list (%d; pcap.truncated): only those written\n", s.truncated, flow.MaxPositions)
+		code = 1
+	}
+	return code
 }
 
 // exportReport says on stderr what was written and, file by file, what

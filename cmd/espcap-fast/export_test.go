@@ -130,7 +130,7 @@ func exportSources(t *testing.T) []string {
 
 // importForExport indexes the sources (packets and flows) under a test
 // prefix and returns the packet index.
-func importForExport(t *testing.T, base, name string, sources []string) (prefix, index string) {
+func importForExport(t *testing.T, base, name string, sources []string, extra ...string) (prefix, index string) {
 	t.Helper()
 	prefix = testPrefix(t, base, name)
 	t.Cleanup(func() {
@@ -140,7 +140,7 @@ func importForExport(t *testing.T, base, name string, sources []string) (prefix,
 	for _, s := range sources {
 		args = append(args, "-r", s)
 	}
-	if _, errs, code := espcap(t, args...); code != 0 {
+	if _, errs, code := espcap(t, append(args, extra...)...); code != 0 {
 		t.Fatalf("import: exit %d: %s", code, errs)
 	}
 	return prefix, prefix + "all"
@@ -189,28 +189,7 @@ func TestExportMatchesTshark(t *testing.T) {
 	if cid == "" {
 		t.Fatal("no community_id found for an HTTP request")
 	}
-	st, b := esCall(t, base, http.MethodPost, "/"+prefix+"flows-*/_search", []byte(`{"size":1,"query":{"query_string":{"query":"network.transport:tcp AND destination.port:80 AND destination.ip:\"184.51.102.72\""}}}`))
-	var flows struct {
-		Hits struct {
-			Hits []struct {
-				Source struct {
-					Flow   struct{ ID string }
-					Source struct {
-						IP   string
-						Port int
-					}
-					Destination struct {
-						IP   string
-						Port int
-					}
-				} `json:"_source"`
-			}
-		}
-	}
-	if st != http.StatusOK || json.Unmarshal(b, &flows) != nil || len(flows.Hits.Hits) == 0 {
-		t.Fatalf("no TCP flow document: HTTP %d %.300s", st, b)
-	}
-	fl := flows.Hits.Hits[0].Source
+	fl := httpFlow(t, base, prefix)
 
 	// a time range: the 100th to the 400th packet of the HTTP capture
 	http := readCapture(t, sources[0])
@@ -250,6 +229,71 @@ func TestExportMatchesTshark(t *testing.T) {
 			t.Logf("%d packets", len(got))
 		})
 	}
+}
+
+// exportFlow is what the tests need of a flow document.
+type exportFlow struct {
+	Flow   struct{ ID string }
+	Source struct {
+		IP   string
+		Port int
+	}
+	Destination struct {
+		IP   string
+		Port int
+	}
+	Network struct{ Packets int }
+}
+
+// httpFlow returns the flow document of an HTTP connection of
+// seed_test_http.pcap with more than 4 packets.
+func httpFlow(t *testing.T, base, prefix string) exportFlow {
+	t.Helper()
+	st, b := esCall(t, base, http.MethodPost, "/"+prefix+"flows-*/_search", []byte(`{"size":1,"query":{"query_string":{"query":"network.transport:tcp AND destination.port:80 AND destination.ip:\"184.51.102.72\" AND network.packets:>4"}}}`))
+	var flows struct {
+		Hits struct {
+			Hits []struct {
+				Source exportFlow `json:"_source"`
+			}
+		}
+	}
+	if st != http.StatusOK || json.Unmarshal(b, &flows) != nil || len(flows.Hits.Hits) == 0 {
+		t.Fatalf("no TCP flow document: HTTP %d %.300s", st, b)
+	}
+	return flows.Hits.Hits[0].Source
+}
+
+// TestExportFlows imports with --max-packets-per-flow 2, so that most
+// packets have no document, and exports a flow whole from the positions
+// its flow document lists.
+func TestExportFlows(t *testing.T) {
+	tshark := need.Tshark(t)
+	base := estest.URL(t)
+	sources := exportSources(t)[:1]
+	prefix, index := importForExport(t, base, "exportflows", sources, "--max-packets-per-flow", "2")
+	fl := httpFlow(t, base, prefix)
+	want := tsharkRef(t, tshark, sources, fmt.Sprintf(`ip.addr == %s && ip.addr == %s && tcp.port == %d && tcp.port == %d`, fl.Source.IP, fl.Destination.IP, fl.Source.Port, fl.Destination.Port))
+	if len(want) != fl.Network.Packets || len(want) <= 4 {
+		t.Fatalf("tshark finds %d packets, the flow document counts %d", len(want), fl.Network.Packets)
+	}
+	q := fmt.Sprintf(`flow.id:%q`, fl.Flow.ID)
+	got, code, errs := runExportTo(t, base, prefix+"flows-*", "--records", "flows", q)
+	if code != 0 {
+		t.Fatalf("export --records flows: exit %d: %s", code, errs)
+	}
+	samePackets(t, got, want)
+	// the packet documents hold only the first two of each side
+	got, code, errs = runExportTo(t, base, index, q)
+	if code != 0 || len(got) != 4 {
+		t.Fatalf("export of the packet documents: exit %d, %d packets, want 4: %s", code, len(got), errs)
+	}
+	// all flows of the file: every packet of a flow (TCP, UDP, ICMP)
+	want = tsharkRef(t, tshark, sources, "ip or ipv6")
+	got, code, errs = runExportTo(t, base, prefix+"flows-*", "--records", "flows", "*")
+	if code != 0 {
+		t.Fatalf("export --records flows '*': exit %d: %s", code, errs)
+	}
+	samePackets(t, got, want)
 }
 
 // TestExportProblems covers a query matching nothing, a file deleted

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,10 +24,16 @@ const exportPage = 10000
 // _search/point_in_time) when the cluster has one, and search_after on
 // @timestamp, pcap.file and pcap.offset (unique per packet, so paging is
 // right even without a point in time), asking only for those fields.
+//
+// With flows set the documents are flow documents, whose pcap.file and
+// pcap.packets list the positions of their packets (see encode.AppendFlow);
+// sorted by @timestamp and flow.id.
 type positionSearch struct {
 	ix                *bulk.Indexer
 	index, query      string
 	from, to          string
+	flows             bool
+	truncated         int64  // flow documents whose positions were cut (pcap.truncated)
 	pit               string // point-in-time id ("": none)
 	openSearchPITName bool   // OpenSearch: pit_id in answers and DELETE bodies
 }
@@ -108,8 +115,13 @@ func (s *positionSearch) collect(ctx context.Context, pos *export.Positions) err
 	query := s.filter(true)
 	for {
 		body := fmt.Appendf(nil, `{"size":%d,"track_total_hits":false,"_source":["@timestamp","pcap.file","pcap.offset"],"query":`, exportPage)
+		sort := `,"sort":[{"@timestamp":{"order":"asc","unmapped_type":"date_nanos"}},{"pcap.file":{"order":"asc","unmapped_type":"keyword"}},{"pcap.offset":{"order":"asc","unmapped_type":"long"}}]`
+		if s.flows {
+			body = fmt.Appendf(nil, `{"size":%d,"track_total_hits":false,"_source":["@timestamp","pcap"],"query":`, exportPage/10)
+			sort = `,"sort":[{"@timestamp":{"order":"asc","unmapped_type":"date_nanos"}},{"flow.id":{"order":"asc","unmapped_type":"keyword"}}]`
+		}
 		body = append(body, query...)
-		body = append(body, `,"sort":[{"@timestamp":{"order":"asc","unmapped_type":"date_nanos"}},{"pcap.file":{"order":"asc","unmapped_type":"keyword"}},{"pcap.offset":{"order":"asc","unmapped_type":"long"}}]`...)
+		body = append(body, sort...)
 		path := "/" + url.PathEscape(s.index) + "/_search?ignore_unavailable=true&allow_no_indices=true"
 		if s.pit != "" {
 			idj, _ := json.Marshal(s.pit)
@@ -133,6 +145,12 @@ func (s *positionSearch) collect(ctx context.Context, pos *export.Positions) err
 		hits := v.GetArray("hits", "hits")
 		for _, h := range hits {
 			src := h.Get("_source")
+			if s.flows {
+				if err := s.addFlow(h, pos); err != nil {
+					return err
+				}
+				continue
+			}
 			file := string(src.GetStringBytes("pcap", "file"))
 			if file == "" {
 				file = string(src.GetStringBytes("pcap.file")) // a flattened source
@@ -147,11 +165,41 @@ func (s *positionSearch) collect(ctx context.Context, pos *export.Positions) err
 			}
 			pos.Add(file, off.GetInt64(), ts.UnixNano())
 		}
-		if len(hits) < exportPage {
+		if len(hits) == 0 || s.flows && len(hits) < exportPage/10 || !s.flows && len(hits) < exportPage {
 			return nil
 		}
 		after = hits[len(hits)-1].Get("sort").MarshalTo(after[:0])
 	}
+}
+
+// addFlow adds the positions of a flow document's packets: pcap.packets
+// holds "i:offset:dt", i an index into pcap.file and dt the packet's time
+// minus the flow's start (@timestamp), in ns.
+func (s *positionSearch) addFlow(h *fastjson.Value, pos *export.Positions) error {
+	src := h.Get("_source")
+	bad := func(why string) error {
+		return fmt.Errorf("flow document %s: %s: %.300s", h.GetStringBytes("_id"), why, src)
+	}
+	start, err := time.Parse(time.RFC3339Nano, string(src.GetStringBytes("@timestamp")))
+	if err != nil {
+		return bad("no usable @timestamp")
+	}
+	files := src.GetArray("pcap", "file")
+	for _, p := range src.GetArray("pcap", "packets") {
+		f, rest, ok1 := strings.Cut(string(p.GetStringBytes()), ":")
+		o, d, ok2 := strings.Cut(rest, ":")
+		fi, err1 := strconv.Atoi(f)
+		off, err2 := strconv.ParseInt(o, 10, 64)
+		dt, err3 := strconv.ParseInt(d, 10, 64)
+		if !ok1 || !ok2 || err1 != nil || err2 != nil || err3 != nil || fi < 0 || fi >= len(files) {
+			return bad(fmt.Sprintf("bad pcap.packets entry %s", p))
+		}
+		pos.Add(string(files[fi].GetStringBytes()), off, start.UnixNano()+dt)
+	}
+	if src.GetBool("pcap", "truncated") {
+		s.truncated++
+	}
+	return nil
 }
 
 // countWithoutPosition counts the matching documents that have no
