@@ -91,6 +91,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	defer ix.Close(context.Background())
 
 	var pos export.Positions
+	started := time.Now()
 	s := positionSearch{ix: ix, index: *index, query: q, from: *from, to: *to, flows: *records == "flows"}
 	if err := s.collect(ctx, &pos); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: export: %v\n", err)
@@ -113,6 +114,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		w = f
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
+	searched := time.Now()
 	res, err := export.Run(ctx, &pos, bw, export.Options{BPF: bpf, MaxOpen: *maxOpen})
 	if err == nil {
 		err = bw.Flush()
@@ -124,6 +126,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "espcap-fast: export: %s: %v\n", *out, err)
 		return 1
 	}
+	fmt.Fprintf(stderr, "espcap-fast: export: search %v, read and write %v\n", searched.Sub(started).Round(time.Millisecond), time.Since(searched).Round(time.Millisecond))
 	code = exportReport(stderr, *out, len(pos.List), noPos, res)
 	if s.truncated > 0 {
 		fmt.Fprintf(stderr, "espcap-fast: export: %d flows had more packets than their documents list (%d; pcap.truncated): only those written\n", s.truncated, flow.MaxPositions)

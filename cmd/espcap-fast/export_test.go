@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/espcap/espcap-fast/bulk"
 	"github.com/espcap/espcap-fast/capfile"
+	"github.com/espcap/espcap-fast/export"
 	"github.com/espcap/espcap-fast/internal/estest"
 	"github.com/espcap/espcap-fast/internal/need"
 )
@@ -428,6 +431,58 @@ func TestExportUsage(t *testing.T) {
 			if !strings.Contains(out, "  "+f) {
 				t.Errorf("%s --help lacks %s", cmd, f)
 			}
+		}
+	}
+}
+
+// TestExportSearchPaths checks that the three ways of paging find the
+// same positions: a point in time in index order (Elasticsearch), and
+// search_after on @timestamp, pcap.file and pcap.offset with and without a
+// point in time (OpenSearch, and servers without one); pages of 7 hits.
+func TestExportSearchPaths(t *testing.T) {
+	base := estest.URL(t)
+	_, index := importForExport(t, base, "exportpaths", exportSources(t)[:3])
+	es := registerSearchFlags(flag.NewFlagSet("test", flag.ContinueOnError))
+	es.nodes = stringList{base}
+	ctx, cancel, ix, code := connectCommand(es, io.Discard, func(string, ...any) {}, time.Minute)
+	if ix == nil {
+		t.Fatalf("connect: exit %d", code)
+	}
+	defer cancel()
+	defer ix.Close(context.Background())
+	type position struct {
+		file    string
+		off, ts int64
+	}
+	var want []position
+	for _, mode := range []struct {
+		name             string
+		noPIT, fieldSort bool
+	}{{"pit, index order", false, false}, {"pit, field sort", false, true}, {"no pit", true, true}} {
+		s := positionSearch{ix: ix, index: index, query: "protocol:dns OR protocol:http", noPIT: mode.noPIT, fieldSort: mode.fieldSort, page: 7}
+		var pos export.Positions
+		if err := s.collect(ctx, &pos); err != nil {
+			t.Fatalf("%s: %v", mode.name, err)
+		}
+		if b, _ := ix.Backend(); b == "elasticsearch" && s.shardDoc != (!mode.noPIT && !mode.fieldSort) {
+			t.Errorf("%s: paged in index order: %v", mode.name, s.shardDoc)
+		}
+		var got []position
+		for _, p := range pos.List {
+			got = append(got, position{pos.Files[p.File], p.Off, p.TS})
+		}
+		slices.SortFunc(got, func(a, b position) int {
+			return cmp.Or(strings.Compare(a.file, b.file), cmp.Compare(a.off, b.off), cmp.Compare(a.ts, b.ts))
+		})
+		if want == nil {
+			want = got
+			if len(want) < 30 {
+				t.Fatalf("%s: only %d positions", mode.name, len(want))
+			}
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %d positions, not the %d of the first way", mode.name, len(got), len(want))
 		}
 	}
 }

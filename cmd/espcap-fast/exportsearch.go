@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -35,6 +36,10 @@ type positionSearch struct {
 	flows             bool
 	truncated         int64  // flow documents whose positions were cut (pcap.truncated)
 	pit               string // point-in-time id ("": none)
+	shardDoc          bool   // page in _shard_doc order, positions from docvalue_fields
+	noPIT             bool   // do not open a point in time (tests of the fallback)
+	fieldSort         bool   // sort on the position fields even with a point in time (tests)
+	page              int    // hits per request (0: exportPage)
 	openSearchPITName bool   // OpenSearch: pit_id in answers and DELETE bodies
 }
 
@@ -76,6 +81,9 @@ func (s *positionSearch) filter(withPos bool) []byte {
 // openPIT opens a point in time over the index; without one (an old server,
 // or one that refuses) the search pages without it.
 func (s *positionSearch) openPIT(ctx context.Context) {
+	if s.noPIT {
+		return
+	}
 	backend, _ := s.ix.Backend()
 	path := "/" + url.PathEscape(s.index) + "/_pit?keep_alive=1m&ignore_unavailable=true&allow_no_indices=true"
 	key := "id"
@@ -88,6 +96,8 @@ func (s *positionSearch) openPIT(ctx context.Context) {
 		return
 	}
 	s.pit = fastjson.GetString(resp, key)
+	// Elasticsearch pages a point in time fastest in index order
+	s.shardDoc = s.pit != "" && !s.openSearchPITName && !s.fieldSort
 }
 
 // closePIT releases the point in time.
@@ -113,12 +123,25 @@ func (s *positionSearch) collect(ctx context.Context, pos *export.Positions) err
 	var p fastjson.Parser
 	var after []byte
 	query := s.filter(true)
-	for {
-		body := fmt.Appendf(nil, `{"size":%d,"track_total_hits":false,"_source":["@timestamp","pcap.file","pcap.offset"],"query":`, exportPage)
-		sort := `,"sort":[{"@timestamp":{"order":"asc","unmapped_type":"date_nanos"}},{"pcap.file":{"order":"asc","unmapped_type":"keyword"}},{"pcap.offset":{"order":"asc","unmapped_type":"long"}}]`
+	page := s.page
+	if page == 0 {
+		page = exportPage
 		if s.flows {
-			body = fmt.Appendf(nil, `{"size":%d,"track_total_hits":false,"_source":["@timestamp","pcap"],"query":`, exportPage/10)
-			sort = `,"sort":[{"@timestamp":{"order":"asc","unmapped_type":"date_nanos"}},{"flow.id":{"order":"asc","unmapped_type":"keyword"}}]`
+			page /= 10 // flow documents list up to 1024 packets each
+		}
+	}
+	for {
+		// packets: the position is the sort values (@timestamp in ns,
+		// whatever its mapping, by numeric_type), so no _source is read
+		body := fmt.Appendf(nil, `{"size":%d,"track_total_hits":false,"_source":false,"query":`, page)
+		sort := `,"sort":[{"@timestamp":{"order":"asc","unmapped_type":"date_nanos","numeric_type":"date_nanos"}},{"pcap.file":{"order":"asc","unmapped_type":"keyword"}},{"pcap.offset":{"order":"asc","unmapped_type":"long"}}]`
+		if s.shardDoc {
+			// index order costs the server no sort (the client sorts)
+			sort = `,"docvalue_fields":["pcap.file","pcap.offset",{"field":"@timestamp","format":"strict_date_optional_time_nanos"}],"sort":[{"_shard_doc":"asc"}]`
+		}
+		if s.flows {
+			body = fmt.Appendf(nil, `{"size":%d,"track_total_hits":false,"_source":["@timestamp","pcap"],"query":`, page)
+			sort = `,"sort":[{"@timestamp":{"order":"asc","unmapped_type":"date_nanos","numeric_type":"date_nanos"}},{"flow.id":{"order":"asc","unmapped_type":"keyword"}}]`
 		}
 		body = append(body, query...)
 		body = append(body, sort...)
@@ -144,28 +167,34 @@ func (s *positionSearch) collect(ctx context.Context, pos *export.Positions) err
 		}
 		hits := v.GetArray("hits", "hits")
 		for _, h := range hits {
-			src := h.Get("_source")
 			if s.flows {
 				if err := s.addFlow(h, pos); err != nil {
 					return err
 				}
 				continue
 			}
-			file := string(src.GetStringBytes("pcap", "file"))
-			if file == "" {
-				file = string(src.GetStringBytes("pcap.file")) // a flattened source
+			if s.shardDoc {
+				f := h.Get("fields")
+				file, off, at := f.GetArray("pcap.file"), f.GetArray("pcap.offset"), f.GetArray("@timestamp")
+				var ts time.Time
+				err := errors.New("missing")
+				if len(at) == 1 {
+					ts, err = time.Parse(time.RFC3339Nano, string(at[0].GetStringBytes()))
+				}
+				if len(file) != 1 || len(off) != 1 || err != nil {
+					return fmt.Errorf("document %s: no usable @timestamp, pcap.file and pcap.offset (%s)", h.GetStringBytes("_id"), f)
+				}
+				pos.Add(string(file[0].GetStringBytes()), off[0].GetInt64(), ts.UnixNano())
+				continue
 			}
-			off := src.Get("pcap", "offset")
-			if off == nil {
-				off = src.Get("pcap.offset")
+			// sort: @timestamp (ns), pcap.file, pcap.offset[, _shard_doc]
+			sv := h.GetArray("sort")
+			if len(sv) < 3 || sv[0].Type() != fastjson.TypeNumber || sv[1].Type() != fastjson.TypeString || sv[2].Type() != fastjson.TypeNumber {
+				return fmt.Errorf("document %s: no usable @timestamp, pcap.file and pcap.offset (sort values %s)", h.GetStringBytes("_id"), h.Get("sort"))
 			}
-			ts, err := time.Parse(time.RFC3339Nano, string(src.GetStringBytes("@timestamp")))
-			if file == "" || off == nil || err != nil {
-				return fmt.Errorf("document %s has no usable @timestamp, pcap.file and pcap.offset: %s", h.GetStringBytes("_id"), src)
-			}
-			pos.Add(file, off.GetInt64(), ts.UnixNano())
+			pos.Add(string(sv[1].GetStringBytes()), sv[2].GetInt64(), sv[0].GetInt64())
 		}
-		if len(hits) == 0 || s.flows && len(hits) < exportPage/10 || !s.flows && len(hits) < exportPage {
+		if len(hits) < page {
 			return nil
 		}
 		after = hits[len(hits)-1].Get("sort").MarshalTo(after[:0])
