@@ -16,11 +16,28 @@ type Position struct {
 	TS   int64
 }
 
-// AddPosition records where a packet of the flow lies, up to MaxPositions.
-func (r *Record) AddPosition(file string, off, ts int64) {
+// keptPositions is the capacity of a Positions array that a reused table
+// entry keeps: a longer one, of a flow with many packets, goes with its
+// flow, so that the table does not keep MaxPositions for every entry.
+const keptPositions = 64
+
+// AddPosition records where a packet of the flow lies, up to MaxPositions,
+// and reports whether it did; the packets past them are counted in
+// PositionsCut.
+func (r *Record) AddPosition(file string, off, ts int64) bool {
 	if len(r.Positions) >= MaxPositions {
 		r.PositionsCut++
-		return
+		return false
 	}
 	r.Positions = append(r.Positions, Position{File: file, Off: off, TS: ts})
+	return true
+}
+
+// reusedPositions returns the Positions array a new flow in r's entry
+// starts with: r's, emptied, unless it is long.
+func (r *Record) reusedPositions() []Position {
+	if cap(r.Positions) > keptPositions {
+		return nil
+	}
+	return r.Positions[:0]
 }

@@ -567,8 +567,7 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 func (t *Table) start(p *Packet, side int, ts int64, wireLen int) *Record {
 	e := t.alloc()
 	r := &t.recs[e]
-	pos := r.Positions[:0]
-	*r = Record{Key: p.Key, Start: ts, lastReport: ts, Positions: pos}
+	*r = Record{Key: p.Key, Start: ts, lastReport: ts, Positions: r.reusedPositions()}
 	r.OrigSide = uint8(side)
 	if p.Key.Proto == protoTCP && p.Flags&(SYN|ACK) == SYN|ACK {
 		r.OrigSide = uint8(1 - side)
