@@ -2,9 +2,9 @@ package export
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/espcap/espcap-fast/capfile"
 	"github.com/espcap/espcap-fast/filter"
@@ -20,6 +20,9 @@ type Options struct {
 	BPF string
 	// MaxOpen is the most files kept open at once (0: DefaultMaxOpen).
 	MaxOpen int
+	// TempDir holds the spool of the packets of pcapng and compressed
+	// files ("": $TMPDIR).
+	TempDir string
 }
 
 // Result says what a run did. A packet is written, filtered out, or
@@ -64,13 +67,14 @@ func Run(ctx context.Context, pos *Positions, out io.Writer, opt Options) (*Resu
 	srcs := make([]*source, len(pos.Files))
 	ng, link, links := false, uint16(1), 0
 	for i, f := range pos.Files {
-		s := &source{path: f, cur: -1}
+		s := &source{path: f}
 		srcs[i] = s
 		r, err := capfile.Open(f)
 		if err != nil {
 			s.gone = err
 			continue
 		}
+		s.seqOnly = r.Format() != capfile.Pcap || r.Compression() != ""
 		if r.Format() == capfile.PcapNG {
 			ng = true
 		} else if lt := r.Interfaces()[0].LinkType; links == 0 || lt != link {
@@ -83,6 +87,17 @@ func Run(ctx context.Context, pos *Positions, out io.Writer, opt Options) (*Resu
 	res.Format = "pcap"
 	if ng {
 		res.Format = "pcapng"
+	}
+	// pcapng and compressed files: the packets wanted, read once in file
+	// order into a spool that is then read at offsets like a pcap
+	spoolIndex := uint32(len(srcs))
+	spool, err := spoolFiles(ctx, pos, srcs, spoolIndex, opt.TempDir, res)
+	if err != nil {
+		return res, err
+	}
+	if spool != nil {
+		defer spool.Close()
+		srcs = append(srcs, &source{path: "(spool)", spool: spool})
 	}
 	w, err := NewWriter(out, ng, link)
 	if err != nil {
@@ -100,6 +115,9 @@ func Run(ctx context.Context, pos *Positions, out io.Writer, opt Options) (*Resu
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
+		}
+		if p.File == badFile {
+			continue // counted as changed
 		}
 		s := srcs[p.File]
 		if s.gone != nil {
@@ -168,15 +186,16 @@ func closeOldest(srcs []*source) {
 	}
 }
 
-// source is one capture file packets are read from.
+// source is one capture file packets are read from, or the spool.
 type source struct {
-	path string
-	gone error // the file could not be opened
-	r    *capfile.Reader
-	seek bool // uncompressed pcap: SeekRecord
-	rec  capfile.Record
-	cur  int64 // offset of the record in rec (sequential reading), -1: none
-	used uint64
+	path    string
+	gone    error // the file could not be opened
+	seqOnly bool  // pcapng or compressed: read through the spool
+	spool   *os.File
+	buf     []byte // spool: the packet read
+	r       *capfile.Reader
+	rec     capfile.Record
+	used    uint64
 }
 
 func (s *source) close() {
@@ -184,18 +203,14 @@ func (s *source) close() {
 		s.r.Close()
 		s.r = nil
 	}
-	s.cur = -1
 }
 
-// at returns the record at offset off. An uncompressed pcap file is read
-// there directly; other files (pcapng, compressed) are read in order up to
-// it, from the start again if off lies before the last record read.
+// at returns the record at offset off: of the spool, or of an uncompressed
+// pcap file (pcapng and compressed files are read through the spool; a
+// file that has become one since is not at its offset: an error).
 func (s *source) at(off int64) (*capfile.Record, error) {
-	if s.r != nil && !s.seek && s.cur >= 0 && off <= s.cur {
-		if off == s.cur {
-			return &s.rec, nil
-		}
-		s.close() // back to the start
+	if s.spool != nil {
+		return s.spoolAt(off)
 	}
 	if s.r == nil {
 		r, err := capfile.Open(s.path)
@@ -203,36 +218,16 @@ func (s *source) at(off int64) (*capfile.Record, error) {
 			s.gone = err
 			return nil, err
 		}
-		s.r, s.cur = r, -1
-		s.seek = r.Format() == capfile.Pcap && r.Compression() == ""
+		s.r = r
 	}
-	if s.seek {
-		if err := s.r.SeekRecord(off); err != nil {
-			return nil, fmt.Errorf("%s: offset %d: %w", s.path, off, err)
-		}
-		if err := s.r.Next(&s.rec); err != nil {
-			if err == io.EOF {
-				err = fmt.Errorf("%s: offset %d is at or past the end of the file", s.path, off)
-			}
-			return nil, err
-		}
-		return &s.rec, nil
+	if err := s.r.SeekRecord(off); err != nil {
+		return nil, fmt.Errorf("%s: offset %d: %w", s.path, off, err)
 	}
-	for {
-		err := s.r.Next(&s.rec)
-		if err != nil {
-			s.close()
-			if errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("%s: no record at offset %d: the file ends before", s.path, off)
-			}
-			return nil, fmt.Errorf("%s: no record at offset %d: %w", s.path, off, err)
+	if err := s.r.Next(&s.rec); err != nil {
+		if err == io.EOF {
+			err = fmt.Errorf("%s: offset %d is at or past the end of the file", s.path, off)
 		}
-		s.cur = s.rec.Offset
-		if s.cur == off {
-			return &s.rec, nil
-		}
-		if s.cur > off {
-			return nil, fmt.Errorf("%s: no record starts at offset %d (one starts at %d)", s.path, off, s.cur)
-		}
+		return nil, err
 	}
+	return &s.rec, nil
 }

@@ -5,8 +5,15 @@
 // with nanosecond timestamps, or pcapng when the packets' link types differ
 // or a source is pcapng.
 //
-// Memory is 24 bytes per packet position (Pos) plus one string per file,
-// whatever the number of packets; the packets themselves are streamed.
+// An uncompressed pcap file is read at each offset. A pcapng or gzip/zstd
+// file cannot be (a pcapng packet needs the interface blocks before it): it
+// is read once, in file order, and the packets wanted are copied to a
+// temporary file (unlinked, in $TMPDIR or Options.TempDir), read at offsets
+// in turn.
+//
+// Memory is 24 bytes per packet position (Pos), 4 more while a pcapng or
+// compressed file is spooled, plus one string per file, whatever the
+// number of packets; the packets themselves are streamed.
 package export
 
 import (
