@@ -137,10 +137,20 @@ func BenchmarkDecode(b *testing.B) {
 // BenchmarkDecodeEncode decodes packets and writes their documents, on one
 // goroutine: the per-core cost of the hot path.
 func BenchmarkDecodeEncode(b *testing.B) {
+	benchDecodeEncode(b, "")
+}
+
+// BenchmarkDecodeEncodePosition is BenchmarkDecodeEncode with pcap.file and
+// pcap.offset in every document, as file imports write them.
+func BenchmarkDecodeEncodePosition(b *testing.B) {
+	benchDecodeEncode(b, "/captures/bench.pcap")
+}
+
+func benchDecodeEncode(b *testing.B, pos string) {
 	pk := load(b)
 	d := decode.NewDecoder()
 	e := encode.NewEncoder(protocols(b))
-	m := encode.Meta{FileName: "bench.pcap", FileDate: "2026-11-27T00:00:00+0000"}
+	m := encode.Meta{FileName: "bench.pcap", FileDate: "2026-11-27T00:00:00+0000", PcapFile: pos}
 	buf := make([]byte, 0, 1<<20)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -153,6 +163,7 @@ func BenchmarkDecodeEncode(b *testing.B) {
 		}
 		decode.Prefetch(pk[j].data)
 		m.Timestamp, m.Number, m.CapLen, m.OrigLen = p.ts, uint64(i+1), len(p.data), p.origLen
+		m.PcapOffset = 24 + 100*int64(i)
 		buf = e.Encode(buf[:0], &m, d.Decode(p.data, p.linkType, p.origLen))
 		total += len(buf)
 	}
@@ -248,6 +259,12 @@ func BenchmarkPipelineWrite(b *testing.B) {
 // runPipeline runs the offline pipeline over b.N packets of pk from memory,
 // packet i at time ts(i), into a discarding sink, and reports the rates.
 func runPipeline(b *testing.B, cfg pipeline.Config, pk []packet, ts func(i int) int64) *pipeline.Runner {
+	return runPipelineAt(b, cfg, pk, ts, "")
+}
+
+// runPipelineAt is runPipeline with packet positions in file pos (""
+// none): packet i at offset 24+100*i, as a file import gives them.
+func runPipelineAt(b *testing.B, cfg pipeline.Config, pk []packet, ts func(i int) int64, pos string) *pipeline.Runner {
 	r, err := pipeline.New(cfg, &discard{})
 	if err != nil {
 		b.Fatal(err)
@@ -262,6 +279,9 @@ func runPipeline(b *testing.B, cfg pipeline.Config, pk []packet, ts func(i int) 
 		}
 		for i := 0; i < b.N; i++ {
 			p := &pk[i%len(pk)]
+			if pos != "" {
+				f.SetPosition(pos, 24+100*int64(i))
+			}
 			if err := f.Add(p.data, p.origLen, ts(i), uint64(i+1), p.linkType, 0); err != nil {
 				return err
 			}
@@ -374,11 +394,15 @@ func BenchmarkFlowObserve(b *testing.B) {
 func BenchmarkPipelineFlows(b *testing.B) {
 	pk := load(b)
 	protos := protocols(b)
-	for _, mode := range []string{"flows", "both"} {
+	for _, mode := range []string{"flows", "both", "both+positions"} {
 		b.Run("records="+mode, func(b *testing.B) {
-			fc := &pipeline.FlowConfig{Packets: mode == "both"}
-			r := runPipeline(b, pipeline.Config{Workers: runtime.NumCPU(), Protocols: protos, Flows: fc}, pk,
-				func(i int) int64 { return replayTS(pk, i%len(pk), i/len(pk)) })
+			fc := &pipeline.FlowConfig{Packets: mode != "flows"}
+			pos := ""
+			if mode == "both+positions" {
+				pos = "/captures/bench.pcap" // pcap.file and pcap.offset in packet documents, positions in flows
+			}
+			r := runPipelineAt(b, pipeline.Config{Workers: runtime.NumCPU(), Protocols: protos, Flows: fc}, pk,
+				func(i int) int64 { return replayTS(pk, i%len(pk), i/len(pk)) }, pos)
 			flows, evicted, _ := r.FlowStats()
 			b.ReportMetric(float64(flows), "flowdocs")
 			b.ReportMetric(float64(evicted), "evicted")

@@ -167,7 +167,8 @@ type Reader struct {
 	compression string
 	size        int64
 
-	file    *os.File // closed by Close if Open opened it
+	file    *os.File  // closed by Close if Open opened it
+	seeker  io.Seeker // the uncompressed source, if it can seek (SeekRecord)
 	cnt     *countingReader
 	zdec    *zstd.Decoder
 	gz      *gzip.Reader
@@ -290,6 +291,9 @@ func newReader(src io.Reader, name string, size int64) (*Reader, error) {
 		bufSize = defaultBufSize
 	default:
 		r.src = raw
+		if sk, ok := src.(io.Seeker); ok {
+			r.seeker = sk
+		}
 	}
 	r.buf = make([]byte, bufSize)
 
@@ -381,6 +385,7 @@ func (r *Reader) Interfaces() []Interface { return r.ifaces[:len(r.ifaces):len(r
 // It does not close the io.Reader given to NewReader.
 func (r *Reader) Close() error {
 	var err error
+	r.seeker = nil
 	if r.zdec != nil {
 		r.zdec.Close()
 		r.zdec = nil

@@ -354,8 +354,9 @@ func (e *EKEncoder) reset() {
 var errNoLayers = errors.New("not a tshark EK packet: no layers object")
 
 // Encode appends the document of one tshark EK packet (the parsed line
-// after the bulk action line) to dst. m gives file_name, file_date_utc and
-// interface.name (tshark's frame.interface_name wins when present); capture
+// after the bulk action line) to dst. m gives file_name, file_date_utc,
+// pcap.file (the offset is tshark's frame.file_off, present when tshark runs
+// with -o frame.show_file_off:TRUE) and interface.name (tshark's frame.interface_name wins when present); capture
 // time, frame number and lengths come from tshark's frame layer. On error
 // dst is returned unchanged.
 func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EKInfo, error) {
@@ -480,6 +481,13 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 	}
 	w.close()
 	e.ecsApp(chain)
+	if m.PcapFile != "" {
+		// tshark's frame.file_off (-o frame.show_file_off:TRUE): the
+		// record's offset in the file tshark read
+		if off := frame.Get("frame_frame_file_off"); off != nil {
+			w.b = AppendPcapPosition(w.b, m.PcapFile, int64(uintOf(off)))
+		}
+	}
 
 	w.close()
 	return w.b, info, nil

@@ -32,6 +32,11 @@ type Meta struct {
 	Interface string
 	// FlowID is the packet's flow.id when flows are tracked (nil: none).
 	FlowID []byte
+	// PcapFile is the capture file that holds the packet, where
+	// `espcap-fast export` reads it ("": no position, no pcap fields);
+	// PcapOffset is the byte offset of the packet's record header there.
+	PcapFile   string
+	PcapOffset int64
 }
 
 // Encoder writes documents. It caches the formatted date of the last second
@@ -110,11 +115,28 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	return w.b
 }
 
-// flowID writes the packet's flow.id, if it has one.
+// flowID writes the packet's position in a capture file (pcap.file,
+// pcap.offset), if it has one, then its flow.id, if it has one: the flow.id
+// ends the document, where the flow stage writes it over a placeholder.
 func (e *Encoder) flowID(m *Meta) {
+	e.w.b = AppendPcapPosition(e.w.b, m.PcapFile, m.PcapOffset)
 	if len(m.FlowID) > 0 {
 		e.w.b = appendFlowID(e.w.b, m.FlowID)
 	}
+}
+
+// AppendPcapPosition appends `,"pcap":{"file":F,"offset":N}`, where the
+// packet lies in a capture file, to a document being written; nothing when
+// file is "" (the packet has no position).
+func AppendPcapPosition(b []byte, file string, off int64) []byte {
+	if file == "" {
+		return b
+	}
+	b = append(b, `,"pcap":{"file":`...)
+	b = appendStringS(b, file)
+	b = append(b, `,"offset":`...)
+	b = appendInt(b, off)
+	return append(b, '}')
 }
 
 // appendHead appends the fields every document starts with: @timestamp,

@@ -88,6 +88,69 @@ func AppendFlow(dst []byte, r *flow.Record) []byte {
 	}
 	b = append(b, '}')
 	b = appendSummary(b, &r.Summary)
+	b = appendFlowPositions(b, r)
+	return append(b, '}')
+}
+
+// maxPositionFiles is the most capture files a flow document names; the
+// positions in further files are left out (pcap.truncated).
+const maxPositionFiles = 64
+
+// appendFlowPositions appends where the flow's packets lie:
+// `,"pcap":{"file":[F0,F1,...],"packets":["i:offset:dt",...]}` where i
+// indexes pcap.file and dt is the packet's time minus the flow's start
+// (ns), and "truncated":true when positions were left out (flow.
+// MaxPositions, maxPositionFiles). Nothing when no packet has a position.
+func appendFlowPositions(b []byte, r *flow.Record) []byte {
+	if len(r.Positions) == 0 {
+		return b
+	}
+	var files [maxPositionFiles]string
+	n := 0
+	truncated := r.PositionsCut > 0
+	b = append(b, `,"pcap":{"packets":[`...)
+	first := true
+	for i := range r.Positions {
+		p := &r.Positions[i]
+		fi := -1
+		for j := n - 1; j >= 0; j-- { // the last file first: positions run file by file
+			if files[j] == p.File {
+				fi = j
+				break
+			}
+		}
+		if fi < 0 {
+			if n == len(files) {
+				truncated = true
+				continue
+			}
+			files[n] = p.File
+			fi = n
+			n++
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '"')
+		b = appendUint(b, uint64(fi))
+		b = append(b, ':')
+		b = appendInt(b, p.Off)
+		b = append(b, ':')
+		b = appendInt(b, p.TS-r.Start)
+		b = append(b, '"')
+	}
+	b = append(b, `],"file":[`...)
+	for j := range n {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendStringS(b, files[j])
+	}
+	b = append(b, ']')
+	if truncated {
+		b = append(b, `,"truncated":true`...)
+	}
 	return append(b, '}')
 }
 

@@ -146,6 +146,12 @@ type Record struct {
 	App string
 	// Summary is what the application layers said.
 	Summary AppSummary
+	// Positions are where the flow's first MaxPositions packets lie in
+	// capture files, filled by the caller (AddPosition); PositionsCut
+	// counts the packets past them. The slice's array is kept when the
+	// entry is reused.
+	Positions    []Position
+	PositionsCut uint64
 }
 
 // Src returns the initiator's side, Dst the responder's.
@@ -561,7 +567,7 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 func (t *Table) start(p *Packet, side int, ts int64, wireLen int) *Record {
 	e := t.alloc()
 	r := &t.recs[e]
-	*r = Record{Key: p.Key, Start: ts, lastReport: ts}
+	*r = Record{Key: p.Key, Start: ts, lastReport: ts, Positions: r.reusedPositions()}
 	r.OrigSide = uint8(side)
 	if p.Key.Proto == protoTCP && p.Flags&(SYN|ACK) == SYN|ACK {
 		r.OrigSide = uint8(1 - side)

@@ -45,9 +45,11 @@ type record struct {
 	fp        flow.Packet // the packet's flow key, flags and payload length
 	// tsSaturated: the reader saturated the timestamp (tagged malformed)
 	tsSaturated bool
-	// pcapFile and pcapOff: the capture file holding the packet (shared by
-	// all packets of a file) and the offset of its record header there;
-	// with --write the store file the worker wrote it to. "": none.
+	// pcapFile is the capture file holding the packet as export opens it
+	// (an absolute path; one string shared by all the packets of a file),
+	// "" when the packet has no position (standard input, a FIFO); pcapOff
+	// is the byte offset of the packet's record header in that file. With
+	// --write the worker points them at the store file it wrote the packet to.
 	pcapFile string
 	pcapOff  int64
 	filtered bool // the BPF filter dropped the packet (set with --write)

@@ -140,8 +140,10 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 			in.OnOpen(r)
 		}
 		src := &Source{Name: path, ID: FileID(path)}
+		pos := "" // pcap.file of the packets: none for a stream
 		if st, err := os.Stat(path); err == nil && path != "-" {
 			src.Date = string(encode.AppendDateUTC(nil, st.ModTime()))
+			pos = PositionFile(path, st)
 		}
 		f.r.Stats.Files.Add(1)
 		name := r.Name()
@@ -176,6 +178,7 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 				continue // resumed: accepted by an earlier run
 			}
 			f.r.Stats.Bytes.Store(r.BytesRead())
+			f.SetPosition(pos, rec.Offset)
 			if err = f.AddTS(rec.Data, rec.OrigLen, rec.Timestamp, number, rec.LinkType, rec.Interface, rec.TimestampSaturated); err != nil {
 				r.Close()
 				return err
@@ -195,6 +198,21 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 			return err
 		}
 	}
+}
+
+// PositionFile returns the pcap.file of the packets read from path (st is
+// its Stat): its absolute path, so that export finds it from any working
+// directory, or "" when path is not a regular file (a FIFO, a device:
+// reading it again would not give the same packets).
+func PositionFile(path string, st fs.FileInfo) string {
+	if !st.Mode().IsRegular() {
+		return ""
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	return abs
 }
 
 // ifaceNames is the interface-name table of the file being read. It only

@@ -38,7 +38,15 @@ type flowStage struct {
 	spare  []byte
 	flows  uint64 // flow documents written
 	capped uint64 // packet documents left out by MaxPacketsPerFlow
+	// heldPositions counts the packet positions the tracked flows hold
+	// (flow.Record.Positions), at most maxHeldPositions
+	heldPositions int
 }
+
+// maxHeldPositions bounds the packet positions held by all the flows being
+// tracked (32 bytes each: 128 MiB); past it, flows list no more positions
+// and their documents say pcap.truncated.
+const maxHeldPositions = 1 << 22
 
 func newFlowStage(cfg FlowConfig) *flowStage {
 	s := &flowStage{cfg: cfg, spare: make([]byte, 0, 2*BatchBytes)}
@@ -49,6 +57,9 @@ func newFlowStage(cfg FlowConfig) *flowStage {
 }
 
 func (s *flowStage) emit(r *flow.Record) {
+	if r.Final {
+		s.heldPositions -= len(r.Positions)
+	}
 	off := len(s.out)
 	s.out = encode.AppendFlow(s.out, r)
 	s.cur.flows = append(s.cur.flows, flowDoc{
@@ -69,6 +80,15 @@ func (s *flowStage) batch(b *Batch) {
 		rec := &b.recs[i]
 		if rec.hasFlow {
 			r := s.tab.Observe(&rec.fp, rec.ts, rec.origLen)
+			if rec.pcapFile != "" {
+				if s.heldPositions < maxHeldPositions {
+					if r.AddPosition(rec.pcapFile, rec.pcapOff, rec.ts) {
+						s.heldPositions++
+					}
+				} else {
+					r.PositionsCut++
+				}
+			}
 			if rec.docEnd >= 0 {
 				side := 0
 				if rec.fp.FromB {

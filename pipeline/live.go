@@ -265,6 +265,7 @@ func (w *liveWorker) block(blk *ring.Block) {
 			dp := w.dec.Decode(p.Data, w.lt, p.Len)
 			w.meta.Timestamp = p.Timestamp
 			w.meta.Number = number
+			w.meta.PcapFile, w.meta.PcapOffset = rec.pcapFile, rec.pcapOff
 			w.meta.CapLen, w.meta.OrigLen = len(p.Data), p.Len
 			rec.docOff = len(b.out)
 			b.out = w.enc.Encode(b.out, &w.meta, dp)

@@ -136,6 +136,16 @@ type Feeder struct {
 	b     *Batch
 	src   *Source
 	limit uint64 // packets still allowed (Count without filter), 0 = none
+	// the position of the next packet added (see SetPosition)
+	pcapFile string
+	pcapOff  int64
+}
+
+// SetPosition gives the next packet added its place in a capture file:
+// file (absolute; "" for none) and the byte offset of its record header.
+// It lasts for one packet.
+func (f *Feeder) SetPosition(file string, off int64) {
+	f.pcapFile, f.pcapOff = file, off
 }
 
 // Begin starts a new source. Packets added after it are attributed to src.
@@ -166,7 +176,10 @@ func (f *Feeder) AddTS(data []byte, origLen int, ts int64, number uint64, linkTy
 		f.b.src = f.src
 	}
 	f.b.add(data, origLen, ts, number, linkType, iface)
-	f.b.recs[len(f.b.recs)-1].tsSaturated = tsSaturated
+	rec := &f.b.recs[len(f.b.recs)-1]
+	rec.tsSaturated = tsSaturated
+	rec.pcapFile, rec.pcapOff = f.pcapFile, f.pcapOff
+	f.pcapFile = ""
 	f.r.Stats.Packets.Add(1)
 	if f.b.full() {
 		f.flush()
@@ -287,6 +300,7 @@ func (r *Runner) worker(n int) {
 			}
 			meta.Timestamp = rec.ts
 			meta.Number = rec.number
+			meta.PcapFile, meta.PcapOffset = rec.pcapFile, rec.pcapOff
 			meta.CapLen, meta.OrigLen = rec.n, rec.origLen
 			meta.Interface = ""
 			if ifs := b.src.Interfaces; int(rec.iface) < len(ifs) {

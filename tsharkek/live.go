@@ -319,7 +319,7 @@ func Live(ctx context.Context, cfg LiveConfig, sink pipeline.Sink, st *pipeline.
 	j := &job{out: make(chan *pipeline.Batch, 4), done: make(chan error, 1)}
 	var stopped atomic.Bool // stopped on purpose: Count reached, sink failed
 	go func() {
-		err := decodeStream(abortCtx, &cfg.Config, src, tout, nil, j.out, &pool, st)
+		err := decodeStream(abortCtx, &cfg.Config, src, "", tout, nil, j.out, &pool, st)
 		if err != nil || abortCtx.Err() != nil {
 			abort()
 			ts.Process.Kill()

@@ -186,12 +186,14 @@ func writeJobs(cfg *Config, jobs []*job, sink pipeline.Sink, st *pipeline.Stats,
 // cancelled.
 func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipeline.Batch, pool *sync.Pool, st *pipeline.Stats) error {
 	src := &pipeline.Source{Name: path, ID: pipeline.FileID(path)}
+	pos := "" // pcap.file of the packets (none for a stream)
 	if path != "-" {
 		fi, err := os.Stat(path)
 		if err != nil {
 			return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: %w", path, err)}
 		}
 		src.Date = string(encode.AppendDateUTC(nil, fi.ModTime()))
+		pos = pipeline.PositionFile(path, fi)
 	}
 	// with a filter, tshark reads the packets kept from its standard input
 	var capture *capfile.Reader
@@ -208,9 +210,15 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 	args := append([]string(nil), cfg.Args...)
 	args = append(args, "-T", "ek")
 	if capture != nil {
+		// tshark's offsets would be those of the filtered stream: no
+		// positions with a BPF filter
+		pos = ""
 		args = append(args, "-r", "-")
 	} else {
 		args = append(args, "-r", path)
+	}
+	if pos != "" {
+		args = append(args, "-o", "frame.show_file_off:TRUE")
 	}
 	if cfg.Count > 0 {
 		args = append(args, "-c", strconv.FormatUint(cfg.Count, 10))
@@ -252,7 +260,7 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 		feedErr <- nil
 	}
 
-	readErr := decodeStream(ctx, cfg, src, stdout, frames, out, pool, st)
+	readErr := decodeStream(ctx, cfg, src, pos, stdout, frames, out, pool, st)
 	if readErr != nil {
 		// stop tshark: nothing more will be read
 		cmd.Process.Kill()
@@ -287,13 +295,14 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 // decodeStream reads tshark's EK output line by line, drops the bulk action
 // lines and sends the documents of the packets to out.
 //
-// frames, if not nil, maps tshark's frame numbers to the ones written (see
+// pos, if not "", is the pcap.file of the packets (tshark then runs with
+// -o frame.show_file_off:TRUE). frames, if not nil, maps tshark's frame numbers to the ones written (see
 // EKEncoder.SetFrameNumbers).
-func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, r io.Reader, frames func(uint64) uint64, out chan<- *pipeline.Batch, pool *sync.Pool, st *pipeline.Stats) error {
+func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, pos string, r io.Reader, frames func(uint64) uint64, out chan<- *pipeline.Batch, pool *sync.Pool, st *pipeline.Stats) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	var p fastjson.Parser
 	var enc *encode.EKEncoder
-	meta := encode.Meta{FileName: src.Name, FileDate: src.Date}
+	meta := encode.Meta{FileName: src.Name, FileDate: src.Date, PcapFile: pos}
 	var long, doc []byte
 	var b *pipeline.Batch
 	send := func() error {

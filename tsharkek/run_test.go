@@ -79,7 +79,7 @@ func BenchmarkDecodeStream(b *testing.B) {
 				pool.Put(bt)
 			}
 		}()
-		if err := decodeStream(context.Background(), cfg, src, bytes.NewReader(ek), nil, out, &pool, &st); err != nil {
+		if err := decodeStream(context.Background(), cfg, src, "", bytes.NewReader(ek), nil, out, &pool, &st); err != nil {
 			b.Fatal(err)
 		}
 		close(out)

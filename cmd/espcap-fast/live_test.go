@@ -126,7 +126,7 @@ func (p *liveProc) wait(t *testing.T, timeout time.Duration) {
 // from where the packet was read, as canonical JSON.
 func canon(t *testing.T, d map[string]any, keepNumber bool) string {
 	t.Helper()
-	for _, k := range []string{"@timestamp", "sniff_timestamp", "sniff_date_utc", "file_name", "file_date_utc", "interface"} {
+	for _, k := range []string{"@timestamp", "sniff_timestamp", "sniff_date_utc", "file_name", "file_date_utc", "interface", "pcap"} {
 		delete(d, k)
 	}
 	if !keepNumber {

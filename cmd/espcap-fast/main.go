@@ -69,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runDrain(args[1:], stdout, stderr)
 		case "prune":
 			return runPrune(args[1:], stdout, stderr)
+		case "export":
+			return runExport(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("espcap-fast", flag.ContinueOnError)

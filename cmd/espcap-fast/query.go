@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,7 +28,7 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 	index := fs.String("index", "", "indices (or data stream) to search, comma-separated patterns (default: <--index-prefix>*, or --data-stream)")
 	size := fs.Int("size", 100, "most hits to print (0: all)")
 	format := fs.String("format", "ndjson", "ndjson (the documents) or table (time, protocol, src:port → dst:port, summary)")
-	es := registerESFlags(fs)
+	es := registerSearchFlags(fs)
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "usage: espcap-fast query [--node URL] [--index PATTERN] [--size N] [--format ndjson|table] 'lucene query'\n")
 		fmt.Fprintf(w, "Flags may come before or after the query; a query word starting with '-' needs '--' before it.\n\n")
@@ -128,24 +127,9 @@ func search(ctx context.Context, ix *bulk.Indexer, index, q string, max int, fn 
 			body = append(body, after...)
 		}
 		body = append(body, '}')
-		status, resp, err := ix.Request(ctx, http.MethodPost, path, body)
+		v, err := postJSON(ctx, ix, &p, path, body)
 		if err != nil {
 			return n, total, err
-		}
-		v, perr := p.ParseBytes(resp)
-		if status != http.StatusOK {
-			reason := strings.TrimSpace(string(resp))
-			if perr == nil && v.Get("error") != nil {
-				e := v.Get("error")
-				if rc := e.GetArray("root_cause"); len(rc) > 0 {
-					e = rc[0]
-				}
-				reason = string(e.GetStringBytes("type")) + ": " + string(e.GetStringBytes("reason"))
-			}
-			return n, total, fmt.Errorf("HTTP %d: %s", status, reason)
-		}
-		if perr != nil {
-			return n, total, fmt.Errorf("answer is not JSON: %w", perr)
 		}
 		total = v.GetInt64("hits", "total", "value")
 		hits := v.GetArray("hits", "hits")
