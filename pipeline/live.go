@@ -43,9 +43,6 @@ func NewLive(cfg Config, sink Sink, groups []*ring.Group) (*LiveRunner, error) {
 	if len(groups) == 0 {
 		return nil, errors.New("pipeline: live capture without interfaces")
 	}
-	if cfg.Flows != nil {
-		return nil, errors.New("pipeline: flow records are not supported in live capture yet")
-	}
 	cfg.Workers = 0
 	for _, g := range groups {
 		cfg.Workers += len(g.Rings())
@@ -67,6 +64,10 @@ func newLiveBatch() *Batch {
 		out:  make([]byte, 0, BatchBytes),
 	}
 }
+
+// FlowStats reports the flow stage's counters once Run has returned (see
+// Runner.FlowStats).
+func (l *LiveRunner) FlowStats() (flows, evicted, capped uint64) { return l.r.FlowStats() }
 
 // Stats returns the run's counters: Packets counts the packets taken from
 // the rings (decoded), Docs the documents written.
@@ -263,6 +264,13 @@ func (w *liveWorker) block(blk *ring.Block) {
 				rec.pcapFile, rec.pcapOff = w.pos[i].file, w.pos[i].off
 			}
 			dp := w.dec.Decode(p.Data, w.lt, p.Len)
+			if fc := r.cfg.Flows; fc != nil && !fc.track(&rec, dp, &w.meta) {
+				// --records flows: no packet document, but the flow
+				// stage (in the writer) sees the packet
+				rec.docEnd = -1
+				b.recs = append(b.recs, rec)
+				continue
+			}
 			w.meta.Timestamp = p.Timestamp
 			w.meta.Number = number
 			w.meta.PcapFile, w.meta.PcapOffset = rec.pcapFile, rec.pcapOff

@@ -36,7 +36,7 @@ func registerFlowFlags(fs *flag.FlagSet) *flowFlags {
 // validate checks the flags against the rest of the run: flow records are
 // made by the native engine from files, written to stdout or indexed (then
 // it tells the sink the flow index prefix through es).
-func (f *flowFlags) validate(engine string, es *esFlags, live bool) error {
+func (f *flowFlags) validate(engine string, es *esFlags) error {
 	switch f.records {
 	case "packets":
 		if f.maxPacketsPer > 0 {
@@ -60,8 +60,6 @@ func (f *flowFlags) validate(engine string, es *esFlags, live bool) error {
 	switch {
 	case engine == "tshark":
 		return fmt.Errorf("--records %s: not supported with --engine tshark yet; use the native engine", f.records)
-	case live:
-		return fmt.Errorf("--records %s: not supported in live capture yet; read capture files", f.records)
 	}
 	if len(es.nodes) > 0 {
 		return f.validateNode(es)
@@ -86,7 +84,9 @@ func (f *flowFlags) config() *pipeline.FlowConfig {
 }
 
 // summary reports the flow counters after a run.
-func (f *flowFlags) summary(w io.Writer, quiet bool, r *pipeline.Runner) {
+func (f *flowFlags) summary(w io.Writer, quiet bool, r interface {
+	FlowStats() (flows, evicted, capped uint64)
+}) {
 	if quiet || f.records == "packets" {
 		return
 	}

@@ -146,7 +146,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "espcap-fast: --write needs --engine native")
 		return 2
 	}
-	if err := flows.validate(eng.engine, es, len(o.nics) > 0); err != nil {
+	if err := flows.validate(eng.engine, es); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
@@ -158,7 +158,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if eng.engine == "tshark" {
 			return runTsharkLive(&o, eng, es, live, stdout, stderr)
 		}
-		return runLive(&o, es, live, stdout, stderr)
+		return runLive(&o, es, live, flows, stdout, stderr)
 	}
 	if code := runAsForFiles(live.runAs, es, o.quiet, stderr); code >= 0 {
 		return code
