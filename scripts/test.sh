@@ -68,7 +68,7 @@ if [ -z "${ESPCAP_NO_ES:-}" ] && [ -z "${ESPCAP_ONE_SERVER:-}" ] && [ $# -eq 1 ]
 		scripts/es-server.sh start --flavor "$flavor" --port "$port"
 		echo "test.sh: integration tests against $flavor" >&2
 		ESPCAP_ES_URL=$(scripts/es-server.sh url --flavor "$flavor" --port "$port") \
-			go test -short -count=1 -timeout 10m -run 'Integration|Node|Template' ./bulk/ ./cmd/espcap-fast/
+			go test -short -count=1 -timeout 10m -run 'Integration|Node|Template|Export' ./bulk/ ./cmd/espcap-fast/
 		scripts/es-server.sh stop --flavor "$flavor" --port "$port"
 	done
 	# Elasticsearch with security on: HTTPS with its own test CA, and
