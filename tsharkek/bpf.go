@@ -200,7 +200,7 @@ var errFeedStopped = errors.New("tshark stopped reading")
 // the file's damage (a *capfile.Error: the packets before it are written),
 // a filter that does not apply to the file's link type, or nil at the end
 // of the file; errFeedStopped when w fails (tshark died or was stopped).
-func feedFiltered(ctx context.Context, r *capfile.Reader, expr string, w io.Writer, fm *frameMap, st *pipeline.Stats) error {
+func feedFiltered(ctx context.Context, r *capfile.Reader, expr string, skip uint64, w io.Writer, fm *frameMap, st *pipeline.Stats) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	p := &pcapngWriter{w: bw}
 	var pc *pcapWriter
@@ -229,6 +229,9 @@ func feedFiltered(ctx context.Context, r *capfile.Reader, expr string, w io.Writ
 		number++
 		if number%256 == 0 && ctx.Err() != nil {
 			return errFeedStopped
+		}
+		if number <= skip {
+			continue // a resumed import: imported by an earlier run
 		}
 		ok, err := set.Match(int(rec.LinkType), rec.Data, rec.OrigLen)
 		if err != nil {

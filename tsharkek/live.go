@@ -331,7 +331,10 @@ func Live(ctx context.Context, cfg LiveConfig, sink pipeline.Sink, st *pipeline.
 	var readErr error
 	wcfg := cfg.Config
 	wcfg.Warn = func(err error) { readErr = err } // the job's error is the run's
-	sinkErr := writeJobs(&wcfg, []*job{j}, sink, st, &pool, func() { stopped.Store(true); abort() })
+	one := make(chan *job, 1)
+	one <- j
+	close(one)
+	sinkErr := writeJobs(&wcfg, one, sink, st, &pool, func() { stopped.Store(true); abort() })
 	aborted := stopped.Load()
 
 	<-derrDone

@@ -50,6 +50,20 @@ type Config struct {
 	// (a *pipeline.FileError), tshark's messages on standard error.
 	Warn func(err error)
 
+	// Next, if set, gives the files to read instead of Run's paths, one
+	// at a time, until it returns io.EOF (a watched folder; see
+	// pipeline.FileInput.Next); another error ends the run with it.
+	Next func(ctx context.Context) (path string, err error)
+	// Resume, if set, is asked before a file is read: read false leaves it
+	// out, skip > 0 leaves out its first skip records (an import resumed
+	// after them; see pipeline.FileInput.Resume).
+	Resume func(path string) (skip uint64, read bool)
+	// OnDone, if set, is told, in file order, once a file's documents
+	// were all handed to the sink: records is the frame number of its
+	// last document (its records count when nothing was filtered out),
+	// err the file's error (nil: read to its end).
+	OnDone func(path string, records uint64, err error)
+
 	// flushIdle hands a batch on as soon as tshark has printed nothing
 	// more (live capture: documents must not wait for a full batch).
 	flushIdle bool
@@ -58,8 +72,12 @@ type Config struct {
 // job is one file being read.
 type job struct {
 	path string
-	out  chan *pipeline.Batch
-	done chan error
+	skip uint64 // records left out at the start (a resumed import)
+	// fromDir: found by a directory scan or a watch (cfg.FromDir, read
+	// where Next runs: Next may add to it)
+	fromDir bool
+	out     chan *pipeline.Batch
+	done    chan error
 }
 
 // setDefaults fills in what the configuration leaves to defaults; a
@@ -99,34 +117,71 @@ func Run(ctx context.Context, cfg Config, paths []string, sink pipeline.Sink, st
 	defer stop()
 
 	pool := sync.Pool{New: func() any { return pipeline.NewDocBatch(nil) }}
-	jobs := make([]*job, len(paths))
-	for i, p := range paths {
-		jobs[i] = &job{path: p, out: make(chan *pipeline.Batch, 4), done: make(chan error, 1)}
+	if od := cfg.OnDone; od != nil {
+		// an interrupted file is not done: it is resumed by the next run
+		cfg.OnDone = func(path string, records uint64, err error) {
+			if runCtx.Err() == nil {
+				od(path, records, err)
+			}
+		}
 	}
-	// start the files in order, cfg.Workers at a time: the file being
-	// written always runs, so the bounded channels cannot deadlock
+	next := cfg.Next
+	if next == nil {
+		i := 0
+		next = func(context.Context) (string, error) {
+			if i == len(paths) {
+				return "", io.EOF
+			}
+			i++
+			return paths[i-1], nil
+		}
+	}
+	// start the files in order, cfg.Workers at a time: a job is handed to
+	// the writer once its reader runs, so the file being written always
+	// runs and the bounded channels cannot deadlock
+	jobs := make(chan *job, cfg.Workers)
 	sem := make(chan struct{}, cfg.Workers)
+	var nextErr error
 	go func() {
-		for _, j := range jobs {
+		defer close(jobs)
+		for {
+			path, err := next(runCtx)
+			if err != nil {
+				if !errors.Is(err, io.EOF) && runCtx.Err() == nil {
+					nextErr = err
+					stop()
+				}
+				return
+			}
+			j := &job{path: path, fromDir: cfg.FromDir[path], out: make(chan *pipeline.Batch, 4), done: make(chan error, 1)}
+			if cfg.Resume != nil {
+				skip, read := cfg.Resume(path)
+				if !read {
+					continue
+				}
+				j.skip = skip
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-runCtx.Done():
-				close(j.out)
-				j.done <- nil
-				continue
+				return
 			}
-			go func(j *job) {
+			go func() {
 				defer func() { <-sem }()
-				err := readFile(runCtx, &cfg, j.path, j.out, &pool, st)
+				err := readFile(runCtx, &cfg, j, &pool, st)
 				close(j.out)
 				j.done <- err
-			}(j)
+			}()
+			jobs <- j
 		}
 	}()
 
 	sinkErr := writeJobs(&cfg, jobs, sink, st, &pool, stop)
 	if sinkErr != nil {
 		return sinkErr
+	}
+	if nextErr != nil {
+		return nextErr
 	}
 	return ctx.Err()
 }
@@ -135,14 +190,15 @@ func Run(ctx context.Context, cfg Config, paths []string, sink pipeline.Sink, st
 // them at cfg.Count, counts them in st and reports the jobs' errors through
 // cfg.Warn. It calls stop when no more documents are needed (Count
 // reached, sink failed) and returns the sink's error.
-func writeJobs(cfg *Config, jobs []*job, sink pipeline.Sink, st *pipeline.Stats, pool *sync.Pool, stop func()) error {
+func writeJobs(cfg *Config, jobs <-chan *job, sink pipeline.Sink, st *pipeline.Stats, pool *sync.Pool, stop func()) error {
 	var docs uint64
 	var sinkErr error
 	stopped := false
-	for _, j := range jobs {
+	for j := range jobs {
 		name := j.path
 		st.Current.Store(&name)
 		st.Size.Store(-1)
+		last := j.skip // frame number of the file's last document
 		for b := range j.out {
 			if !stopped {
 				n := b.Len()
@@ -159,6 +215,10 @@ func writeJobs(cfg *Config, jobs []*job, sink pipeline.Sink, st *pipeline.Stats,
 						stop()
 					}
 				}
+				if n > 0 {
+					_, _, num := b.Doc(n - 1)
+					last = max(last, num)
+				}
 				docs += uint64(n)
 				st.Docs.Add(uint64(n))
 				for i := 0; i < n; i++ {
@@ -169,12 +229,16 @@ func writeJobs(cfg *Config, jobs []*job, sink pipeline.Sink, st *pipeline.Stats,
 			}
 			pool.Put(b)
 		}
-		if err := <-j.done; err != nil {
+		err := <-j.done
+		if err != nil {
 			var fe *pipeline.FileError
 			if !errors.As(err, &fe) || !fe.Skipped {
 				st.FilesFailed.Add(1)
 			}
 			cfg.Warn(err)
+		}
+		if cfg.OnDone != nil && !stopped {
+			cfg.OnDone(j.path, last, err)
 		}
 	}
 	return sinkErr
@@ -184,7 +248,8 @@ func writeJobs(cfg *Config, jobs []*job, sink pipeline.Sink, st *pipeline.Stats,
 // out. It returns a *pipeline.FileError when tshark fails or its output
 // cannot be read, nil when the file was read to its end or ctx was
 // cancelled.
-func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipeline.Batch, pool *sync.Pool, st *pipeline.Stats) error {
+func readFile(ctx context.Context, cfg *Config, j *job, pool *sync.Pool, st *pipeline.Stats) error {
+	path, skip, out := j.path, j.skip, j.out
 	src := &pipeline.Source{Name: path, ID: pipeline.FileID(path)}
 	pos := "" // pcap.file of the packets (none for a stream)
 	if path != "-" {
@@ -201,7 +266,7 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 		r, err := capfile.Open(path)
 		if err != nil {
 			fe := &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: %w", path, err)}
-			fe.Skipped = cfg.FromDir[path] && errors.Is(err, capfile.ErrNotCapture)
+			fe.Skipped = j.fromDir && errors.Is(err, capfile.ErrNotCapture)
 			return fe
 		}
 		defer r.Close()
@@ -219,6 +284,11 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 	}
 	if pos != "" {
 		args = append(args, "-o", "frame.show_file_off:TRUE")
+	}
+	if skip > 0 && capture == nil {
+		// a resumed import: tshark still reads (and dissects) the first
+		// records, the documents start after them
+		args = append(args, "-Y", "frame.number > "+strconv.FormatUint(skip, 10))
 	}
 	if cfg.Count > 0 {
 		args = append(args, "-c", strconv.FormatUint(cfg.Count, 10))
@@ -252,7 +322,7 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 		fm := &frameMap{}
 		frames = fm.lookup
 		go func() {
-			err := feedFiltered(ctx, capture, cfg.BPF, stdin, fm, st)
+			err := feedFiltered(ctx, capture, cfg.BPF, skip, stdin, fm, st)
 			stdin.Close()
 			feedErr <- err
 		}()
@@ -282,7 +352,7 @@ func readFile(ctx context.Context, cfg *Config, path string, out chan<- *pipelin
 		return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: %w; tshark: %v %v: %s", path, fErr, waitErr, readErr, msg)}
 	case waitErr != nil && readErr == nil:
 		fe := &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: tshark failed (%v): %s", path, waitErr, msg)}
-		fe.Skipped = cfg.FromDir[path] && bytes.Contains(stderr.Bytes(), []byte("isn't a capture file in a format TShark understands"))
+		fe.Skipped = j.fromDir && bytes.Contains(stderr.Bytes(), []byte("isn't a capture file in a format TShark understands"))
 		return fe
 	case readErr != nil:
 		return &pipeline.FileError{Name: path, Err: fmt.Errorf("%s: %w (tshark: %s)", path, readErr, msg)}

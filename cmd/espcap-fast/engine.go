@@ -85,6 +85,11 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 		FieldsFunc: fields,
 		FromDir:    in.FromDir,
 		Warn:       prog.warn,
+		// a watched folder, an import state (--watch, --state): the
+		// same hooks as the native engine's
+		Next:   in.Next,
+		Resume: in.Resume,
+		OnDone: in.OnDone,
 	}
 	start := time.Now()
 	prog.start(&st, start)

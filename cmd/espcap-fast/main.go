@@ -138,7 +138,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}
-	if err := wf.validate(&o, eng.engine); err != nil {
+	if err := wf.validate(&o); err != nil {
 		fmt.Fprintf(stderr, "espcap-fast: %v\n", err)
 		return 2
 	}

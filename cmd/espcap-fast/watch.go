@@ -54,7 +54,7 @@ func (w *watchFlags) on() bool {
 }
 
 // validate checks the watch flags against the rest of the run.
-func (w *watchFlags) validate(o *options, engine string) error {
+func (w *watchFlags) validate(o *options) error {
 	if !w.on() {
 		return nil
 	}
@@ -63,8 +63,6 @@ func (w *watchFlags) validate(o *options, engine string) error {
 		return errors.New("give either --delete or --move-to")
 	case len(o.files) > 0:
 		return errors.New("--watch, --state, --delete and --move-to work with folders (--watch, --dir), not --file")
-	case engine == "tshark":
-		return errors.New("--watch, --state, --delete and --move-to: not supported with --engine tshark yet; use the native engine")
 	case o.count > 0 && len(w.dirs) > 0:
 		return errors.New("--count and --watch: a watch runs until interrupted; use one")
 	}

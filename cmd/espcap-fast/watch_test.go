@@ -172,6 +172,20 @@ func exactlyOnce(t *testing.T, got map[string]map[int]int, want map[string]int) 
 	}
 }
 
+// allWritten says whether r's output holds at least the documents of
+// every file of want (path → records).
+func allWritten(t *testing.T, r *watchRun, want map[string]int) func() bool {
+	return func() bool {
+		got := docsByFile(t, r.out)
+		for f, n := range want {
+			if len(got[f]) < n {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 func copyCapture(t *testing.T, src, dst string) {
 	t.Helper()
 	b, err := os.ReadFile(src)
@@ -201,18 +215,7 @@ func TestWatchFolder(t *testing.T) {
 	put("arkime_dns-tcp.pcap", "b.pcap")
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a capture file, just notes"), 0o600)
 	r := startWatch(t, bin, stateDir, "--watch", dir, "--state", state)
-	settled := func(r *watchRun) func() bool {
-		return func() bool {
-			got := docsByFile(t, r.out)
-			for f, n := range want {
-				if len(got[f]) < n {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	waitFor(t, 60*time.Second, "the files already there not written", settled(r))
+	waitFor(t, 60*time.Second, "the files already there not written", allWritten(t, r, want))
 	// rotated names, one written in chunks, one renamed into place
 	put("tcpdump_dns_udp.pcap", "1700000001.pcap")
 	big, _ := os.ReadFile(sample)
@@ -226,7 +229,7 @@ func TestWatchFolder(t *testing.T) {
 	copyCapture(t, pcaps+"arkime_v6-http.pcap", filepath.Join(dir, ".incoming"))
 	os.Rename(filepath.Join(dir, ".incoming"), filepath.Join(dir, "1700000003.pcap"))
 	want[filepath.Join(dir, "1700000003.pcap")] = records(t, filepath.Join(dir, "1700000003.pcap"))
-	waitFor(t, 60*time.Second, "new files not written", settled(r))
+	waitFor(t, 60*time.Second, "new files not written", allWritten(t, r, want))
 	if code := r.stop(t); code != 130 {
 		t.Errorf("exit %d after SIGINT, want 130: %s", code, r.stderr.String())
 	}
@@ -245,7 +248,7 @@ func TestWatchFolder(t *testing.T) {
 	want[replaced] = records(t, replaced)
 	r2 := startWatch(t, bin, stateDir, "--watch", dir, "--state", state)
 	put("arkime_pppoe.pcap", "1700000004.pcap")
-	waitFor(t, 60*time.Second, "after the restart, the new and replaced files not written", settled(r2))
+	waitFor(t, 60*time.Second, "after the restart, the new and replaced files not written", allWritten(t, r2, want))
 	r2.stop(t)
 	exactlyOnce(t, docsByFile(t, r2.out), want)
 	st := stateEntries(t, state)
@@ -259,7 +262,7 @@ func TestWatchFolder(t *testing.T) {
 	}
 }
 
-var readRE = regexp.MustCompile(`espcap-fast: (\d+) packets read`)
+var readRE = regexp.MustCompile(`espcap-fast: (?:tshark engine: )?(\d+) packets read`)
 
 // stateEntries reads a state file (none yet: nil).
 func stateEntries(t *testing.T, path string) map[string]watch.Entry {
@@ -285,10 +288,19 @@ func stateEntries(t *testing.T, path string) map[string]watch.Entry {
 // TestWatchKill9Resume: kill -9 during a watched import into the server,
 // then a restart: the finished file is not read again, the interrupted one
 // resumes after its last accepted record, and the index holds every
-// packet exactly once.
+// packet exactly once; with either engine.
 func TestWatchKill9Resume(t *testing.T) {
+	for _, engine := range []string{"native", "tshark"} {
+		t.Run(engine, func(t *testing.T) { watchKill9Resume(t, engine) })
+	}
+}
+
+func watchKill9Resume(t *testing.T, engine string) {
+	if engine == "tshark" {
+		need.Tshark(t)
+	}
 	base := estest.URL(t)
-	prefix := testPrefix(t, base, "watchkill")
+	prefix := testPrefix(t, base, "watchkill"+engine)
 	bin := buildBinary(t)
 	dir, stateDir := t.TempDir(), t.TempDir()
 	state := filepath.Join(stateDir, "w.json")
@@ -298,7 +310,7 @@ func TestWatchKill9Resume(t *testing.T) {
 	px, slow := startProxy(t, base)
 	px.delay.Store(int64(30 * time.Millisecond))
 	dl := filepath.Join(t.TempDir(), "dead.ndjson")
-	args := []string{"--watch", dir, "--state", state, "--index-prefix", prefix, "--chunk", "500", "--dead-letter", dl}
+	args := []string{"--watch", dir, "--state", state, "--index-prefix", prefix, "--chunk", "500", "--dead-letter", dl, "--engine", engine}
 	r := startWatch(t, bin, stateDir, append([]string{"--node", slow}, args...)...)
 	waitFor(t, 120*time.Second, "2.pcap never partly accepted", func() bool {
 		e, ok := stateEntries(t, state)["2.pcap"]
@@ -336,6 +348,41 @@ func TestWatchKill9Resume(t *testing.T) {
 	if st, _ := os.Stat(dl); st != nil && st.Size() > 0 {
 		t.Errorf("documents dead-lettered")
 	}
+}
+
+// TestWatchTshark: the tshark engine watches a folder too: the files
+// already there and a new one are each written exactly once (every record,
+// as tshark numbers them), a non-capture file is noted, and a restart
+// writes only what is new.
+func TestWatchTshark(t *testing.T) {
+	need.Tshark(t)
+	bin := buildBinary(t)
+	dir, stateDir := t.TempDir(), t.TempDir()
+	state := filepath.Join(stateDir, "w.json")
+	want := map[string]int{}
+	put := func(src, name string) {
+		p := filepath.Join(dir, name)
+		copyCapture(t, pcaps+src, p)
+		want[p] = records(t, p)
+	}
+	put("seed_test_dns.pcap", "a.pcap")
+	put("wireshark_sip.pcapng", "b.pcapng")
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a capture file, just notes"), 0o600)
+	r := startWatch(t, bin, stateDir, "--watch", dir, "--state", state, "--engine", "tshark")
+	waitFor(t, 60*time.Second, "the files already there not written", allWritten(t, r, want))
+	put("arkime_v6-http.pcap", "c.pcap")
+	waitFor(t, 60*time.Second, "the new file not written", allWritten(t, r, want))
+	r.stop(t)
+	exactlyOnce(t, docsByFile(t, r.out), want)
+	if !strings.Contains(r.stderr.String(), "notes.txt") {
+		t.Errorf("the non-capture file was not noted: %s", r.stderr.String())
+	}
+	want = map[string]int{}
+	r2 := startWatch(t, bin, stateDir, "--watch", dir, "--state", state, "--engine", "tshark")
+	put("arkime_pppoe.pcap", "d.pcap")
+	waitFor(t, 60*time.Second, "after the restart, the new file not written", allWritten(t, r2, want))
+	r2.stop(t)
+	exactlyOnce(t, docsByFile(t, r2.out), want)
 }
 
 // TestWatchDeleteOnlyAfterAcceptance: with a server that never answers,
@@ -527,7 +574,6 @@ func TestWatchFlagErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"--watch", dir, "--engine", "tshark"}, 2, "not supported with --engine tshark yet"},
 		{[]string{"--watch", dir, "--delete", "--move-to", dir}, 2, "either --delete or --move-to"},
 		{[]string{"--file", sample, "--state", bad}, 2, "not --file"},
 		{[]string{"--watch", dir, "--count", "5"}, 2, "--count and --watch"},
