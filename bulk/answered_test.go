@@ -87,3 +87,41 @@ func TestIntegrationOnAnsweredAbort(t *testing.T) {
 	default:
 	}
 }
+
+// TestIntegrationFlushInterval: documents that do not fill a bulk request
+// are sent once the first has waited FlushInterval, without Flush (a quiet
+// live link); with a negative interval they wait for Flush.
+func TestIntegrationFlushInterval(t *testing.T) {
+	base := estest.URL(t)
+	for _, c := range []struct {
+		interval time.Duration
+		sent     bool
+	}{
+		{200 * time.Millisecond, true},
+		{-1, false},
+	} {
+		idx := testIndex(t, base, fmt.Sprintf("flushinterval%d", c.interval))
+		ix := newTestIndexer(t, base, func(cfg *Config) { cfg.Chunk = 1000; cfg.FlushInterval = c.interval })
+		ctx := context.Background()
+		for i := range 3 {
+			if err := ix.Add(ctx, idx, fmt.Appendf(nil, "q%d", i), fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		answered := make(chan struct{})
+		ix.OnAnswered(func() { close(answered) })
+		select {
+		case <-answered:
+			if !c.sent {
+				t.Errorf("interval %v: the documents were sent before Flush", c.interval)
+			}
+		case <-time.After(3 * time.Second):
+			if c.sent {
+				t.Errorf("interval %v: 3 documents still unsent after 3 s", c.interval)
+			}
+		}
+		if s := closeIx(t, ix); s.Indexed != 3 {
+			t.Errorf("interval %v: stats %+v", c.interval, s)
+		}
+	}
+}

@@ -19,6 +19,7 @@ const (
 	DefaultMaxBytes       = 5 << 20         // bulk body cap before compression
 	DefaultIndexers       = 2               // bulk requests in flight
 	DefaultRequestTimeout = 2 * time.Minute // per bulk request, then retried
+	DefaultFlushInterval  = time.Second     // most time a document waits in a partly filled request
 	maxBackoff            = 30 * time.Second
 	baseBackoff           = 100 * time.Millisecond
 )
@@ -61,6 +62,11 @@ type Config struct {
 	// RequestTimeout bounds one bulk HTTP request (2 min); a request that
 	// times out is retried.
 	RequestTimeout time.Duration
+	// FlushInterval is the most time a document waits in a bulk request
+	// that is not full yet (1 s, as Packetbeat's flush timeout): a live
+	// sensor on a quiet link still sends what it captured. Negative: until
+	// the request fills, or Flush or Close.
+	FlushInterval time.Duration
 	// Logf receives progress and problem reports; nil discards them.
 	Logf func(format string, args ...any)
 
@@ -102,6 +108,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = DefaultFlushInterval
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}

@@ -52,11 +52,12 @@ type Indexer struct {
 	backend string
 	version string
 
-	mu     sync.Mutex // guards cur and closed; held while Add blocks
-	cur    *batch
-	closed bool
-	work   chan *batch
-	wg     sync.WaitGroup
+	mu       sync.Mutex // guards cur, curSince and closed; held while Add blocks
+	cur      *batch
+	curSince time.Time // when cur got its first document
+	closed   bool
+	work     chan *batch
+	wg       sync.WaitGroup
 
 	pendMu  sync.Mutex
 	pending int           // batches handed to workers and not finished
@@ -124,6 +125,9 @@ func New(ctx context.Context, cfg Config) (*Indexer, error) {
 	for range cfg.Indexers {
 		ix.wg.Add(1)
 		go ix.worker()
+	}
+	if cfg.FlushInterval > 0 {
+		go ix.flusher()
 	}
 	cfg.Logf("bulk: %s %s at %s, %d indexers, chunk %d, %d bytes, gzip %v",
 		ix.backend, ix.version, ix.nodeList(), cfg.Indexers, cfg.Chunk, cfg.MaxBytes, cfg.Gzip)
@@ -202,9 +206,34 @@ func (ix *Indexer) AddWith(ctx context.Context, index string, id []byte, doc []b
 		}
 		ix.cur = ix.newBatch()
 	}
+	if len(ix.cur.items) == 0 {
+		ix.curSince = time.Now()
+	}
 	ix.cur.addVersioned(action, index, id, doc, opt.Version)
 	ix.added.Add(1)
 	return nil
+}
+
+// flusher sends the batch being filled once its first document has waited
+// FlushInterval, until Close.
+func (ix *Indexer) flusher() {
+	t := time.NewTicker(max(ix.cfg.FlushInterval/4, 10*time.Millisecond))
+	defer t.Stop()
+	for range t.C {
+		ix.mu.Lock()
+		if ix.closed {
+			ix.mu.Unlock()
+			return
+		}
+		if len(ix.cur.items) > 0 && time.Since(ix.curSince) >= ix.cfg.FlushInterval {
+			if err := ix.dispatch(ix.runCtx, ix.cur); err != nil {
+				ix.mu.Unlock()
+				return // aborted: Close sends or dead-letters cur
+			}
+			ix.cur = ix.newBatch()
+		}
+		ix.mu.Unlock()
+	}
 }
 
 // dispatch hands b to a worker, blocking until one is free or ctx ends.

@@ -65,6 +65,11 @@ type Batch struct {
 	out    []byte
 	failed error
 	flows  []flowDoc // the flow documents in out (flow records on)
+	// tick, when not 0, makes the flow stage expire the flows idle at
+	// this time (Unix ns) before the batch's packets: live capture sends
+	// packetless batches with it every second, so that flows end on an
+	// idle link too
+	tick int64
 }
 
 // flowDoc is one flow document's place in a batch.
@@ -90,6 +95,7 @@ func (b *Batch) reset() {
 	b.out = b.out[:0]
 	b.failed = nil
 	b.flows = b.flows[:0]
+	b.tick = 0
 }
 
 // full reports whether the batch should take no more packets.

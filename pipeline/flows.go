@@ -76,6 +76,9 @@ func (s *flowStage) batch(b *Batch) {
 	s.out = s.spare[:0]
 	s.cur = b
 	b.flows = b.flows[:0]
+	if b.tick != 0 {
+		s.tab.Expire(b.tick)
+	}
 	for i := range b.recs {
 		rec := &b.recs[i]
 		if rec.hasFlow {

@@ -56,6 +56,40 @@ func NewLive(cfg Config, sink Sink, groups []*ring.Group) (*LiveRunner, error) {
 	return &LiveRunner{r: r, groups: groups}, nil
 }
 
+// flowIdleMargin is how far behind the clock a flow tick expires flows: a
+// packet still in a ring block the kernel has not handed over yet (block
+// timeout) must not find its flow ended.
+const flowIdleMargin = 2 * time.Second
+
+// flowTicks sends a packetless batch to the writer every second until ctx
+// ends, so that the flow stage expires idle flows (and writes their
+// documents) while no packet arrives; on a busy link packets do it too.
+func (l *LiveRunner) flowTicks(ctx context.Context) {
+	r := l.r
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var b *Batch
+		select {
+		case b = <-r.free:
+		case <-ctx.Done():
+			return
+		}
+		b.reset()
+		b.tick = time.Now().Add(-flowIdleMargin).UnixNano()
+		l.claimMu.Lock()
+		b.seq = r.seq
+		r.seq++
+		l.claimMu.Unlock()
+		r.done <- b
+	}
+}
+
 // newLiveBatch makes a batch without packet storage: live packets stay in
 // the ring.
 func newLiveBatch() *Batch {
@@ -132,6 +166,13 @@ func (l *LiveRunner) Run(ctx context.Context) error {
 				}
 			}()
 		}
+	}
+	if r.flows != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.flowTicks(readCtx)
+		}()
 	}
 	wg.Wait()
 	stopReading()
