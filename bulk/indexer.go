@@ -225,14 +225,29 @@ func (ix *Indexer) flusher() {
 			ix.mu.Unlock()
 			return
 		}
-		if len(ix.cur.items) > 0 && time.Since(ix.curSince) >= ix.cfg.FlushInterval {
-			if err := ix.dispatch(ix.runCtx, ix.cur); err != nil {
-				ix.mu.Unlock()
-				return // aborted: Close sends or dead-letters cur
-			}
+		// never waits for a worker while holding mu (Close takes it): with
+		// every worker busy the batch goes at a later tick, or when full
+		if len(ix.cur.items) > 0 && time.Since(ix.curSince) >= ix.cfg.FlushInterval && ix.tryDispatch(ix.cur) {
 			ix.cur = ix.newBatch()
 		}
 		ix.mu.Unlock()
+	}
+}
+
+// tryDispatch hands b to a free worker, if there is one.
+func (ix *Indexer) tryDispatch(b *batch) bool {
+	ix.pendMu.Lock()
+	if ix.pending == 0 {
+		ix.idle = make(chan struct{})
+	}
+	ix.pending++
+	ix.pendMu.Unlock()
+	select {
+	case ix.work <- b:
+		return true
+	default:
+		ix.finished()
+		return false
 	}
 }
 
