@@ -236,12 +236,7 @@ func (ix *Indexer) flusher() {
 
 // tryDispatch hands b to a free worker, if there is one.
 func (ix *Indexer) tryDispatch(b *batch) bool {
-	ix.pendMu.Lock()
-	if ix.pending == 0 {
-		ix.idle = make(chan struct{})
-	}
-	ix.pending++
-	ix.pendMu.Unlock()
+	ix.started()
 	select {
 	case ix.work <- b:
 		return true
@@ -253,12 +248,7 @@ func (ix *Indexer) tryDispatch(b *batch) bool {
 
 // dispatch hands b to a worker, blocking until one is free or ctx ends.
 func (ix *Indexer) dispatch(ctx context.Context, b *batch) error {
-	ix.pendMu.Lock()
-	if ix.pending == 0 {
-		ix.idle = make(chan struct{})
-	}
-	ix.pending++
-	ix.pendMu.Unlock()
+	ix.started()
 	select {
 	case ix.work <- b:
 		return nil
@@ -266,6 +256,16 @@ func (ix *Indexer) dispatch(ctx context.Context, b *batch) error {
 		ix.finished()
 		return fmt.Errorf("bulk: waiting for a free indexer: %w", ctx.Err())
 	}
+}
+
+// started counts a batch handed out (finished undoes it).
+func (ix *Indexer) started() {
+	ix.pendMu.Lock()
+	if ix.pending == 0 {
+		ix.idle = make(chan struct{})
+	}
+	ix.pending++
+	ix.pendMu.Unlock()
 }
 
 func (ix *Indexer) finished() {
