@@ -1,9 +1,11 @@
 package bulk
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +87,34 @@ func TestIntegrationOnAnsweredAbort(t *testing.T) {
 	case <-called:
 		t.Fatal("callback ran for documents abandoned by the abort")
 	default:
+	}
+}
+
+// TestIntegrationKeepAborted: with KeepAborted an abort leaves the
+// abandoned documents to the caller: counted, nothing in the dead-letter
+// file, no error from Close; without it they are dead-lettered.
+func TestIntegrationKeepAborted(t *testing.T) {
+	base := estest.URL(t)
+	for _, keep := range []bool{false, true} {
+		idx := testIndex(t, base, fmt.Sprintf("keepaborted%v", keep))
+		px := newProxy(t, base)
+		dead := t.TempDir() + "/dead.ndjson"
+		ix := newTestIndexer(t, px.srv.URL, func(c *Config) { c.Chunk = 10; c.DeadLetter = dead; c.KeepAborted = keep })
+		px.mode.Store(modeDrop)
+		addDocs(t, ix, 25, idx)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := ix.Close(ctx)
+		cancel()
+		st := ix.Stats()
+		b, _ := os.ReadFile(dead)
+		lines := bytes.Count(b, []byte("\n"))
+		if keep {
+			if err != nil || st.Abandoned != 25 || st.DeadLettered != 0 || lines != 0 {
+				t.Errorf("KeepAborted: Close %v, %d abandoned, %d dead-lettered, %d dead-letter lines; want nil, 25, 0, 0", err, st.Abandoned, st.DeadLettered, lines)
+			}
+		} else if err == nil || st.Abandoned != 0 || st.DeadLettered != 25 || lines != 25 {
+			t.Errorf("default: Close %v, %d abandoned, %d dead-lettered, %d dead-letter lines; want an error, 0, 25, 25", err, st.Abandoned, st.DeadLettered, lines)
+		}
 	}
 }
 

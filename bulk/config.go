@@ -78,6 +78,13 @@ type Config struct {
 	// the last documents were answered, so that what a run reports as
 	// indexed is searchable at once (instead of after refresh_interval).
 	RefreshOnClose string
+
+	// KeepAborted is for a caller that keeps every document until
+	// OnAnswered says it was answered (the spool): documents abandoned by
+	// an abort (Close with an expired context) are counted in
+	// Stats.Abandoned and left to the caller, not written to the
+	// dead-letter file, and Close does not report them as an error.
+	KeepAborted bool
 }
 
 // DefaultConfig returns a Config with the documented defaults, gzip on.

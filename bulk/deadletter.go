@@ -177,6 +177,11 @@ func syntheticError(typ, reason string) []byte {
 
 // deadLetterAll records every item of b with the same synthetic error.
 func (ix *Indexer) deadLetterAll(b *batch, status int, typ, reason string) {
+	if typ == "aborted" && ix.cfg.KeepAborted {
+		ix.abandoned.Add(int64(len(b.items)))
+		ix.cfg.Logf("bulk: abandoning %d items: %s (the caller keeps them)", len(b.items), reason)
+		return
+	}
 	e := syntheticError(typ, reason)
 	ix.cfg.Logf("bulk: dead-lettering %d items: %s: %s", len(b.items), typ, reason)
 	for i := range b.items {

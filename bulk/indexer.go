@@ -23,13 +23,14 @@ import (
 var ErrClosed = errors.New("bulk: indexer closed")
 
 // Stats are the indexer's counters. Added = Indexed + Duplicates +
-// DeadLettered + documents still buffered or in flight.
+// DeadLettered + Abandoned + documents still buffered or in flight.
 type Stats struct {
 	Added          int64         // documents accepted by Add
 	Indexed        int64         // items the server stored (2xx)
 	Duplicates     int64         // items answered 409 on "create": already there
 	Retried        int64         // item re-sends (429, 5xx, connection errors)
 	DeadLettered   int64         // items rejected for good or abandoned on abort
+	Abandoned      int64         // items abandoned on abort and left to the caller (Config.KeepAborted)
 	Requests       int64         // bulk HTTP requests sent (including failed ones)
 	FailedRequests int64         // requests without a usable answer or with 429/5xx
 	BytesRaw       int64         // uncompressed body bytes sent
@@ -71,6 +72,7 @@ type Indexer struct {
 	answers answered // OnAnswered
 
 	added, indexed, dups, retried, dead    atomic.Int64
+	abandoned                              atomic.Int64
 	requests, failedReq, bytesRaw, bytesTx atomic.Int64
 	latTotal, latMax, answered             atomic.Int64
 }
@@ -324,7 +326,8 @@ func (ix *Indexer) fatalErr() error {
 // deadline when the run was interrupted: when ctx ends first, in-flight
 // requests are abandoned and their documents written to the dead-letter
 // file (reason "aborted") so that nothing is lost silently; the error says
-// so. Close is idempotent.
+// so (with Config.KeepAborted they are only counted, in Stats.Abandoned).
+// Close is idempotent.
 func (ix *Indexer) Close(ctx context.Context) error {
 	ix.mu.Lock()
 	if ix.closed {
@@ -335,7 +338,9 @@ func (ix *Indexer) Close(ctx context.Context) error {
 	var errs []error
 	if len(ix.cur.items) > 0 {
 		if err := ix.dispatch(ctx, ix.cur); err != nil {
-			errs = append(errs, err)
+			if !ix.cfg.KeepAborted {
+				errs = append(errs, err)
+			}
 			ix.deadLetterAll(ix.cur, 0, "aborted", "indexer closed before the batch could be sent")
 			putBatch(ix.cur)
 		}
@@ -351,7 +356,9 @@ func (ix *Indexer) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		ix.abort()
 		<-done
-		errs = append(errs, fmt.Errorf("bulk: close: in-flight documents dead-lettered as aborted: %w", ctx.Err()))
+		if !ix.cfg.KeepAborted {
+			errs = append(errs, fmt.Errorf("bulk: close: in-flight documents dead-lettered as aborted: %w", ctx.Err()))
+		}
 	}
 	ix.abort()
 	if ix.cfg.RefreshOnClose != "" && ix.indexed.Load() > 0 && ctx.Err() == nil {
@@ -400,6 +407,7 @@ func (ix *Indexer) Stats() Stats {
 		Duplicates:     ix.dups.Load(),
 		Retried:        ix.retried.Load(),
 		DeadLettered:   ix.dead.Load(),
+		Abandoned:      ix.abandoned.Load(),
 		Requests:       ix.requests.Load(),
 		FailedRequests: ix.failedReq.Load(),
 		BytesRaw:       ix.bytesRaw.Load(),

@@ -68,6 +68,7 @@ func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdou
 	var idx *indexSink
 	var st pipeline.Stats
 	if len(es.nodes) > 0 {
+		es.spool.live = true // on by default for live capture, as with the native engine
 		if idx, err = newIndexSink(es, prog, o.quiet, prog.warn); err != nil {
 			return fail(1, "%v", err)
 		}

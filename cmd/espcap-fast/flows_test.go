@@ -24,7 +24,6 @@ func TestRecordsFlags(t *testing.T) {
 		{[]string{"-r", pcap, "--max-packets-per-flow", "1"}, 2, 0, 0, "needs --records both"},
 		{[]string{"-r", pcap, "--records", "flows", "--max-flows", "0"}, 2, 0, 0, "--max-flows"},
 		{[]string{"-r", pcap, "--records", "flows", "--node", "http://127.0.0.1:1", "--data-stream", "pk"}, 2, 0, 0, "not supported with --data-stream"},
-		{[]string{"-r", pcap, "--records", "both", "--node", "http://127.0.0.1:1", "--spool", "/tmp/sp"}, 2, 0, 0, "not supported with --spool"},
 		{[]string{"-r", pcap, "--records", "both", "--node", "http://127.0.0.1:1", "--flow-index-prefix", "packets-"}, 2, 0, 0, "must differ from --index-prefix"},
 		{[]string{"-r", pcap, "--records", "flows", "--node", "http://127.0.0.1:1", "--flow-index-prefix", "Flows-"}, 2, 0, 0, "--flow-index-prefix \"Flows-\": index names must be lowercase"},
 		{[]string{"-r", pcap, "--records", "both", "--engine", "tshark"}, 2, 0, 0, "not supported with --engine tshark"},

@@ -26,8 +26,6 @@ func (f *flowFlags) validateNode(es *esFlags) error {
 	switch {
 	case es.dataStream != "":
 		return fmt.Errorf("--records %s: not supported with --data-stream yet (flow documents are replaced by later ones, which data streams do not allow); use --index-prefix", f.records)
-	case es.spool != nil && es.spool.dir != "":
-		return fmt.Errorf("--records %s: not supported with --spool yet; import files without --spool", f.records)
 	case f.indexPrefix == es.prefix:
 		return fmt.Errorf("--flow-index-prefix %q: must differ from --index-prefix (packet and flow documents have different templates)", f.indexPrefix)
 	}

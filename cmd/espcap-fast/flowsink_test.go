@@ -112,11 +112,18 @@ func TestNodeFlows(t *testing.T) {
 	pfx, fpfx := testPrefix(t, base, "flowpk"), testPrefix(t, base, "flowfl")
 	args := append([]string{"--records", "both", "--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
 		"--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, files...)
+	// the first run goes through a spool on disk (flow documents keep
+	// their bulk action and version there), the second adds nothing
+	spooled := []string{"--spool", t.TempDir(), "--spool-mem", "0"}
 	for run, want := range []string{
 		fmt.Sprintf("%d docs indexed, 0 duplicates", len(packets)+len(flows)),
 		fmt.Sprintf("0 docs indexed, %d duplicates", len(packets)+len(flows)),
 	} {
-		_, errs, code := espcap(t, args...)
+		runArgs := args
+		if run == 0 {
+			runArgs = append(spooled, args...)
+		}
+		_, errs, code := espcap(t, runArgs...)
 		t.Logf("run %d:\n%s", run+1, errs)
 		if code != 0 || !strings.Contains(errs, want) {
 			t.Fatalf("run %d: exit %d, summary should say %q", run+1, code, want)
@@ -180,19 +187,23 @@ func TestNodeFlowUpdates(t *testing.T) {
 	if len(all) <= len(ids) {
 		t.Fatalf("bad test data: %d flow documents of %d flows, no interim update", len(all), len(ids))
 	}
-	pfx, fpfx := testPrefix(t, base, "flowuppk"), testPrefix(t, base, "flowupfl")
-	_, errs, code = espcap(t, append([]string{"--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
-		"--chunk", "3", "--indexers", "8", "--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, files...)...)
-	t.Logf("%s", errs)
-	if code != 0 {
-		t.Fatalf("import: exit %d", code)
-	}
-	refresh(t, base, fpfx)
-	if n := countIn(t, base, fpfx+"*"); n != len(ids) {
-		t.Errorf("%d flow documents indexed, want one per flow: %d", n, len(ids))
-	}
-	st, b := esCall(t, base, http.MethodPost, "/"+fpfx+"*/_count", []byte(`{"query":{"term":{"flow.final":false}}}`))
-	if st != http.StatusOK || !strings.Contains(string(b), `"count":0,`) {
-		t.Errorf("interim documents left: %d %s", st, b)
+	// directly, and through a spool on disk (which keeps each flow
+	// document's version)
+	for i, extra := range [][]string{nil, {"--spool", t.TempDir(), "--spool-mem", "0"}} {
+		pfx, fpfx := testPrefix(t, base, fmt.Sprintf("flowuppk%d", i)), testPrefix(t, base, fmt.Sprintf("flowupfl%d", i))
+		_, errs, code = espcap(t, append(append([]string{"--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
+			"--chunk", "3", "--indexers", "8", "--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, extra...), files...)...)
+		t.Logf("%v:\n%s", extra, errs)
+		if code != 0 {
+			t.Fatalf("import %v: exit %d", extra, code)
+		}
+		refresh(t, base, fpfx)
+		if n := countIn(t, base, fpfx+"*"); n != len(ids) {
+			t.Errorf("%v: %d flow documents indexed, want one per flow: %d", extra, n, len(ids))
+		}
+		st, b := esCall(t, base, http.MethodPost, "/"+fpfx+"*/_count", []byte(`{"query":{"term":{"flow.final":false}}}`))
+		if st != http.StatusOK || !strings.Contains(string(b), `"count":0,`) {
+			t.Errorf("%v: interim documents left: %d %s", extra, st, b)
+		}
 	}
 }

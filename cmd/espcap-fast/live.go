@@ -135,13 +135,7 @@ func runLive(o *options, es *esFlags, lf *liveFlags, ff *flowFlags, stdout, stde
 	var sink pipeline.Sink = &ndjsonSink{w: out}
 	var idx *indexSink
 	if len(es.nodes) > 0 {
-		if ff.records == "packets" {
-			es.spool.live = true // on by default for live capture
-		} else if es.spool.dir == "" && !o.quiet {
-			// flow documents carry their own bulk actions, which the spool
-			// does not keep yet
-			fmt.Fprintf(stderr, "espcap-fast: note: --records %s: no spool (not supported with flow records yet): capture waits on the indexers\n", ff.records)
-		}
+		es.spool.live = true // on by default for live capture
 		if idx, err = newIndexSink(es, prog, o.quiet, prog.warn); err != nil {
 			return fail(1, "%v", err)
 		}

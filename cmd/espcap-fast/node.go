@@ -318,6 +318,9 @@ func newIndexSink(e *esFlags, w io.Writer, quiet bool, warn func(error)) (*index
 	if err != nil {
 		return nil, err
 	}
+	// the spool keeps every batch until it was answered: what an abort
+	// abandons stays there for the next run instead of being dead-lettered
+	cfg.KeepAborted = spoolDir != ""
 	setup, cancelSetup := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelSetup()
 	ix, err := bulk.New(setup, cfg)

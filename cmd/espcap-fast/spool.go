@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,8 +171,15 @@ func openSpoolStage(f *spoolFlags, dir string, ix *bulk.Indexer, addCtx context.
 }
 
 // appendRecord appends one spooled document: uvarint lengths of the index
-// name, the _id and the document, then the three.
-func appendRecord(dst []byte, index string, id, doc []byte) []byte {
+// name, the _id and the document, then the three. A document sent with an
+// external version (a flow document, bulk action "index") is preceded by a
+// zero byte and the uvarint version: no plain record starts with a zero,
+// since an index name is never empty, so spools written before versions
+// existed still read the same.
+func appendRecord(dst []byte, index string, id, doc []byte, version int64) []byte {
+	if version > 0 {
+		dst = binary.AppendUvarint(append(dst, 0), uint64(version))
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(index)))
 	dst = binary.AppendUvarint(dst, uint64(len(id)))
 	dst = binary.AppendUvarint(dst, uint64(len(doc)))
@@ -180,22 +188,36 @@ func appendRecord(dst []byte, index string, id, doc []byte) []byte {
 	return append(dst, doc...)
 }
 
+// spoolRecord is one decoded spool record; its slices point into the batch.
+type spoolRecord struct {
+	index, id, doc []byte
+	version        int64 // > 0: bulk action "index" with this external version
+}
+
 // nextRecord decodes the first record of b.
-func nextRecord(b []byte) (index, id, doc, rest []byte, ok bool) {
+func nextRecord(b []byte) (r spoolRecord, rest []byte, ok bool) {
+	if len(b) > 0 && b[0] == 0 {
+		v, k := binary.Uvarint(b[1:])
+		if k <= 0 || v == 0 || v > math.MaxInt64 {
+			return r, nil, false
+		}
+		r.version, b = int64(v), b[1+k:]
+	}
 	var n [3]uint64
 	for i := range n {
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
-			return nil, nil, nil, nil, false
+			return r, nil, false
 		}
 		n[i], b = v, b[k:]
 	}
-	if n[0] > uint64(len(b)) || n[1] > uint64(len(b))-n[0] || n[2] > uint64(len(b))-n[0]-n[1] {
-		return nil, nil, nil, nil, false
+	if n[0] == 0 || n[0] > uint64(len(b)) || n[1] > uint64(len(b))-n[0] || n[2] > uint64(len(b))-n[0]-n[1] {
+		return r, nil, false
 	}
-	index, b = b[:n[0]], b[n[0]:]
-	id, b = b[:n[1]], b[n[1]:]
-	return index, id, b[:n[2]], b[n[2]:], true
+	r.index, b = b[:n[0]], b[n[0]:]
+	r.id, b = b[:n[1]], b[n[1]:]
+	r.doc = b[:n[2]]
+	return r, b[n[2]:], true
 }
 
 // write appends the documents of b to the spool (the capture side).
@@ -212,7 +234,12 @@ func (p *spoolStage) write(s *indexSink, b *pipeline.Batch) error {
 			continue
 		}
 		p.id = strconv.AppendUint(append(p.id[:0], s.idPrefix...), n, 10)
-		p.buf = appendRecord(p.buf, s.indexFor(ts), p.id, doc)
+		p.buf = appendRecord(p.buf, s.indexFor(ts), p.id, doc, 0)
+		docs++
+	}
+	for i := range b.Flows() {
+		f := b.Flow(i)
+		p.buf = appendRecord(p.buf, s.flowIndexFor(f.Start), f.ID, f.Doc, flowVersion(&f))
 		docs++
 	}
 	if docs == 0 {
@@ -270,16 +297,20 @@ func (p *spoolStage) drain() {
 		}
 		data := b.Data
 		for len(data) > 0 {
-			idx, id, doc, rest, ok := nextRecord(data)
+			r, rest, ok := nextRecord(data)
 			if !ok {
 				p.warn(fmt.Errorf("spool %s: undecodable record in a batch of %d documents appended at %s; the rest of that batch is skipped",
 					p.dir, b.Docs, b.Appended.Format(time.RFC3339)))
 				break
 			}
-			if string(idx) != index {
-				index = string(idx)
+			if string(r.index) != index {
+				index = string(r.index)
 			}
-			if err := p.ix.Add(p.addCtx, index, id, doc); err != nil {
+			opt := bulk.ItemOptions{}
+			if r.version > 0 {
+				opt = bulk.ItemOptions{Action: "index", Version: r.version}
+			}
+			if err := p.ix.AddWith(p.addCtx, index, r.id, r.doc, opt); err != nil {
 				p.fail(err)
 				return
 			}

@@ -168,8 +168,9 @@ func TestSpoolInterrupt(t *testing.T) {
 	capture := bigCapture(t)
 	want := offlineDocs(t, "--file", capture)
 	dir := filepath.Join(t.TempDir(), "spool")
+	dead := filepath.Join(t.TempDir(), "dead.ndjson")
 	r := startImport(t, bin, "--node", stallProxy(t, base), "--index-prefix", prefix, "--spool", dir,
-		"--flush-timeout", "1s", "--stats-interval", "100ms", "--dead-letter", filepath.Join(t.TempDir(), "dead.ndjson"), "--file", capture)
+		"--flush-timeout", "1s", "--stats-interval", "100ms", "--dead-letter", dead, "--file", capture)
 	for {
 		m := spoolProgressRE.FindAllStringSubmatch(r.text(), -1)
 		if len(m) > 0 && m[len(m)-1][1] == strconv.Itoa(signalPackets) {
@@ -186,6 +187,11 @@ func TestSpoolInterrupt(t *testing.T) {
 	t.Logf("interrupted run: exit %d\n%s", code, lastLines(errs, 6))
 	if !strings.Contains(errs, "documents not yet indexed: the next run") {
 		t.Errorf("the run does not say what stays in the spool")
+	}
+	// the documents abandoned in flight stay in the spool: none is also
+	// written to the dead-letter file as "aborted"
+	if b, _ := os.ReadFile(dead); len(b) > 0 || !strings.Contains(lastLineWith(errs, "indexed:"), " 0 dead-lettered") {
+		t.Errorf("in-flight documents dead-lettered (%d bytes in %s): they stay in the spool", len(b), dead)
 	}
 	drainExact(t, base, dir, prefix, want)
 }
