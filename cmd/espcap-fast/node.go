@@ -493,6 +493,14 @@ func (s *indexSink) indexList() string {
 	for n := range s.indices {
 		names = append(names, n)
 	}
+	if s.sp != nil {
+		// after finish: the drain goroutine has stopped
+		for n := range s.sp.indices {
+			if !s.indices[n] {
+				names = append(names, n)
+			}
+		}
+	}
 	sort.Strings(names)
 	if len(names) > 10 {
 		return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)

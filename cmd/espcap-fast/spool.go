@@ -132,6 +132,10 @@ type spoolStage struct {
 	base     int64
 	acked    atomic.Int64
 	onAck    atomic.Pointer[func(acked int64)]
+	// indices names every index the drain sent to (drain goroutine; read
+	// after finish): an earlier run's documents go to indices this run
+	// never named
+	indices map[string]bool
 }
 
 // openSpoolStage opens the spool dir (from f.resolve; "": none) and starts draining it into
@@ -155,7 +159,7 @@ func openSpoolStage(f *spoolFlags, dir string, ix *bulk.Indexer, addCtx context.
 	if err != nil {
 		return nil, fmt.Errorf("%w (--spool DIR chooses another place, --no-spool none)", err)
 	}
-	p := &spoolStage{sp: sp, dir: dir, drop: f.full == "drop", max: f.max, ix: ix, warn: warn, addCtx: addCtx, drained: make(chan struct{}), opened: time.Now()}
+	p := &spoolStage{sp: sp, dir: dir, drop: f.full == "drop", max: f.max, ix: ix, warn: warn, addCtx: addCtx, drained: make(chan struct{}), opened: time.Now(), indices: map[string]bool{}}
 	p.base = sp.Stats().Unacked
 	if st := sp.Stats(); st.Unacked > 0 {
 		fmt.Fprintf(w, "espcap-fast: spool %s: %d documents (%d bytes) left by an earlier run: indexing them first\n", dir, st.Unacked, st.Bytes)
@@ -305,6 +309,7 @@ func (p *spoolStage) drain() {
 			}
 			if string(r.index) != index {
 				index = string(r.index)
+				p.indices[index] = true
 			}
 			opt := bulk.ItemOptions{}
 			if r.version > 0 {

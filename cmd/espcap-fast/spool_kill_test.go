@@ -59,33 +59,47 @@ func TestSpoolKill9(t *testing.T) {
 		"--stats-interval", "100ms", "--file", capture)
 	// wait until every packet was read and the spool stopped growing
 	// (the indexers hold a few batches, not answered, not acknowledged)
+	spoolSettled(t, r.text, r.done, signalPackets)
+	if err := r.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-r.done
+	drainExact(t, base, dir, prefix, want)
+}
+
+// spoolSettled waits until the progress lines in text() say that at
+// least want packets were read and the spool's bytes stayed the same three
+// times in a row, and returns the packets read; it fails when done closes
+// first or after two minutes.
+func spoolSettled(t *testing.T, text func() string, done <-chan struct{}, want int) (read int) {
+	t.Helper()
 	lastBytes, stable, seen := -1, 0, 0
+	deadline := time.Now().Add(2 * time.Minute)
 	for stable < 3 {
 		select {
-		case <-r.done:
-			t.Fatalf("the import exited: %v\n%s", r.err, r.text())
+		case <-done:
+			t.Fatalf("espcap-fast exited:\n%s", lastLines(text(), 8))
 		case <-time.After(50 * time.Millisecond):
 		}
-		all := spoolProgressRE.FindAllStringSubmatch(r.text(), -1)
+		if time.Now().After(deadline) {
+			t.Fatalf("the spool did not settle (want %d packets read):\n%s", want, lastLines(text(), 5))
+		}
+		all := spoolProgressRE.FindAllStringSubmatch(text(), -1)
 		if len(all) == seen {
 			continue
 		}
 		seen = len(all)
 		m := all[len(all)-1]
-		read, _ := strconv.Atoi(m[1])
+		read, _ = strconv.Atoi(m[1])
 		b, _ := strconv.Atoi(m[2])
-		if read == signalPackets && b == lastBytes && b > 0 {
+		if read >= want && b == lastBytes && b > 0 {
 			stable++
 		} else {
 			stable = 0
 		}
 		lastBytes = b
 	}
-	if err := r.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-r.done
-	drainExact(t, base, dir, prefix, want)
+	return read
 }
 
 var replayedRE = regexp.MustCompile(`indexed: .*; spool \d+ bytes in \d+ segments, oldest \S+, (\d+) docs replayed from disk \(\d+/s\), (\d+) dropped`)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/espcap/espcap-fast/internal/estest"
+	"github.com/espcap/espcap-fast/internal/need"
 	"github.com/espcap/espcap-fast/ring/ringtest"
 )
 
@@ -65,5 +66,49 @@ func TestLiveSpoolOutage(t *testing.T) {
 	segs, _ := filepath.Glob(filepath.Join(os.Getenv("ESPCAP_STATE_DIR"), "spool", "*.seg"))
 	if len(segs) == 0 || !strings.Contains(errs, "; spool ") {
 		t.Errorf("no spool in the state directory (%v)", segs)
+	}
+}
+
+// TestLiveSpoolKill9: kill -9 of a live capture whose cluster never
+// answers, with both engines and the default spool (in --state-dir, every
+// batch through the disk: --spool-mem 0); drain on the same state
+// directory then indexes every document the run had read, exactly once.
+func TestLiveSpoolKill9(t *testing.T) {
+	base := estest.URL(t)
+	for _, engine := range []string{"native", "tshark"} {
+		t.Run(engine, func(t *testing.T) {
+			if engine == "tshark" {
+				need.Tshark(t)
+			}
+			v := ringtest.NewVeth(t)
+			prefix := testPrefix(t, base, "live-kill-"+engine)
+			state := t.TempDir()
+			p := startLive(t, nil, "-i", v.Outside, "--engine", engine, "--node", stallProxy(t, base), "--index-prefix", prefix,
+				"--state-dir", state, "--spool-mem", "0", "--stats-interval", "100ms")
+			sent := v.Replay(t, pcaps+"seed_test_http.pcap", "--pps=20000", "--loop=4")
+			// every packet read and the spool no longer growing (the
+			// indexers hold a few batches, never answered)
+			read := spoolSettled(t, p.stderr.String, p.done, sent)
+			if err := p.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			<-p.done
+			segs, _ := filepath.Glob(filepath.Join(state, "spool", "*.seg"))
+			if len(segs) == 0 {
+				t.Fatalf("no default spool in the state directory %s", state)
+			}
+			_, errs, code := espcap(t, "drain", "--node", base, "--state-dir", state)
+			t.Logf("drain:\n%s", errs)
+			if code != 0 || !strings.Contains(errs, strconv.Itoa(read)+" docs indexed, 0 duplicates") {
+				t.Errorf("drain: exit %d; want %d docs indexed, 0 duplicates", code, read)
+			}
+			if !strings.Contains(errs, "into "+prefix) {
+				t.Errorf("drain does not name the indices it wrote (%s*)", prefix)
+			}
+			refresh(t, base, prefix)
+			if n := countIn(t, base, prefix+"*"); n != read {
+				t.Errorf("%d documents indexed after drain; the killed run had read %d packets (%d sent)", n, read, sent)
+			}
+		})
 	}
 }
