@@ -159,7 +159,7 @@ func appendFlowPositions(b []byte, r *flow.Record) []byte {
 func appendSummary(b []byte, a *flow.AppSummary) []byte {
 	q := a.DNSQuestion()
 	rc, hasRC := a.DNSResponseCode()
-	if len(q) > 0 || hasRC {
+	if len(q) > 0 || hasRC || a.DNSAnswers() > 0 {
 		b = append(b, `,"dns":{`...)
 		sep := ""
 		if len(q) > 0 {
@@ -173,6 +173,18 @@ func appendSummary(b []byte, a *flow.AppSummary) []byte {
 			b = append(b, `"response_code":"`...)
 			b = appendRCode(b, rc)
 			b = append(b, '"')
+			sep = ","
+		}
+		if n := a.DNSAnswers(); n > 0 {
+			b = append(b, sep...)
+			b = append(b, `"resolved_ip":[`...)
+			for i := range n {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendIP(b, a.DNSAnswer(i))
+			}
+			b = append(b, ']')
 		}
 		b = append(b, '}')
 	}
@@ -211,7 +223,8 @@ func appendSummary(b []byte, a *flow.AppSummary) []byte {
 		b = append(b, '}')
 	}
 	sni, alpn, ver := a.TLSServerName(), a.TLSALPN(), a.TLSVersion
-	if len(sni) > 0 || len(alpn) > 0 || ver != 0 {
+	ja3, ja4, ja3s := a.JA3(), a.JA4(), a.JA3S()
+	if len(sni) > 0 || len(alpn) > 0 || ver != 0 || len(ja3) > 0 || len(ja4) > 0 || len(ja3s) > 0 {
 		b = append(b, `,"tls":{`...)
 		sep := ""
 		if ver != 0 {
@@ -228,12 +241,32 @@ func appendSummary(b []byte, a *flow.AppSummary) []byte {
 			b = appendString(append(b, `"next_protocol":`...), alpn)
 			sep = ","
 		}
-		if len(sni) > 0 {
+		if len(sni) > 0 || len(ja3) > 0 || len(ja4) > 0 {
 			b = append(b, sep...)
-			b = appendString(append(b, `"client":{"server_name":`...), sni)
+			b = append(b, `"client":{`...)
+			csep := ""
+			for _, f := range [...]struct {
+				key string
+				v   []byte
+			}{{`"server_name":`, sni}, {`"ja3":`, ja3}, {`"ja4":`, ja4}} {
+				if len(f.v) > 0 {
+					b = appendString(append(append(b, csep...), f.key...), f.v)
+					csep = ","
+				}
+			}
+			b = append(b, '}')
+			sep = ","
+		}
+		if len(ja3s) > 0 {
+			b = append(b, sep...)
+			b = appendString(append(b, `"server":{"ja3s":`...), ja3s)
 			b = append(b, '}')
 		}
 		b = append(b, '}')
+	}
+	if h := a.DHCPHostName(); len(h) > 0 {
+		b = appendString(append(b, `,"dhcpv4":{"option":{"hostname":`...), h)
+		b = append(b, "}}"...)
 	}
 	return b
 }

@@ -2,6 +2,7 @@ package encode_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 
@@ -120,6 +121,18 @@ func TestFlowAppSummary(t *testing.T) {
 		{"arkime_curl-enabled-tls13.pcap", "tls.version", "1.3"},
 		{"arkime_curl-enabled-tls13.pcap", "tls.next_protocol", "h2"},
 		{"arkime_curl-enabled-tls13.pcap", "dns.question.name", "enabled.tls13.com"},
+		// tshark's tls.handshake.ja3 / ja3s; JA4 from Arkime's expected
+		// output for this capture (arkime/expected/curl-enabled-tls13.test)
+		{"arkime_curl-enabled-tls13.pcap", "tls.client.ja3", "eeadfd2f446a45ded96f804720a0c75b"},
+		{"arkime_curl-enabled-tls13.pcap", "tls.server.ja3s", "907bf3ecef1c987c889946b737b43de8"},
+		{"arkime_curl-enabled-tls13.pcap", "tls.client.ja4", "t13d0413h2_16476d049b0b_ffceb19bae65"},
+		// the answer section only (tshark: 2 answers; dns.a also lists
+		// the additional records' addresses)
+		{"tcpdump_dns_udp.pcap", "dns.resolved_ip", []any{"192.139.46.66", "198.199.88.104"}},
+		// the A and the AAAA response of one flow (one client socket)
+		{"arkime_curl-enabled-tls13.pcap", "dns.resolved_ip", []any{"104.16.125.34", "104.16.126.34", "2606:4700::6810:7d22", "2606:4700::6810:7e22"}},
+		// tshark's dhcp.option.hostname
+		{"chrissanders_dhcp_nolease_initialization.pcapng", "dhcpv4.option.hostname", "ubuntu2"},
 		{"tcpdump_dns_udp.pcap", "dns.response_code", "NOERROR"},
 		{"chrissanders_http_google.pcapng", "url.domain", "www.google.com"},
 		{"chrissanders_http_google.pcapng", "url.original", "/"},
@@ -149,7 +162,7 @@ func TestFlowAppSummary(t *testing.T) {
 			}
 			tab.Flush()
 			for _, v := range got {
-				if v == tc.want {
+				if reflect.DeepEqual(v, tc.want) {
 					return
 				}
 			}

@@ -19,9 +19,22 @@ type AppFields struct {
 	TLSSNI, TLSALPN                       []byte
 	TLSVersion                            uint16 // negotiated: from the ServerHello
 	DNSRCode                              int    // response code + 1; 0: no response
+	DHCPHostName                          []byte // DHCPv4 option 12
 	dnsName                               [maxField]byte
 	dnsLen                                uint8
+	// the hashed fingerprints of a complete ClientHello (JA3, JA4) and
+	// ServerHello (JA3S), hex
+	ja3, ja3s         [32]byte
+	ja4               [36]byte
+	ja3n, ja3sn, ja4n uint8
+	answers           [MaxAnswers][16]byte // A and AAAA of the answer section
+	answer4           uint8                // bit i: answers[i] is IPv4 (first 4 bytes)
+	nAnswers          uint8
 }
+
+// MaxAnswers is the most DNS answer addresses a flow keeps (the first
+// distinct ones of its responses' answer sections).
+const MaxAnswers = 8
 
 // maxField is the most bytes kept of one application field.
 const maxField = 128
@@ -40,6 +53,8 @@ func (a *AppFields) extract(p *decode.Packet, from int) {
 			a.tls(&p.TLS[l.Index])
 		case decode.KindDNS:
 			a.dns(&p.DNS[l.Index])
+		case decode.KindDHCP:
+			a.dhcp(&p.DHCP[l.Index])
 		}
 	}
 }
@@ -61,12 +76,17 @@ func (a *AppFields) tls(h *tlshello.Hello) {
 		if len(h.ALPN) > 0 {
 			a.TLSALPN = h.ALPN[0]
 		}
+		a.ja3n = uint8(len(h.AppendJA3Hash(a.ja3[:0])))
+		if j := h.AppendJA4(a.ja4[:0]); len(j) <= len(a.ja4) {
+			a.ja4n = uint8(len(j))
+		}
 	case 2:
 		a.set = true
 		a.TLSVersion = h.Version
 		if len(h.SupportedVersions) > 0 {
 			a.TLSVersion = h.SupportedVersions[0]
 		}
+		a.ja3sn = uint8(len(h.AppendJA3SHash(a.ja3s[:0])))
 	}
 }
 
@@ -78,20 +98,60 @@ func (a *AppFields) dns(d *layers.DNS) {
 	if len(d.Questions) > 0 {
 		a.dnsLen = uint8(copy(a.dnsName[:], d.Questions[0].Name))
 	}
+	if !d.QR {
+		return
+	}
+	for i := range d.Answers {
+		r := &d.Answers[i]
+		if a.nAnswers == MaxAnswers {
+			break
+		}
+		if r.Class != layers.DNSClassIN || (r.Type != layers.DNSTypeA && r.Type != layers.DNSTypeAAAA) {
+			continue
+		}
+		if ip4 := r.IP.To4(); r.Type == layers.DNSTypeA && ip4 != nil {
+			copy(a.answers[a.nAnswers][:], ip4)
+			a.answer4 |= 1 << a.nAnswers
+		} else if r.Type == layers.DNSTypeAAAA && len(r.IP) == 16 {
+			copy(a.answers[a.nAnswers][:], r.IP)
+		} else {
+			continue
+		}
+		a.nAnswers++
+	}
+}
+
+func (a *AppFields) dhcp(d *layers.DHCPv4) {
+	for i := range d.Options {
+		if o := &d.Options[i]; o.Type == layers.DHCPOptHostname && len(o.Data) > 0 {
+			a.set = true
+			a.DHCPHostName = o.Data
+			return
+		}
+	}
 }
 
 // AppSummary is what a flow's application layers said: the first HTTP
 // request's method, host, URI and user agent and the first response's
 // status, the TLS SNI and first ALPN protocol of the ClientHello and the
 // version the ServerHello chose, the first DNS question and response code.
-// Each text is cut at 128 bytes, and all share 320 bytes.
+// The JA3, JA4 and JA3S fingerprints of the first complete hellos, the
+// distinct A and AAAA addresses in the answer sections of the flow's DNS
+// responses (the first MaxAnswers), and the first DHCPv4 host name (option 12).
+// Each text is cut at 128 bytes, and all share 320 bytes (the fingerprints
+// have room of their own).
 type AppSummary struct {
-	buf                                    [320]byte
-	n                                      uint16
-	method, host, uri, ua, sni, alpn, dnsq span
-	HTTPStatus                             uint16 // 0: none
-	TLSVersion                             uint16 // 0: none
-	dnsRCode                               int16  // response code + 1
+	buf                                         [320]byte
+	n                                           uint16
+	method, host, uri, ua, sni, alpn, dnsq, dhn span
+	HTTPStatus                                  uint16 // 0: none
+	TLSVersion                                  uint16 // 0: none
+	dnsRCode                                    int16  // response code + 1
+	ja3, ja3s                                   [32]byte
+	ja4                                         [36]byte
+	ja3n, ja3sn, ja4n                           uint8
+	answers                                     [MaxAnswers][16]byte
+	answer4, nAnswers                           uint8
 }
 
 type span struct{ off, n uint16 }
@@ -126,6 +186,36 @@ func (a *AppSummary) merge(f *AppFields) {
 	if a.dnsRCode == 0 && f.DNSRCode > 0 {
 		a.dnsRCode = int16(f.DNSRCode)
 	}
+	a.keep(&a.dhn, f.DHCPHostName)
+	if a.ja3n == 0 && f.ja3n > 0 {
+		a.ja3, a.ja3n = f.ja3, f.ja3n
+	}
+	if a.ja4n == 0 && f.ja4n > 0 {
+		a.ja4, a.ja4n = f.ja4, f.ja4n
+	}
+	if a.ja3sn == 0 && f.ja3sn > 0 {
+		a.ja3s, a.ja3sn = f.ja3s, f.ja3sn
+	}
+	for i := range f.nAnswers {
+		a.addAnswer(f.answers[i], f.answer4&(1<<i) != 0)
+	}
+}
+
+// addAnswer keeps a DNS answer address unless it is there or the list is full.
+func (a *AppSummary) addAnswer(ip [16]byte, v4 bool) {
+	if a.nAnswers == MaxAnswers {
+		return
+	}
+	for i := range a.nAnswers {
+		if a.answers[i] == ip && (a.answer4&(1<<i) != 0) == v4 {
+			return
+		}
+	}
+	a.answers[a.nAnswers] = ip
+	if v4 {
+		a.answer4 |= 1 << a.nAnswers
+	}
+	a.nAnswers++
 }
 
 // HTTPMethod returns the method of the flow's first HTTP request (nil if none).
@@ -152,3 +242,28 @@ func (a *AppSummary) DNSQuestion() []byte { return a.get(a.dnsq) }
 // DNSResponseCode returns the first DNS response's code, and false when no
 // response was seen.
 func (a *AppSummary) DNSResponseCode() (int, bool) { return int(a.dnsRCode) - 1, a.dnsRCode > 0 }
+
+// DHCPHostName returns the host name (option 12) of the first DHCPv4
+// message that has one.
+func (a *AppSummary) DHCPHostName() []byte { return a.get(a.dhn) }
+
+// JA3 returns the JA3 hash of the flow's first complete ClientHello (nil if none).
+func (a *AppSummary) JA3() []byte { return a.ja3[:a.ja3n] }
+
+// JA4 returns the JA4 fingerprint of the flow's first complete ClientHello.
+func (a *AppSummary) JA4() []byte { return a.ja4[:a.ja4n] }
+
+// JA3S returns the JA3S hash of the flow's first complete ServerHello.
+func (a *AppSummary) JA3S() []byte { return a.ja3s[:a.ja3sn] }
+
+// DNSAnswers returns how many answer addresses the flow kept.
+func (a *AppSummary) DNSAnswers() int { return int(a.nAnswers) }
+
+// DNSAnswer returns the i-th answer address: 4 bytes for an A record, 16
+// for an AAAA record. It points into the summary.
+func (a *AppSummary) DNSAnswer(i int) []byte {
+	if a.answer4&(1<<i) != 0 {
+		return a.answers[i][:4]
+	}
+	return a.answers[i][:]
+}
