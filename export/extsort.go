@@ -74,8 +74,9 @@ func (s *sorter[T]) add(v T) error {
 	if s.done {
 		return fmt.Errorf("export: internal error: sorter added to after it was read")
 	}
-	if s.buf == nil {
-		s.buf = make([]T, 0, min(s.runSize, 4096))
+	if len(s.buf) == cap(s.buf) {
+		// double up to runSize, not past it
+		s.buf = slices.Grow(s.buf, min(max(cap(s.buf), 4096), s.runSize-len(s.buf)))
 	}
 	s.buf = append(s.buf, v)
 	s.n++
