@@ -35,6 +35,9 @@ func TestSorter(t *testing.T) {
 			if err := s.add(p); err != nil {
 				t.Fatal(err)
 			}
+			if len(s.buf) >= tc.runSize {
+				t.Fatalf("%+v: %d entries held in memory", tc, len(s.buf))
+			}
 		}
 		slices.SortFunc(want, comparePos)
 		if left, _ := os.ReadDir(dir); len(left) != 0 {
@@ -103,6 +106,9 @@ func TestRunRunSizes(t *testing.T) {
 			}
 			if !res.Complete() || res.Found != added/2 || res.Written != res.Found {
 				t.Fatalf("%v run size %d: %+v", files, runSize, res)
+			}
+			if left, _ := os.ReadDir(pos.TempDir); len(left) != 0 {
+				t.Errorf("%v run size %d: %d files left in the temporary directory", files, runSize, len(left))
 			}
 			if ref == nil {
 				ref = out.Bytes()
