@@ -387,7 +387,7 @@ func (s *Store) Close() error {
 	// last files, closed now, are not (as when they were open)
 	for _, w := range ws {
 		w.mu.Lock()
-		w.syncs.Wait()
+		w.drain() // an error is the I/O goroutine's, reported below
 		w.mu.Unlock()
 	}
 	s.mu.Lock()
@@ -846,11 +846,18 @@ func (w *Writer) Flush() error {
 			return err
 		}
 	}
+	return w.fail(w.drain())
+}
+
+// drain waits until the I/O goroutine has done everything handed to it so
+// far, the files it closed synced and closed included, and returns its
+// error. w.mu is held, so that no file is handed over meanwhile.
+func (w *Writer) drain() error {
 	ch := make(chan error, 1)
 	w.q <- chunk{sync: ch}
 	err := <-ch
-	w.syncs.Wait() // no file is closed while w.mu is held
-	return w.fail(err)
+	w.syncs.Wait() // every Add was before the reply
+	return err
 }
 
 // flush hands o's buffer to the I/O goroutine and takes an empty one
