@@ -21,16 +21,18 @@ type Options struct {
 	// MaxOpen is the most files kept open at once (0: DefaultMaxOpen).
 	MaxOpen int
 	// TempDir holds the spool of the packets of pcapng and compressed
-	// files ("": $TMPDIR).
+	// files and its sorted runs ("": $TMPDIR; the positions' runs go to
+	// Positions.TempDir).
 	TempDir string
 }
 
 // Result says what a run did. A packet is written, filtered out, or
 // counted under its file in Missing or Changed.
 type Result struct {
-	// Written and Filtered count the packets written and those the BPF
-	// filter dropped.
-	Written, Filtered uint64
+	// Found counts the distinct packet positions (a packet found several
+	// times counts once); Written and Filtered count the packets written
+	// and those the BPF filter dropped.
+	Found, Written, Filtered uint64
 	// Missing counts, by file, the packets of files that could not be
 	// opened as captures (rotated away, moved, unreadable); MissingErr
 	// says why.
@@ -48,8 +50,9 @@ type Result struct {
 // Complete reports whether every position was written or filtered out.
 func (r *Result) Complete() bool { return len(r.Missing) == 0 && len(r.Changed) == 0 }
 
-// Run sorts the positions, reads every packet from its file and writes the
-// packets to out in time order. It returns an error only when out cannot be
+// Run reads every packet of pos from its file and writes the packets to
+// out in time order (see the package documentation for the order and the
+// memory). It returns an error only when out or a temporary file cannot be
 // written, the filter fails or ctx ends; missing and changed packets are
 // counted in the Result.
 func Run(ctx context.Context, pos *Positions, out io.Writer, opt Options) (*Result, error) {
@@ -57,7 +60,6 @@ func Run(ctx context.Context, pos *Positions, out io.Writer, opt Options) (*Resu
 		opt.MaxOpen = DefaultMaxOpen
 	}
 	res := &Result{Missing: map[string]uint64{}, MissingErr: map[string]error{}, Changed: map[string]uint64{}, ChangedErr: map[string]error{}}
-	pos.Sort()
 	var bpf *filter.Set
 	if opt.BPF != "" {
 		bpf = filter.NewSet(opt.BPF, snapLen)
@@ -90,14 +92,19 @@ func Run(ctx context.Context, pos *Positions, out io.Writer, opt Options) (*Resu
 	}
 	// pcapng and compressed files: the packets wanted, read once in file
 	// order into a spool that is then read at offsets like a pcap
-	spoolIndex := uint32(len(srcs))
-	spool, err := spoolFiles(ctx, pos, srcs, spoolIndex, opt.TempDir, res)
+	spoolFile, spooledPos, err := spoolFiles(ctx, pos, srcs, opt.TempDir, pos.RunSize, res)
 	if err != nil {
 		return res, err
 	}
-	if spool != nil {
-		defer spool.Close()
-		srcs = append(srcs, &source{path: "(spool)", spool: spool})
+	var spool *source
+	var spoolIt *merger[spooled]
+	if spoolFile != nil {
+		defer spoolFile.Close()
+		defer spooledPos.close()
+		spool = &source{path: "(spool)", spool: spoolFile}
+		if spoolIt, err = spooledPos.merged(); err != nil {
+			return res, err
+		}
 	}
 	w, err := NewWriter(out, ng, link)
 	if err != nil {
@@ -110,15 +117,29 @@ func Run(ctx context.Context, pos *Positions, out io.Writer, opt Options) (*Resu
 			s.close()
 		}
 	}()
-	for i, p := range pos.List {
+	it, err := pos.sorted()
+	if err != nil {
+		return res, err
+	}
+	var prev Pos
+	for i := 0; ; i++ {
+		p, ok, err := it.next()
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			break
+		}
 		if i%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
 		}
-		if p.File == badFile {
-			continue // counted as changed
+		if i > 0 && p == prev {
+			continue // one packet found twice
 		}
+		prev = p
+		res.Found++
 		s := srcs[p.File]
 		if s.gone != nil {
 			res.Missing[s.path]++
@@ -127,33 +148,50 @@ func Run(ctx context.Context, pos *Positions, out io.Writer, opt Options) (*Resu
 			}
 			continue
 		}
-		if s.r == nil && open >= opt.MaxOpen {
-			closeOldest(srcs)
-			open--
-		}
-		tick++
-		s.used = tick
-		wasOpen := s.r != nil
-		rec, err := s.at(p.Off)
-		if !wasOpen && s.r != nil {
-			open++
-		} else if wasOpen && s.r == nil {
-			open--
-		}
-		if err == nil && rec.Timestamp != p.TS {
-			err = fmt.Errorf("%s: the record at offset %d has capture time %d, the document %d: the file changed since it was indexed", s.path, p.Off, rec.Timestamp, p.TS)
-		}
-		if err != nil {
-			if s.gone != nil { // could not be opened now
-				res.Missing[s.path]++
-				res.MissingErr[s.path] = s.gone
+		var rec *capfile.Record
+		if s.seqOnly {
+			e, ok, err := spoolIt.next()
+			if err == nil && (!ok || e.Pos != p) {
+				err = fmt.Errorf("export: internal error: the spool is out of step at %s offset %d", s.path, p.Off)
+			}
+			if err != nil {
+				return res, err
+			}
+			if e.At < 0 {
+				continue // counted as changed
+			}
+			if rec, err = spool.spoolAt(e.At); err != nil {
+				return res, err
+			}
+		} else {
+			if s.r == nil && open >= opt.MaxOpen {
+				closeOldest(srcs)
+				open--
+			}
+			tick++
+			s.used = tick
+			wasOpen := s.r != nil
+			rec, err = s.at(p.Off)
+			if !wasOpen && s.r != nil {
+				open++
+			} else if wasOpen && s.r == nil {
+				open--
+			}
+			if err == nil && rec.Timestamp != p.TS {
+				err = fmt.Errorf("%s: the record at offset %d has capture time %d, the document %d: the file changed since it was indexed", s.path, p.Off, rec.Timestamp, p.TS)
+			}
+			if err != nil {
+				if s.gone != nil { // could not be opened now
+					res.Missing[s.path]++
+					res.MissingErr[s.path] = s.gone
+					continue
+				}
+				res.Changed[s.path]++
+				if res.ChangedErr[s.path] == nil {
+					res.ChangedErr[s.path] = err
+				}
 				continue
 			}
-			res.Changed[s.path]++
-			if res.ChangedErr[s.path] == nil {
-				res.ChangedErr[s.path] = err
-			}
-			continue
 		}
 		if bpf != nil {
 			ok, err := bpf.Match(int(rec.LinkType), rec.Data, rec.OrigLen)

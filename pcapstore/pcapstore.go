@@ -30,14 +30,19 @@
 // disk only when all are in flight.
 //
 // Crash safety: records are only ever appended whole, so a closed file is
-// complete and valid, and the open one is readable up to its last whole
-// record (and cut back to it by the next run, which checks the newest file
-// of each series in the background). What a crash loses is what was still in the buffers: the last
-// second of packets at most (at most four buffers, 4 MiB, a worker). A kill
-// in the middle of a write system call can leave a partial last record,
-// which readers report as a file cut short after the whole records; a
-// short write (disk full) is cut back to the whole records before it, and
-// the Writer writes no more.
+// complete and valid; and it is made durable when closed (fsync of the file
+// and of its directory, once per file, by a goroutine of its own so that
+// the worker's next file is not held up; Close waits for them), so that a
+// power loss, not only a crash, leaves every closed file whole. The open
+// file is readable up to its last whole record (and cut back to it by the
+// next run, which checks the newest file of each series in the
+// background). What a crash loses is what was still in the buffers: the
+// last second of packets at most (at most four buffers, 4 MiB, a worker);
+// a power loss also what the kernel had not yet written of the open file.
+// A kill in the middle of a write system call can leave a partial last
+// record, which readers report as a file cut short after the whole
+// records; a short write (disk full) is cut back to the whole records
+// before it, and the Writer writes no more.
 //
 // The per-packet path (Writer.Write) takes no lock and allocates nothing:
 // a worker brackets each batch of packets with Begin and End, which take
@@ -158,7 +163,9 @@ type Store struct {
 	shared  *Writer // single-file mode
 	deleted int
 	created int
-	stuck   bool // retention wanted to delete but only open files were left
+	stuck   bool  // retention wanted to delete but only open files were left
+	syncErr error // the first failure to fsync or close a file
+	final   bool  // Close is closing the last files: no retention for them
 
 	stop    chan struct{}
 	stopped chan struct{}
@@ -376,6 +383,16 @@ func (s *Store) Close() error {
 	<-s.repaired
 	close(s.stop)
 	<-s.stopped
+	// files rotated before: synced, closed and given to retention; the
+	// last files, closed now, are not (as when they were open)
+	for _, w := range ws {
+		w.mu.Lock()
+		w.drain() // an error is the I/O goroutine's, reported below
+		w.mu.Unlock()
+	}
+	s.mu.Lock()
+	s.final = true
+	s.mu.Unlock()
 	var first error
 	if w := s.shared; w != nil {
 		w.mu.Lock()
@@ -391,6 +408,7 @@ func (s *Store) Close() error {
 		w.fail(w.closeAll())
 		close(w.q)
 		<-w.ioDone
+		w.syncs.Wait()
 		if e := w.ioErr.Load(); e != nil {
 			w.fail(*e)
 		}
@@ -398,6 +416,11 @@ func (s *Store) Close() error {
 			first = w.err
 		}
 		w.mu.Unlock()
+	}
+	if first == nil {
+		s.mu.Lock()
+		first = s.syncErr
+		s.mu.Unlock()
 	}
 	return first
 }
@@ -457,9 +480,51 @@ func (s *Store) added(e *fileEntry, n int64) {
 	s.mu.Unlock()
 }
 
+// syncClose makes a closed file durable (fsync of the file, then of its
+// directory, for its name), closes it and hands it to retention. A failure
+// is logged and returned by Close.
+func (s *Store) syncClose(f *os.File, path string, e *fileEntry) {
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		err = fmt.Errorf("pcapstore: closing %s: %w", path, err)
+		s.cfg.Log(err.Error())
+		s.mu.Lock()
+		if s.syncErr == nil {
+			s.syncErr = err
+		}
+		s.mu.Unlock()
+	}
+	s.closedFile(e)
+}
+
+// syncDir fsyncs a directory: the names of the files created in it
+// survive a power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// closedFile marks e closed, so retention may delete it, and applies
+// retention.
 func (s *Store) closedFile(e *fileEntry) {
 	s.mu.Lock()
 	e.open = false
+	if s.shared == nil && !s.final {
+		s.retain()
+	}
 	s.mu.Unlock()
 }
 
@@ -552,6 +617,7 @@ type Writer struct {
 	free   chan []byte
 	ioDone chan struct{}
 	ioErr  atomic.Pointer[error] // its first error
+	syncs  sync.WaitGroup        // closed files being synced (syncClose); Add by the I/O goroutine only
 	bytes  atomic.Int64          // bytes written to files
 	lost   atomic.Uint64         // records taken but not written (error)
 }
@@ -600,11 +666,13 @@ func (w *Writer) io() {
 		case c.sync != nil:
 			c.sync <- failed
 		case c.close:
-			if err := c.f.Close(); err != nil && failed == nil {
-				failed = fmt.Errorf("closing %s: %w", c.path, err)
-				w.ioErr.Store(&failed)
-			}
-			w.s.closedFile(c.entry)
+			// fsync in the background: the next file's buffers are not
+			// held up behind the disk
+			w.syncs.Add(1)
+			go func() {
+				defer w.syncs.Done()
+				w.s.syncClose(c.f, c.path, c.entry)
+			}()
 		default:
 			if failed == nil {
 				n, err := c.f.Write(c.b)
@@ -778,9 +846,18 @@ func (w *Writer) Flush() error {
 			return err
 		}
 	}
+	return w.fail(w.drain())
+}
+
+// drain waits until the I/O goroutine has done everything handed to it so
+// far, the files it closed synced and closed included, and returns its
+// error. w.mu is held, so that no file is handed over meanwhile.
+func (w *Writer) drain() error {
 	ch := make(chan error, 1)
 	w.q <- chunk{sync: ch}
-	return w.fail(<-ch)
+	err := <-ch
+	w.syncs.Wait() // every Add was before the reply
+	return err
 }
 
 // flush hands o's buffer to the I/O goroutine and takes an empty one

@@ -91,6 +91,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	defer ix.Close(context.Background())
 
 	var pos export.Positions
+	defer pos.Close()
 	started := time.Now()
 	s := positionSearch{ix: ix, index: *index, query: q, from: *from, to: *to, flows: *records == "flows"}
 	if err := s.collect(ctx, &pos); err != nil {
@@ -127,7 +128,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "espcap-fast: export: search %v, read and write %v\n", searched.Sub(started).Round(time.Millisecond), time.Since(searched).Round(time.Millisecond))
-	code = exportReport(stderr, *out, len(pos.List), noPos, res)
+	code = exportReport(stderr, *out, res.Found, noPos, res)
 	if s.truncated > 0 {
 		fmt.Fprintf(stderr, "espcap-fast: export: %d flows had more packets than their documents list (%d; pcap.truncated): only those written\n", s.truncated, flow.MaxPositions)
 		code = 1
@@ -138,7 +139,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 // exportReport says on stderr what was written and, file by file, what
 // could not be, and returns the exit status: 1 when a matching document's
 // packet is not in the output.
-func exportReport(stderr io.Writer, out string, found int, noPos int64, res *export.Result) int {
+func exportReport(stderr io.Writer, out string, found uint64, noPos int64, res *export.Result) int {
 	if out == "-" {
 		out = "standard output"
 	}
@@ -171,7 +172,7 @@ func exportReport(stderr io.Writer, out string, found int, noPos int64, res *exp
 		code = 1
 	}
 	if code != 0 {
-		fmt.Fprintf(stderr, "espcap-fast: export: %d of %d packet positions not written\n", uint64(found)-res.Written-res.Filtered, found)
+		fmt.Fprintf(stderr, "espcap-fast: export: %d of %d packet positions not written\n", found-res.Written-res.Filtered, found)
 	}
 	return code
 }

@@ -468,9 +468,11 @@ func TestExportSearchPaths(t *testing.T) {
 			t.Errorf("%s: paged in index order: %v", mode.name, s.shardDoc)
 		}
 		var got []position
-		for _, p := range pos.List {
-			got = append(got, position{pos.Files[p.File], p.Off, p.TS})
-		}
+		pos.Each(func(file string, off, ts int64) error {
+			got = append(got, position{file, off, ts})
+			return nil
+		})
+		pos.Close()
 		slices.SortFunc(got, func(a, b position) int {
 			return cmp.Or(strings.Compare(a.file, b.file), cmp.Compare(a.off, b.off), cmp.Compare(a.ts, b.ts))
 		})

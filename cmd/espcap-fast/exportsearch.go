@@ -184,7 +184,9 @@ func (s *positionSearch) collect(ctx context.Context, pos *export.Positions) err
 				if len(file) != 1 || len(off) != 1 || err != nil {
 					return fmt.Errorf("document %s: no usable @timestamp, pcap.file and pcap.offset (%s)", h.GetStringBytes("_id"), f)
 				}
-				pos.Add(string(file[0].GetStringBytes()), off[0].GetInt64(), ts.UnixNano())
+				if err := pos.Add(string(file[0].GetStringBytes()), off[0].GetInt64(), ts.UnixNano()); err != nil {
+					return err
+				}
 				continue
 			}
 			// sort: @timestamp (ns), pcap.file, pcap.offset[, _shard_doc]
@@ -192,7 +194,9 @@ func (s *positionSearch) collect(ctx context.Context, pos *export.Positions) err
 			if len(sv) < 3 || sv[0].Type() != fastjson.TypeNumber || sv[1].Type() != fastjson.TypeString || sv[2].Type() != fastjson.TypeNumber {
 				return fmt.Errorf("document %s: no usable @timestamp, pcap.file and pcap.offset (sort values %s)", h.GetStringBytes("_id"), h.Get("sort"))
 			}
-			pos.Add(string(sv[1].GetStringBytes()), sv[2].GetInt64(), sv[0].GetInt64())
+			if err := pos.Add(string(sv[1].GetStringBytes()), sv[2].GetInt64(), sv[0].GetInt64()); err != nil {
+				return err
+			}
 		}
 		if len(hits) < page {
 			return nil
@@ -223,7 +227,9 @@ func (s *positionSearch) addFlow(h *fastjson.Value, pos *export.Positions) error
 		if !ok1 || !ok2 || err1 != nil || err2 != nil || err3 != nil || fi < 0 || fi >= len(files) {
 			return bad(fmt.Sprintf("bad pcap.packets entry %s", p))
 		}
-		pos.Add(string(files[fi].GetStringBytes()), off, start.UnixNano()+dt)
+		if err := pos.Add(string(files[fi].GetStringBytes()), off, start.UnixNano()+dt); err != nil {
+			return err
+		}
 	}
 	if src.GetBool("pcap", "truncated") {
 		s.truncated++
