@@ -41,8 +41,7 @@ type record struct {
 	docOff    int // document bytes in Batch.out, docOff:docEnd; docEnd < 0 = no document
 	docEnd    int
 	malformed bool
-	hasFlow   bool        // fp holds the packet's flow key (flow records on)
-	fp        flow.Packet // the packet's flow key, flags and payload length
+	hasFlow   bool // Batch.fps holds the packet's flow key, flags and payload length (flow records on)
 	// tsSaturated: the reader saturated the timestamp (tagged malformed)
 	tsSaturated bool
 	// pcapFile is the capture file holding the packet as export opens it
@@ -65,6 +64,11 @@ type Batch struct {
 	out    []byte
 	failed error
 	flows  []flowDoc // the flow documents in out (flow records on)
+	// fps[i] is the flow packet of recs[i] when recs[i].hasFlow: kept
+	// apart, so that a record stays small (each packet appends one) and
+	// only runs with flow records pay for it; reused from batch to batch
+	// (flow.Extract overwrites what it reads)
+	fps []flow.Packet
 	// tick, when not 0, makes the flow stage expire the flows idle at
 	// this time (Unix ns) before the batch's packets: live capture sends
 	// packetless batches with it every second, so that flows end on an
@@ -101,6 +105,18 @@ func (b *Batch) reset() {
 // full reports whether the batch should take no more packets.
 func (b *Batch) full() bool {
 	return len(b.recs) >= BatchPackets || len(b.data) >= BatchBytes
+}
+
+// flowPacket returns the flow packet of record i, growing fps to hold it.
+func (b *Batch) flowPacket(i int) *flow.Packet {
+	for len(b.fps) <= i {
+		if len(b.fps) < cap(b.fps) {
+			b.fps = b.fps[:len(b.fps)+1]
+		} else {
+			b.fps = append(b.fps, flow.Packet{})
+		}
+	}
+	return &b.fps[i]
 }
 
 // add copies a packet into the batch.

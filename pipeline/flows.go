@@ -82,7 +82,8 @@ func (s *flowStage) batch(b *Batch) {
 	for i := range b.recs {
 		rec := &b.recs[i]
 		if rec.hasFlow {
-			r := s.tab.Observe(&rec.fp, rec.ts, rec.origLen)
+			fp := &b.fps[i]
+			r := s.tab.Observe(fp, rec.ts, rec.origLen)
 			if rec.pcapFile != "" {
 				if s.heldPositions < maxHeldPositions {
 					if r.AddPosition(rec.pcapFile, rec.pcapOff, rec.ts) {
@@ -94,7 +95,7 @@ func (s *flowStage) batch(b *Batch) {
 			}
 			if rec.docEnd >= 0 {
 				side := 0
-				if rec.fp.FromB {
+				if fp.FromB {
 					side = 1
 				}
 				if s.cfg.MaxPacketsPerFlow > 0 && r.Packets[side] > s.cfg.MaxPacketsPerFlow {
@@ -124,10 +125,10 @@ func (s *flowStage) flush(b *Batch) {
 	b.out = s.out
 }
 
-// track fills rec's flow fields from the decoded packet, and tells whether
-// its document is wanted and with which flow.id placeholder.
-func (s *FlowConfig) track(rec *record, p *decode.Packet, m *encode.Meta) (doc bool) {
-	rec.hasFlow = flow.Extract(p, &rec.fp)
+// track fills the flow packet fp of record rec from the decoded packet, and
+// tells whether its document is wanted and with which flow.id placeholder.
+func (s *FlowConfig) track(rec *record, fp *flow.Packet, p *decode.Packet, m *encode.Meta) (doc bool) {
+	rec.hasFlow = flow.Extract(p, fp)
 	m.FlowID = nil
 	if rec.hasFlow {
 		m.FlowID = flowIDPlaceholder

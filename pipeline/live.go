@@ -305,7 +305,7 @@ func (w *liveWorker) block(blk *ring.Block) {
 				rec.pcapFile, rec.pcapOff = w.pos[i].file, w.pos[i].off
 			}
 			dp := w.dec.Decode(p.Data, w.lt, p.Len)
-			if fc := r.cfg.Flows; fc != nil && !fc.track(&rec, dp, &w.meta) {
+			if fc := r.cfg.Flows; fc != nil && !fc.track(&rec, b.flowPacket(len(b.recs)), dp, &w.meta) {
 				// --records flows: no packet document, but the flow
 				// stage (in the writer) sees the packet
 				rec.docEnd = -1

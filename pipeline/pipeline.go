@@ -295,7 +295,7 @@ func (r *Runner) worker(n int) {
 					p.Err, p.ErrKind = errTimestampRange, decode.KindNone
 				}
 			}
-			if fc := r.cfg.Flows; fc != nil && !fc.track(rec, p, &meta) {
+			if fc := r.cfg.Flows; fc != nil && !fc.track(rec, b.flowPacket(i), p, &meta) {
 				continue
 			}
 			meta.Timestamp = rec.ts
