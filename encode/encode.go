@@ -8,6 +8,7 @@
 package encode
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"github.com/espcap/espcap-fast/decode"
@@ -467,7 +468,8 @@ func (e *Encoder) writeSummary(hasIP bool, src, dst []byte, proto uint8, netType
 // messages), and cut, a request or
 // response whose head does not end in the segment (the empty line that
 // ends it is not there: the rest is in a later segment, or the capture
-// cut it), so its last header may hold a truncated value.
+// cut it), so its last header may hold a truncated value; an HTTP/0.9
+// request (no version, no headers) only when its line does not end.
 func httpTags(p *decode.Packet) (cont, cut bool) {
 	if p.Count(decode.KindHTTP) == 0 {
 		return false, false
@@ -477,6 +479,11 @@ func httpTags(p *decode.Packet) (cont, cut bool) {
 			m := &p.HTTP[l.Index]
 			if !m.Request && !m.Response {
 				return true, false
+			}
+			if m.Request && len(m.Version) == 0 {
+				// HTTP/0.9: the request line is all there is, cut
+				// only when it does not end in the segment
+				return false, i > 0 && p.Layers[i-1].Kind == decode.KindTCP && bytes.IndexByte(p.TCP[p.Layers[i-1].Index].Payload, '\n') < 0
 			}
 			return false, !m.Complete
 		}

@@ -165,3 +165,23 @@ func asSlice(v any) []any {
 	s, _ := v.([]any)
 	return s
 }
+
+// TestHTTP09NotTruncated: an HTTP/0.9 request is its request line alone,
+// not a head cut short.
+func TestHTTP09NotTruncated(t *testing.T) {
+	f := filepath.Join(need.Shared(t), "zeek/http/http_09.pcap")
+	e, d := encoder(t), decode.NewDecoder()
+	requests := 0
+	for _, pk := range testpcap.MustLoad(t, f, 0) {
+		doc := encodeOne(t, e, d, &pk)
+		if get(doc, "layers.http.request") == true {
+			requests++
+		}
+		if tags := asSlice(get(doc, "tags")); slices.Contains(tags, "http_head_truncated") {
+			t.Errorf("frame %d: tagged %v", pk.Number, tags)
+		}
+	}
+	if requests != 3 {
+		t.Fatalf("%d requests, want 3", requests)
+	}
+}
