@@ -887,6 +887,33 @@ func (e *EKEncoder) firstLayer(k string) *fastjson.Value {
 	return nil
 }
 
+// nthLayer returns occurrence n (0: the first) of the layer with EK key k.
+func (e *EKEncoder) nthLayer(k string, n int) *fastjson.Value {
+	for i := range e.layers {
+		if string(e.layers[i].key) == k {
+			if n == 0 {
+				return e.layers[i].v
+			}
+			n--
+		}
+	}
+	return nil
+}
+
+// countLayer returns how many times protocol p is in the colon-separated
+// chain.
+func countLayer(chain, p string) int {
+	n := 0
+	for rest := chain; rest != ""; {
+		var q string
+		q, rest, _ = strings.Cut(rest, ":")
+		if q == p {
+			n++
+		}
+	}
+	return n
+}
+
 // ekApp is the ECS network.protocol of the layers the native engine names
 // there (see appProtocol).
 var ekApp = map[string]string{
@@ -894,32 +921,41 @@ var ekApp = map[string]string{
 	"ntp": "ntp", "http": "http", "ssdp": "ssdp", "tls": "tls", "quic": "quic",
 }
 
-// ecs writes the ECS summary fields of the outermost IP header and the
-// transport header right after it in the protocol chain, and reports
+// ecs writes the ECS summary fields of the innermost IP header that an
+// ICMP error does not quote and the transport header right after it in the
+// protocol chain (as the native engine does: see Encoder.ecs), and reports
 // whether that IP header is a fragment.
 func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
-	// the outermost IP layer and what follows it in the chain
+	// the innermost IP layer of the packet itself and what follows it in
+	// the chain, with their occurrence numbers among the layers of their
+	// name (0: the outermost)
 	var ipName, next string
+	var ipN, nextN int
 	app := ""
-	own := OwnChain(unsafeString(chain))
-	for rest := unsafeString(chain); rest != ""; {
+	c := unsafeString(chain)
+	own := OwnChain(c)
+	for rest := c; rest != ""; {
 		var p string
 		p, rest, _ = strings.Cut(rest, ":")
-		if a, ok := ekApp[p]; ok && len(chain)-len(rest) <= len(own) && !(app == "quic" && a == "tls") {
-			app = a // of the packet itself, not of a datagram an ICMP error quotes; TLS in QUIC is QUIC
+		at := len(c) - len(rest) // the end of p (and its colon)
+		if at > len(own)+1 || (at > len(own) && rest == "") {
+			break // a datagram an ICMP error quotes
+		}
+		if a, ok := ekApp[p]; ok && !(app == "quic" && a == "tls") {
+			app = a // TLS in QUIC is QUIC
 		}
 		switch {
-		case ipName == "" && (p == "ip" || p == "ipv6"):
-			ipName = p
+		case p == "ip" || p == "ipv6":
+			ipName, ipN, next = p, countLayer(c[:at], p)-1, ""
 		case ipName != "" && next == "" && !strings.HasPrefix(p, "ipv6."):
-			next = p
+			next, nextN = p, countLayer(c[:at], p)-1
 		}
 	}
 	var src, dst []byte
 	var proto uint8
 	netType := ""
 	if ipName != "" {
-		ip := e.firstLayer(ipName)
+		ip := e.nthLayer(ipName, ipN)
 		if ip == nil {
 			ipName = ""
 		} else if ipName == "ip" {
@@ -960,7 +996,7 @@ func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
 		switch next {
 		case "tcp", "udp", "sctp", "icmp", "icmpv6":
 			k := ekTransportKeys[next]
-			if t := e.firstLayer(k[0]); t != nil {
+			if t := e.nthLayer(k[0], nextN); t != nil {
 				sport = uint16(uintOf(t.Get(k[1])))
 				dport = uint16(uintOf(t.Get(k[2])))
 				transport, hasPorts = k[3], next == "tcp" || next == "udp" || next == "sctp"

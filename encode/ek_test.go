@@ -71,6 +71,7 @@ func TestEKEncode(t *testing.T) {
 		`"frame":{"number":7,"len":90,"cap_len":90,"protocols":"eth:ethertype:ip:icmp:ip:udp:dns"},` +
 		`"source":{"ip":"10.0.0.4"},"destination":{"ip":"10.0.0.1"},` +
 		`"network":{"type":"ipv4","iana_number":"1","transport":"icmp","community_id":"1:XXX"},` +
+		`"event":{"kind":"event","category":["network"],"type":["connection"],"dataset":"espcap.packet"},` +
 		`"layers":{"eth":{"dst":"58:23:8c:b4:42:56","type":2048},` +
 		`"ip":[{"src":"10.0.0.4","dst":"10.0.0.1","proto":1,"flags_df":true,"id":6826,"flags_mf":false,"frag_offset":"0"},{"src":"10.0.0.1","dst":"10.0.0.4","proto":17}],` +
 		`"icmp":{"type":3,"code":3},"udp":{"srcport":53,"dstport":40000},` +
@@ -153,5 +154,57 @@ func TestEKBytesCap(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%.1f allocations per document seen before, want 0", allocs)
+	}
+}
+
+// TestEKInnermost: with the tshark engine too, the ECS summary of a
+// tunnelled packet (HTTP in VXLAN, IPv6 in IPv4) is the inner conversation:
+// the last IP header of the packet's own chain (tshark groups repeated
+// layers in arrays, outermost first) and the transport after it.
+func TestEKInnermost(t *testing.T) {
+	protos, err := ParseProtocols([]byte("ip\nipv6\ntcp\nudp\nvxlan\nhttp\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, line, want string
+	}{
+		{"http in vxlan", `{"timestamp":"1","layers":{` +
+			`"frame":{"frame_frame_time_epoch":"1.0","frame_frame_number":"1","frame_frame_len":"100","frame_frame_cap_len":"100","frame_frame_protocols":"eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:tcp:http"},` +
+			`"ip":[{"ip_ip_src":"10.1.200.131","ip_ip_dst":"10.1.1.172","ip_ip_proto":"17"},{"ip_ip_src":"172.16.11.201","ip_ip_dst":"54.86.237.188","ip_ip_proto":"6"}],` +
+			`"udp":{"udp_udp_srcport":"50000","udp_udp_dstport":"4789"},"vxlan":{},` +
+			`"tcp":{"tcp_tcp_srcport":"40354","tcp_tcp_dstport":"80"},"http":{}}}`,
+			`"source":{"ip":"172.16.11.201","port":40354},"destination":{"ip":"54.86.237.188","port":80},"network":{"type":"ipv4","iana_number":"6","transport":"tcp","community_id":"1:XXX","protocol":"http"},` +
+				`"event":{"kind":"event","category":["network"],"type":["connection","protocol"],"dataset":"espcap.packet"}`},
+		{"udp in udp in vxlan", `{"timestamp":"1","layers":{` +
+			`"frame":{"frame_frame_time_epoch":"1.0","frame_frame_number":"1","frame_frame_len":"100","frame_frame_cap_len":"100","frame_frame_protocols":"eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:udp:data"},` +
+			`"ip":[{"ip_ip_src":"10.0.0.1","ip_ip_dst":"10.0.0.2","ip_ip_proto":"17"},{"ip_ip_src":"192.168.0.1","ip_ip_dst":"192.168.0.2","ip_ip_proto":"17"}],` +
+			`"udp":[{"udp_udp_srcport":"50000","udp_udp_dstport":"4789"},{"udp_udp_srcport":"1234","udp_udp_dstport":"5678"}],"vxlan":{}}}`,
+			`"source":{"ip":"192.168.0.1","port":1234},"destination":{"ip":"192.168.0.2","port":5678},"network":{"type":"ipv4","iana_number":"17","transport":"udp","community_id":"1:XXX"}`},
+		{"ipv6 in ipv4", `{"timestamp":"1","layers":{` +
+			`"frame":{"frame_frame_time_epoch":"1.0","frame_frame_number":"1","frame_frame_len":"100","frame_frame_cap_len":"100","frame_frame_protocols":"eth:ethertype:ip:ipv6:udp:data"},` +
+			`"ip":{"ip_ip_src":"1.2.3.4","ip_ip_dst":"5.6.7.8","ip_ip_proto":"41"},` +
+			`"ipv6":{"ipv6_ipv6_src":"dead::beef","ipv6_ipv6_dst":"cafe::babe","ipv6_ipv6_nxt":"17"},` +
+			`"udp":{"udp_udp_srcport":"30000","udp_udp_dstport":"13000"}}}`,
+			`"source":{"ip":"dead::beef","port":30000},"destination":{"ip":"cafe::babe","port":13000},"network":{"type":"ipv6","iana_number":"17","transport":"udp","community_id":"1:XXX"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v, err := fastjson.Parse(c.line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, _, err := NewEKEncoder(protos, ekTable()).Encode(nil, &Meta{}, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(doc)
+			if i := strings.Index(s, `"community_id":"1:`); i >= 0 {
+				j := strings.IndexByte(s[i+18:], '"')
+				s = s[:i+18] + "XXX" + s[i+18+j:]
+			}
+			if !strings.Contains(s, c.want) {
+				t.Errorf("document\n %s\nwant in it\n %s", s, c.want)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@
 package encode
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"github.com/espcap/espcap-fast/decode"
@@ -92,8 +93,12 @@ func (e *Encoder) Encode(dst []byte, m *Meta, p *decode.Packet) []byte {
 	w.b = fieldUint(b, `,"cap_len":`, uint64(m.CapLen))
 	e.ja3Kind = 0
 	if e.shaped(p) {
-		if httpContinuation(p) { // shaped packets have no other tag
+		// shaped packets have no other tag
+		switch cont, cut := httpTags(p); {
+		case cont:
 			w.key(`,"tags":["continuation"]`)
+		case cut:
+			w.key(`,"tags":["http_head_truncated"]`)
 		}
 		e.ecsApp(p)
 		e.flowID(m)
@@ -231,8 +236,8 @@ func appendChain(dst []byte, p *decode.Packet) []byte {
 
 // flags writes tags and error.message for conditions found while decoding.
 func (e *Encoder) flags(p *decode.Packet) {
-	cont := httpContinuation(p)
-	if p.Flags == 0 && !cont {
+	cont, cut := httpTags(p)
+	if p.Flags == 0 && !cont && !cut {
 		return
 	}
 	w := &e.w
@@ -262,6 +267,9 @@ func (e *Encoder) flags(p *decode.Packet) {
 	if cont {
 		tag("continuation")
 	}
+	if cut {
+		tag("http_head_truncated")
+	}
 	w.closeArray()
 	if p.Err != nil {
 		w.object(`,"error":`)
@@ -281,14 +289,17 @@ func (e *Encoder) flags(p *decode.Packet) {
 	}
 }
 
-// ecs writes the ECS summary fields of the outermost IP header and the
-// transport layer that follows it.
+// ecs writes the ECS summary fields of the innermost IP header that is
+// the packet's own (for tunnelled traffic, the inner conversation; not one
+// an ICMP error quotes) and the transport layer that follows it, then the
+// event object. The outer headers (tunnel endpoints) stay under their
+// layers. flow.Extract keys flows by the same header.
 func (e *Encoder) ecs(p *decode.Packet, highest string) {
 	var src, dst []byte
 	var proto uint8
 	var netType string
 	ipAt := -1
-	for i, l := range p.Layers {
+	for i, l := range p.Layers[:ownLayers(p)] {
 		switch l.Kind {
 		case decode.KindIPv4:
 			ip := &p.IPv4[l.Index]
@@ -310,7 +321,6 @@ func (e *Encoder) ecs(p *decode.Packet, highest string) {
 			continue
 		}
 		ipAt = i
-		break
 	}
 	var sport, dport uint16
 	transport := ""
@@ -345,13 +355,37 @@ func (e *Encoder) ecs(p *decode.Packet, highest string) {
 	e.writeECS(ipAt >= 0, src, dst, proto, netType, sport, dport, transport, hasPorts, app, cidOK)
 }
 
+// appendPacketEvent appends a packet document's ECS event object: kind
+// event, category network, dataset espcap.packet, and type connection for a
+// packet with an IP header (with protocol too when network.protocol names
+// its application protocol), info for the others (ARP, STP, ...).
+func appendPacketEvent(b []byte, conversation, app bool) []byte {
+	b = append(b, `,"event":{"kind":"event","category":["network"],"type":[`...)
+	switch {
+	case conversation && app:
+		b = append(b, `"connection","protocol"`...)
+	case conversation:
+		b = append(b, `"connection"`...)
+	default:
+		b = append(b, `"info"`...)
+	}
+	return append(b, `],"dataset":"espcap.packet"}`...)
+}
+
 // writeECS writes the ECS summary fields (source, destination, network)
 // from their values: hasIP tells whether there is an IP header at all,
 // src and dst are 4- or 16-byte addresses, sport and dport the ports (or
 // ICMP type and code), transport the ECS network.transport ("" if none),
 // app the network.protocol ("" if none), and cidOK whether the Community ID
-// can be computed.
+// can be computed. The event object follows them (see appendPacketEvent).
 func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType string, sport, dport uint16, transport string, hasPorts bool, app string, cidOK bool) {
+	e.writeSummary(hasIP, src, dst, proto, netType, sport, dport, transport, hasPorts, app, cidOK)
+	e.w.b = appendPacketEvent(e.w.b, hasIP, app != "")
+}
+
+// writeSummary writes the source, destination and network objects of
+// writeECS.
+func (e *Encoder) writeSummary(hasIP bool, src, dst []byte, proto uint8, netType string, sport, dport uint16, transport string, hasPorts bool, app string, cidOK bool) {
 	w := &e.w
 	if !hasIP && netType == "" && transport == "" && !cidOK && app == "" {
 		e.ipText = [2][]byte{} // nothing to say (ARP, LLC, ...): no empty "network":{}
@@ -427,22 +461,34 @@ func (e *Encoder) writeECS(hasIP bool, src, dst []byte, proto uint8, netType str
 	w.close()
 }
 
-// httpContinuation reports whether the packet's HTTP layer is a
-// continuation segment: a TCP segment of an HTTP stream that starts no
-// request or response (a body, or the rest of a head). tshark lists such
-// segments as HTTP too (reassembly off); the tag tells them apart from
-// messages.
-func httpContinuation(p *decode.Packet) bool {
+// httpTags reports the HTTP conditions a packet is tagged with: cont, a
+// continuation segment (a TCP segment of an HTTP stream that starts no
+// request or response: a body, or the rest of a head; tshark lists such
+// segments as HTTP too, reassembly off, and the tag tells them apart from
+// messages), and cut, a request or
+// response whose head does not end in the segment (the empty line that
+// ends it is not there: the rest is in a later segment, or the capture
+// cut it), so its last header may hold a truncated value; an HTTP/0.9
+// request (no version, no headers) only when its line does not end.
+func httpTags(p *decode.Packet) (cont, cut bool) {
 	if p.Count(decode.KindHTTP) == 0 {
-		return false
+		return false, false
 	}
 	for i, n := 0, ownLayers(p); i < n; i++ {
 		if l := p.Layers[i]; l.Kind == decode.KindHTTP {
 			m := &p.HTTP[l.Index]
-			return !m.Request && !m.Response
+			if !m.Request && !m.Response {
+				return true, false
+			}
+			if m.Request && len(m.Version) == 0 {
+				// HTTP/0.9: the request line is all there is, cut
+				// only when it does not end in the segment
+				return false, i > 0 && p.Layers[i-1].Kind == decode.KindTCP && bytes.IndexByte(p.TCP[p.Layers[i-1].Index].Payload, '\n') < 0
+			}
+			return false, !m.Complete
 		}
 	}
-	return false
+	return false, false
 }
 
 // ownLayers returns how many of the packet's layers describe the packet

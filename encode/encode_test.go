@@ -94,8 +94,8 @@ func TestRepeatedLayersAreArrays(t *testing.T) {
 	if strings.Join(srcs, ",") != "100.20.9.2,172.16.27.131,10.16.27.12" {
 		t.Errorf("ip.src outermost first: %v", srcs)
 	}
-	if get(doc, "source.ip") != "100.20.9.2" {
-		t.Errorf("source.ip %v, want the outermost", get(doc, "source.ip"))
+	if get(doc, "source.ip") != "10.16.27.12" {
+		t.Errorf("source.ip %v, want the innermost", get(doc, "source.ip"))
 	}
 }
 

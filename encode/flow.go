@@ -9,12 +9,12 @@ import (
 
 // AppendFlow appends the JSON document of flow record r to dst and returns
 // it: one line, no trailing newline. Documents are told apart from packet
-// documents by event.kind "event" and event.type "connection" (packet
-// documents have no event object). It allocates nothing.
+// documents by event.dataset: "espcap.flow" here, "espcap.packet" there.
+// It allocates nothing.
 func AppendFlow(dst []byte, r *flow.Record) []byte {
 	b := append(dst, `{"@timestamp":"`...)
 	b = appendTime(b, r.Start)
-	b = append(b, `","event":{"kind":"event","category":["network"],"type":["connection"],"start":"`...)
+	b = append(b, `","event":{"kind":"event","category":["network"],"type":["connection"],"dataset":"espcap.flow","start":"`...)
 	b = appendTime(b, r.Start)
 	b = append(b, `","end":"`...)
 	b = appendTime(b, r.End)

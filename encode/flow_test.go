@@ -73,8 +73,8 @@ func TestFlowDocuments(t *testing.T) {
 				t.Errorf("flow %s: community_id %v, its packets have %s", id, got, want)
 			}
 		}
-		if get(f, "event.kind") != "event" || get(f, "flow.final") != true {
-			t.Errorf("flow %s: event.kind %v final %v", id, get(f, "event.kind"), get(f, "flow.final"))
+		if get(f, "event.kind") != "event" || get(f, "event.dataset") != "espcap.flow" || get(f, "flow.final") != true {
+			t.Errorf("flow %s: event.kind %v event.dataset %v final %v", id, get(f, "event.kind"), get(f, "event.dataset"), get(f, "flow.final"))
 		}
 	}
 	if uint64(sum) != packets {

@@ -87,7 +87,7 @@ func flowRun(t *testing.T, fc FlowConfig, workers int) (packets, flows []map[str
 		if err := json.Unmarshal(sc.Bytes(), &doc); err != nil {
 			t.Fatalf("invalid JSON: %v\n%s", err, sc.Bytes())
 		}
-		if _, ok := doc["event"]; ok {
+		if ev, _ := doc["event"].(map[string]any); ev["dataset"] == "espcap.flow" {
 			flows = append(flows, doc)
 		} else {
 			packets = append(packets, doc)

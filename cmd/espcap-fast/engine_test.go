@@ -94,6 +94,15 @@ var knownDifferences = map[string]knownDifference{
 			}
 			return in(td, nv[0]) || in(nd, tv[0])
 		}},
+	"event.type": {"follows network.protocol (\"protocol\" when set), which one engine names where the other does not dissect the application",
+		func(nv, tv []string, nd, td map[string]any) bool {
+			hasProto := func(d map[string]any) bool { n, _ := d["network"].(map[string]any); return n["protocol"] != nil }
+			return hasProto(nd) != hasProto(td) && slices.Contains(nv, `"protocol"`) == hasProto(nd) && slices.Contains(tv, `"protocol"`) == hasProto(td)
+		}},
+	"tags": {"http_head_truncated is the native engine's (tshark tags no cut HTTP head)",
+		func(nv, tv []string, _, _ map[string]any) bool {
+			return slices.Equal(slices.DeleteFunc(slices.Clone(nv), func(s string) bool { return s == `"http_head_truncated"` }), tv)
+		}},
 	"layers.tcp.option_kind": {"tshark's EK groups repeated options by kind and lists every EOL byte; the native list is in wire order up to the first EOL",
 		func(nv, tv []string, _, _ map[string]any) bool {
 			n, t := slices.Clone(nv), slices.Clone(tv)

@@ -37,7 +37,7 @@ func TestRecordsFlags(t *testing.T) {
 			}
 			var packets, flows int
 			for _, d := range docs(t, out) {
-				if _, ok := d["event"]; ok {
+				if isFlowDoc(d) {
 					flows++
 				} else {
 					packets++

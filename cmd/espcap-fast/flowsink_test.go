@@ -93,7 +93,7 @@ func TestNodeFlows(t *testing.T) {
 	}
 	var packets, flows []map[string]any
 	for _, d := range docs(t, out) {
-		if _, ok := d["event"]; ok {
+		if isFlowDoc(d) {
 			flows = append(flows, d)
 		} else {
 			packets = append(packets, d)

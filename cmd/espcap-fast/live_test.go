@@ -72,10 +72,16 @@ func startLive(t *testing.T, prefix []string, args ...string) *liveProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := json.Marshal(args)
 	argv := append(append([]string(nil), prefix...), exe)
-	p := &liveProc{done: make(chan struct{})}
-	p.cmd = exec.Command(argv[0], argv[1:]...)
+	return launchLive(t, exec.Command(argv[0], argv[1:]...), args...)
+}
+
+// launchLive starts cmd, this test binary (or a copy) turned into
+// espcap-fast with args, and waits until it captures.
+func launchLive(t *testing.T, cmd *exec.Cmd, args ...string) *liveProc {
+	t.Helper()
+	a, _ := json.Marshal(args)
+	p := &liveProc{done: make(chan struct{}), cmd: cmd}
 	p.cmd.Env = append(os.Environ(), liveHelperEnv+"="+string(a))
 	p.cmd.Stdout = &p.stdout
 	p.cmd.Stderr = &p.stderr

@@ -14,6 +14,12 @@ package main
 // everything in it, symbolic links not followed; only a private 0700
 // directory, such as espcap-fast creates, is handed over), then pinned so that the
 // drop does not move it to USER's home.
+//
+// Started without root but with capabilities (setcap cap_net_raw=ep on the
+// binary, or systemd's AmbientCapabilities), --run-as may name only the
+// current user, as tcpdump -Z allows: the uid, gid and groups stay as they
+// are and every capability goes once the sockets are open. Naming another
+// user is a usage error: only root can become someone else.
 
 import (
 	"flag"
@@ -45,6 +51,18 @@ func resolveRunAs(name string) (*privdrop.Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--run-as: %w", err)
 	}
+	if euid := os.Geteuid(); euid != 0 {
+		if t.UID != euid {
+			return nil, fmt.Errorf("--run-as %s: started without root (as uid %d), espcap-fast cannot become uid %d: without root --run-as may only name the current user, which keeps its ids and drops every capability once the sockets are open (start as root to become another user)", name, euid, t.UID)
+		}
+		// the ids as started: without root they cannot change
+		t.GID = os.Getegid()
+		groups, err := os.Getgroups()
+		if err != nil {
+			return nil, fmt.Errorf("--run-as %s: %w", name, err)
+		}
+		t.Groups = append([]int{t.GID}, groups...)
+	}
 	return &t, nil
 }
 
@@ -61,11 +79,7 @@ func dropPrivileges(t *privdrop.Target, es *esFlags, quiet bool, stderr io.Write
 		}
 	}
 	if err := privdrop.Drop(*t); err != nil {
-		hint := ""
-		if os.Geteuid() != 0 {
-			hint = " (started without root: run --run-as from root, or leave it out and give the binary cap_net_raw alone)"
-		}
-		return fmt.Errorf("--run-as %s: %w%s", t.Name, err, hint)
+		return fmt.Errorf("--run-as %s: %w", t.Name, err)
 	}
 	// the user's environment, as su and sudo -H give it: children (tshark
 	// for file imports) read the user's settings, not root's
@@ -148,5 +162,7 @@ func tsharkCredential(name string, quiet bool, stderr io.Writer) (cred *syscall.
 	if !quiet {
 		fmt.Fprintf(stderr, "espcap-fast: --engine tshark: tshark runs as %s (uid %d, gid %d); dumpcap and espcap-fast keep their privileges to capture and to stop it\n", t.Name, t.UID, t.GID)
 	}
-	return &syscall.Credential{Uid: uint32(t.UID), Gid: uint32(t.GID), Groups: groups}, t.Home, nil
+	// without root the ids are the current ones (see resolveRunAs), and
+	// setgroups would be refused
+	return &syscall.Credential{Uid: uint32(t.UID), Gid: uint32(t.GID), Groups: groups, NoSetGroups: os.Geteuid() != 0}, t.Home, nil
 }

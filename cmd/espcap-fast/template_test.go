@@ -183,7 +183,7 @@ func TestTemplateMapsEveryField(t *testing.T) {
 			if err := dec.Decode(&d); err != nil {
 				t.Fatalf("not JSON: %v: %.200s", err, line)
 			}
-			if _, ok := d["event"]; ok {
+			if isFlowDoc(d) {
 				leafPaths("", d, seenFlow)
 				nflows++
 				continue

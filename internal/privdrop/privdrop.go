@@ -88,7 +88,8 @@ const lastCap = 63
 
 // Drop makes the process t for good: supplementary groups, gid and uid
 // (every thread: Go's syscall.Setgroups/Setgid/Setuid apply to all of
-// them), then no capability in any set. Started as root, the uid change
+// them), then no capability in any set (every thread: through the runtime,
+// or in a build with cgo from a signal handler on each thread). Started as root, the uid change
 // itself empties the permitted, effective and ambient sets of every thread
 // (no SECBIT_KEEP_CAPS); the inheritable, ambient and bounding sets are
 // emptied explicitly as well. Started as t itself with file capabilities
@@ -130,12 +131,20 @@ func Drop(t Target) error {
 
 	// what a root→user change left (inheritable) or what file
 	// capabilities gave a non-root start (all sets)
-	capHdr.Version = unix.LINUX_CAPABILITY_VERSION_3
-	capData = [2]unix.CapUserData{}
-	if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&capHdr)), uintptr(unsafe.Pointer(&capData[0]))); err != nil {
-		return fmt.Errorf("clearing the capabilities: %w", err)
+	// (a thread the runtime started while the capabilities were cleared
+	// may have escaped: then again, a few times)
+	var err error
+	for range 5 {
+		capHdr.Version = unix.LINUX_CAPABILITY_VERSION_3
+		capData = [2]unix.CapUserData{}
+		if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&capHdr)), uintptr(unsafe.Pointer(&capData[0]))); err != nil {
+			return fmt.Errorf("clearing the capabilities: %w", err)
+		}
+		if err = Verify(t); err == nil {
+			return nil
+		}
 	}
-	return Verify(t)
+	return err
 }
 
 // capHdr and capData are capset's arguments, in memory that does not move
@@ -146,16 +155,15 @@ var (
 )
 
 // allThreads runs a prctl or capset system call on every thread of the
-// process when the runtime can (a build without cgo), else on the calling
-// thread only (then Verify finds a thread it did not reach).
+// process: through the runtime when it can (a build without cgo), else
+// from a signal handler on each thread (see broadcast). A thread started
+// meanwhile may escape it: Drop checks and tries again.
 func allThreads(trap, a1, a2 uintptr) error {
 	if _, _, e := syscall.AllThreadsSyscall(trap, a1, a2, 0); e != 0 {
 		if e != syscall.ENOTSUP {
 			return e
 		}
-		if _, _, e := syscall.RawSyscall(trap, a1, a2, 0); e != 0 {
-			return e
-		}
+		return broadcast(trap, a1, a2)
 	}
 	return nil
 }

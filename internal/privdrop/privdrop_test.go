@@ -3,9 +3,13 @@ package privdrop
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/espcap/espcap-fast/internal/need"
 )
@@ -103,5 +107,43 @@ func TestVerifySelf(t *testing.T) {
 	other := Target{Name: "other", UID: os.Getuid() + 12345, GID: os.Getgid() + 12345}
 	if err := Verify(other); err == nil || !strings.Contains(err.Error(), "thread") {
 		t.Fatalf("Verify(%+v) = %v; want a thread's mismatch", other, err)
+	}
+}
+
+// TestAllThreads: allThreads reaches every thread of the process, also in
+// a build with cgo where the runtime cannot (a thread name set with
+// prctl(PR_SET_NAME), harmless and per thread, is the probe).
+func TestAllThreads(t *testing.T) {
+	// more threads: goroutines locked to threads of their own, waiting
+	stop := make(chan struct{})
+	defer close(stop)
+	ready := make(chan struct{})
+	for range 4 {
+		go func() {
+			runtime.LockOSThread()
+			ready <- struct{}{}
+			<-stop
+		}()
+	}
+	for range 4 {
+		<-ready
+	}
+	name := []byte("espcap-probe\x00")
+	if err := allThreads(unix.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0]))); err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(name)
+	tasks, err := filepath.Glob("/proc/self/task/*/comm")
+	if err != nil || len(tasks) < 5 {
+		t.Fatalf("%d threads, %v; want 5 or more", len(tasks), err)
+	}
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended
+		}
+		if got := strings.TrimSpace(string(b)); got != "espcap-probe" {
+			t.Errorf("%s: %q, not reached", p, got)
+		}
 	}
 }

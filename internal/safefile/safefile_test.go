@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/espcap/espcap-fast/internal/need"
 )
 
 func TestCreateIsPrivate(t *testing.T) {
@@ -85,5 +87,74 @@ func TestWriteAtomic(t *testing.T) {
 	os.Symlink("/etc/passwd", p+"2.tmp")
 	if err := WriteAtomic(p+"2", []byte("x")); err == nil {
 		t.Fatal("followed a symbolic link at the temporary name")
+	}
+}
+
+// TestTightensExisting: an existing file opened for writing that group or
+// others may access is made 0600 when it is ours; read-only opens leave
+// the mode alone.
+func TestTightensExisting(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mode os.FileMode
+		open func(string) (*os.File, error)
+		want os.FileMode
+	}{
+		{"append 0644", 0o644, Append, Mode},
+		{"append 0666", 0o666, Append, Mode},
+		{"append 0640", 0o640, Append, Mode},
+		{"append 0600", 0o600, Append, Mode},
+		{"create 0644", 0o644, Create, Mode},
+		{"rdwr 0604", 0o604, func(p string) (*os.File, error) { return OpenFile(p, os.O_RDWR) }, Mode},
+		{"read-only 0644", 0o644, func(p string) (*os.File, error) { return OpenFile(p, os.O_RDONLY) }, 0o644},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "dead-letter.ndjson")
+			if err := os.WriteFile(p, []byte("old\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(p, c.mode); err != nil {
+				t.Fatal(err)
+			}
+			f, err := c.open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != c.want {
+				t.Fatalf("mode %v, %v; want %v", fi.Mode().Perm(), err, c.want)
+			}
+		})
+	}
+}
+
+// TestRefusesOthersOpenFile: as root, a file of another user that others
+// may read is neither written nor chmodded.
+func TestRefusesOthersOpenFile(t *testing.T) {
+	need.Root(t)
+	p := filepath.Join(t.TempDir(), "dead-letter.ndjson")
+	if err := os.WriteFile(p, []byte("theirs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p, 12345, 12345); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Append(p)
+	if err == nil {
+		f.Close()
+		t.Fatal("opened another user's 0644 file for writing")
+	}
+	if !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "not ours") {
+		t.Fatalf("error %q does not name the file and the reason", err)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("mode changed to %v", fi.Mode().Perm())
+	}
+	// a private file of another user stays writable by root, as before
+	os.Chmod(p, 0o600)
+	if f, err := Append(p); err != nil {
+		t.Fatal(err)
+	} else {
+		f.Close()
 	}
 }
