@@ -8,11 +8,12 @@ func (d *Decoder) tcpApp(sport, dport uint16, b []byte) next {
 	if len(b) == 0 {
 		return nDone
 	}
-	if sport == 53 || dport == 53 {
+	ks, kd := tcpKind[sport], tcpKind[dport]
+	if ks == KindDNS || kd == KindDNS {
 		return nDNSTCP
 	}
 	p := &d.pkt
-	if tlsRecordStart(b) || tlsPort(sport) || tlsPort(dport) {
+	if tlsRecordStart(b) || ks == KindTLS || kd == KindTLS {
 		// On a TLS port a segment that starts no record continues one;
 		// Wireshark shows it as tls too.
 		i := p.add(KindTLS)
@@ -23,12 +24,17 @@ func (d *Decoder) tcpApp(sport, dport uint16, b []byte) next {
 		p.commit(KindTLS, i, "tls")
 		return nDone
 	}
+	for _, pr := range registered {
+		if ks == pr.Kind || kd == pr.Kind || pr.Probe != nil && pr.Probe(b) {
+			return pr.step
+		}
+	}
 	i := p.add(KindHTTP)
 	if i < 0 {
 		return nDone
 	}
 	m := &p.HTTP[i]
-	if m.Parse(b) || httpPort(sport) || httpPort(dport) {
+	if m.Parse(b) || ks == KindHTTP || kd == KindHTTP {
 		// On an HTTP port a segment that starts no message is a
 		// continuation of one; Wireshark shows it as http too.
 		p.commit(KindHTTP, i, "http")
@@ -50,23 +56,14 @@ func tlsRecordStart(b []byte) bool {
 	return n > 0 && n <= 18432
 }
 
-// tlsPort reports whether port is in Wireshark's default TCP port table for
-// TLS.
-func tlsPort(port uint16) bool {
-	switch port {
-	case 324, 443, 465, 636, 802, 853, 993, 995, 1300, 2221, 2443, 3249, 3250, 3251, 3252,
-		3496, 5061, 5671, 5684, 5868, 8883, 11207, 19999, 27017:
-		return true
+// app decodes the payload of a protocol added through the registry.
+func (d *Decoder) app(pr *Protocol, sport, dport uint16, b []byte) {
+	p := &d.pkt
+	i := p.add(pr.Kind)
+	if i < 0 {
+		return
 	}
-	return false
-}
-
-// httpPort reports whether port is in Wireshark's default TCP port range for
-// HTTP.
-func httpPort(port uint16) bool {
-	switch port {
-	case 80, 631, 1900, 2710, 2869, 3128, 3132, 3689, 5985, 8080, 8088, 11371:
-		return true
+	if d.apps[pr.Kind].Decode(i, b, sport, dport) {
+		p.commit(pr.Kind, i, pr.Name)
 	}
-	return false
 }

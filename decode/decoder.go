@@ -44,6 +44,10 @@ type Decoder struct {
 
 	quic    quicinitial.Parser
 	initial quicinitial.Initial
+
+	// apps holds the decoders of the protocols added through the
+	// registry, by kind.
+	apps [numKinds]AppLayers
 }
 
 // feedback implements gopacket.DecodeFeedback without allocating.
@@ -54,7 +58,14 @@ func (f *feedback) SetTruncated() { f.truncated = true }
 var _ gopacket.DecodeFeedback = (*feedback)(nil)
 
 // NewDecoder returns a Decoder.
-func NewDecoder() *Decoder { return &Decoder{} }
+func NewDecoder() *Decoder {
+	d := &Decoder{}
+	for _, pr := range registered {
+		d.apps[pr.Kind] = pr.New()
+	}
+	d.pkt.apps = &d.apps
+	return d
+}
 
 // Errors for conditions gopacket does not report itself.
 var (
@@ -104,6 +115,7 @@ const (
 	nDHCP
 	nDHCPv6
 	nNTP
+	nApp // nApp+i decodes registered[i]
 )
 
 // Decode decodes one frame of the given link type. origLen is the frame's
@@ -742,6 +754,9 @@ func (d *Decoder) run(nx next, data []byte) {
 			p.commit(KindNTP, i, "ntp")
 			return
 		default:
+			if nx >= nApp {
+				d.app(registered[nx-nApp], sport, dport, data)
+			}
 			return
 		}
 	}
@@ -882,44 +897,16 @@ func (d *Decoder) udpApp(sport, dport uint16, b []byte) next {
 		lo, hi = hi, lo
 	}
 	for _, port := range [2]uint16{lo, hi} {
-		switch port {
-		case 53, 5353, 5355:
-			return nDNS
-		case 1900:
-			return nSSDP
-		case 2152:
-			return nGTP
-		case 443:
-			if b[0]&0x40 != 0 || quicinitial.IsLongHeaderInitial(b) { // the fixed bit
-				return nQUIC
+		if e := udpEntry[port]; e != 0 {
+			if pr := &registry[e-1]; pr.Probe == nil || pr.Probe(b) {
+				return pr.step
 			}
-		case 67, 68:
-			return nDHCP
-		case 546, 547:
-			return nDHCPv6
-		case 123:
-			return nNTP
-		case 4789:
-			return nVXLAN
-		case 6081:
-			return nGeneve
 		}
 	}
 	if !udpPortClaimed(lo) && !udpPortClaimed(hi) && dnsHeuristic(b) {
 		return nDNS
 	}
 	return nDone
-}
-
-// udpPortClaimed reports whether Wireshark has a dissector for the UDP port
-// that is not decoded here, so its heuristics (and ours) leave it alone.
-func udpPortClaimed(port uint16) bool {
-	switch port {
-	case 69, 88, 111, 137, 138, 161, 162, 177, 389, 443, 500, 514, 520, 623, 1194, 1645, 1646, 1701,
-		1812, 1813, 2049, 2123, 3478, 3544, 4500, 5060, 5061, 5246, 5247, 8805, 10001:
-		return true
-	}
-	return false
 }
 
 // dnsHeuristic reports whether a UDP payload on a port without a decoder

@@ -62,76 +62,16 @@ const (
 	KindNTP
 	KindHTTP
 	KindTLS
-	numKinds
+	numBuiltin // the kinds of protocols registered without one follow
 )
+
+// numKinds bounds the kinds: the built-in ones and those the registry gives
+// to the protocols added through it.
+const numKinds Kind = 48
 
 // NumKinds is the number of layer kinds (an array indexed by Kind needs
 // this many elements).
 const NumKinds = int(numKinds)
-
-// kindNames are the Wireshark protocol names, used as keys under "layers" in
-// documents and as the field-name prefix.
-var kindNames = [numKinds]string{
-	KindNone:      "",
-	KindEthernet:  "eth",
-	KindDot1Q:     "vlan",
-	KindDot1AD:    "ieee8021ad",
-	KindLinuxSLL:  "sll",
-	KindLinuxSLL2: "sll",
-	KindLoopback:  "null",
-	KindRaw:       "raw",
-	KindNFLOG:     "nflog",
-	KindLLC:       "llc",
-	KindMPLS:      "mpls",
-	KindPPPoE:     "pppoes",
-	KindPPP:       "ppp",
-	KindARP:       "arp",
-	KindIPv4:      "ip",
-	KindIPv6:      "ipv6",
-	KindICMPv4:    "icmp",
-	KindICMPv6:    "icmpv6",
-	KindTCP:       "tcp",
-	KindUDP:       "udp",
-	KindSCTP:      "sctp",
-	KindGRE:       "gre",
-	KindVXLAN:     "vxlan",
-	KindGeneve:    "geneve",
-	KindERSPAN:    "erspan",
-	KindCMD:       "cmd",
-	KindGTP:       "gtp",
-	KindQUIC:      "quic",
-	KindDNS:       "dns",
-	KindDHCP:      "dhcp",
-	KindDHCPv6:    "dhcpv6",
-	KindNTP:       "ntp",
-	KindHTTP:      "http",
-	KindTLS:       "tls",
-}
-
-// Name returns the Wireshark protocol name of the kind ("eth", "ip", "tcp",
-// ...). It is the key of the layer's object under "layers" in a document.
-func (k Kind) Name() string {
-	if k < numKinds {
-		return kindNames[k]
-	}
-	return ""
-}
-
-// Known reports whether the Wireshark protocol name is one that the native
-// decoder can produce as a layer (including the "mdns" and "llmnr" flavours
-// of DNS and "ssdp", HTTP over UDP).
-func Known(proto string) bool {
-	switch proto {
-	case "mdns", "llmnr", "ssdp", "ethertype":
-		return true
-	}
-	for _, n := range kindNames {
-		if n != "" && n == proto {
-			return true
-		}
-	}
-	return false
-}
 
 // Limits on how deep a packet is decoded.
 const (
@@ -268,6 +208,20 @@ type Packet struct {
 	NTP       [MaxRepeat]layers.NTP
 	HTTP      [MaxRepeat]httphead.Message
 	TLS       [MaxRepeat]tlshello.Hello
+
+	// apps are the layers of the protocols added through the registry,
+	// by kind (the Decoder's own).
+	apps *[numKinds]AppLayers
+}
+
+// App returns the decoder state of a protocol added through the registry,
+// which holds its layers of kind k (Layer.Index selects one), or nil for a
+// built-in kind.
+func (p *Packet) App(k Kind) AppLayers {
+	if p.apps == nil || k >= numKinds {
+		return nil
+	}
+	return p.apps[k]
 }
 
 // GeneveHeader is the fixed part of a Geneve header (RFC 8926).

@@ -887,13 +887,6 @@ func (e *EKEncoder) firstLayer(k string) *fastjson.Value {
 	return nil
 }
 
-// ekApp is the ECS network.protocol of the layers the native engine names
-// there (see appProtocol).
-var ekApp = map[string]string{
-	"dns": "dns", "mdns": "mdns", "llmnr": "llmnr", "dhcp": "dhcp", "dhcpv6": "dhcpv6",
-	"ntp": "ntp", "http": "http", "ssdp": "ssdp", "tls": "tls", "quic": "quic",
-}
-
 // ecs writes the ECS summary fields of the outermost IP header and the
 // transport header right after it in the protocol chain, and reports
 // whether that IP header is a fragment.
