@@ -82,25 +82,6 @@ const (
 	MaxRepeat = 6
 )
 
-// IPPayload holds, per TCP layer, the length of its segment according to
-// the IP header that carries it (-1 when unknown): Wireshark's tcp.len
-// counts from there, also when the capture cut the frame short.
-type IPPayload [MaxRepeat]int
-
-// Layer is one decoded layer: its kind, the index of its instance in the
-// Packet's array for that kind, and the protocol name it shows in
-// frame.protocols (which differs from Kind.Name for DNS on the mDNS and LLMNR
-// ports).
-type Layer struct {
-	Kind  Kind
-	Index uint8
-	// Partial is set when only some fields could be decoded (a TCP header
-	// cut short inside an ICMP error still has its ports).
-	Partial bool
-	// Proto is the Wireshark protocol name of the layer.
-	Proto string
-}
-
 // Flags describe conditions found while decoding a packet.
 type Flags uint16
 
@@ -117,44 +98,6 @@ const (
 	// FlagUnsupportedLink: the link type has no decoder.
 	FlagUnsupportedLink
 )
-
-// IPv6Ext holds the IPv6 extension headers found after one IPv6 header.
-type IPv6Ext struct {
-	HopOptsNxt  int // -1 when absent; next header of the hop-by-hop header
-	HopOptsLen  int // the length field: 8-octet units, not counting the first 8
-	RoutingNxt  int // -1 when absent
-	RoutingType int
-	RoutingSegs int
-	FragNxt     int // -1 when absent
-	FragOffset  uint16
-	FragMore    bool
-	FragIdent   uint32
-	DstOptsNxt  int // -1 when absent
-	DstOptsLen  int // the length field: 8-octet units, not counting the first 8
-}
-
-func (e *IPv6Ext) reset() {
-	e.HopOptsNxt, e.RoutingNxt, e.FragNxt, e.DstOptsNxt = -1, -1, -1, -1
-}
-
-// SCTPChunks holds the chunk types of an SCTP packet.
-type SCTPChunks struct {
-	Types [16]uint8
-	N     int
-}
-
-// PPPoE is a PPPoE session header (RFC 2516).
-type PPPoE struct {
-	Version, Type, Code uint8
-	SessionID           uint16
-	Length              uint16
-}
-
-// PPP is a PPP header: the protocol number, and whether address and control
-// bytes were present.
-type PPP struct {
-	Protocol uint16
-}
 
 // Packet is one decoded frame. Layers lists the decoded layers from the
 // outermost in; each refers to its instance in the array of its kind.
@@ -222,58 +165,6 @@ func (p *Packet) App(k Kind) AppLayers {
 		return nil
 	}
 	return p.apps[k]
-}
-
-// GeneveHeader is the fixed part of a Geneve header (RFC 8926).
-type GeneveHeader struct {
-	Version   uint8
-	OptLen    uint8 // in 4-byte words
-	Flags     uint8 // the second byte: O, C and reserved bits
-	OAM       bool
-	Critical  bool
-	Protocol  uint16
-	VNI       uint32
-	OptionLen int
-}
-
-// NFLOG is the header of a Linux netfilter log record (LINKTYPE_NFLOG).
-type NFLOG struct {
-	Family  uint8
-	Version uint8
-	ResID   uint16
-	Prefix  []byte // the log prefix (NFULA_PREFIX), if any
-}
-
-// ERSPAN is an ERSPAN type I, II or III header.
-type ERSPAN struct {
-	Version   uint8 // 0 for type I (no header), 1 for type II, 2 for type III
-	VLAN      uint16
-	CoS       uint8
-	Encap     uint8 // the En field
-	Truncated bool
-	SessionID uint16
-	Index     uint32 // type II only
-	Timestamp uint32 // type III only
-	SGT       uint16 // type III only
-}
-
-// CiscoMetaData is a Cisco MetaData header (EtherType 0x8909), as found in
-// GRE: it carries a Security Group Tag and the EtherType of what follows.
-type CiscoMetaData struct {
-	Version, Length uint8
-	OptionType      uint16
-	SGT             uint16
-	Type            uint16
-}
-
-// QUICHeader is the unprotected part of a QUIC packet header (RFC 9000
-// 17): the form, and for a long header the version, packet type and
-// connection IDs. The first packet of a datagram only.
-type QUICHeader struct {
-	Long       bool
-	Version    uint32
-	Type       uint8 // long header packet type (v1 numbering: 0 Initial, 1 0-RTT, 2 Handshake, 3 Retry)
-	DCID, SCID []byte
 }
 
 // Count returns how many layers of kind k the packet has.

@@ -66,3 +66,13 @@ func TestRegistryDerivedTables(t *testing.T) {
 		t.Errorf("AppNames()[mdns] = %q", got)
 	}
 }
+
+// TestEveryStepHasAFunction: the dispatch loop calls steps[nx] for every
+// step below nApp.
+func TestEveryStepHasAFunction(t *testing.T) {
+	for nx := nDone + 1; nx < nApp; nx++ {
+		if steps[nx] == nil {
+			t.Errorf("step %d has no function", nx)
+		}
+	}
+}

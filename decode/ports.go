@@ -1,5 +1,48 @@
 package decode
 
+// This file chooses the application decoder of a TCP or UDP payload: by
+// the registry's port tables and by content.
+
+func (d *Decoder) udpPayload(nx next, data []byte) (next, []byte) {
+	nx = d.udpApp(d.walk.sport, d.walk.dport, data)
+	return nx, data
+}
+
+func (d *Decoder) tcpPayload(nx next, data []byte) (next, []byte) {
+	nx = d.tcpApp(d.walk.sport, d.walk.dport, data)
+	return nx, data
+}
+
+func (d *Decoder) appStep(nx next, data []byte) (next, []byte) {
+	if nx >= nApp {
+		d.app(registered[nx-nApp], d.walk.sport, d.walk.dport, data)
+	}
+	return nDone, nil
+}
+
+// udpApp chooses the decoder for a UDP payload by port, as Wireshark's
+// default port table does for the protocols decoded here.
+func (d *Decoder) udpApp(sport, dport uint16, b []byte) next {
+	if len(b) == 0 {
+		return nDone
+	}
+	lo, hi := sport, dport
+	if lo > hi {
+		lo, hi = hi, lo
+	}
+	for _, port := range [2]uint16{lo, hi} {
+		if e := udpEntry[port]; e != 0 {
+			if pr := &registry[e-1]; pr.Probe == nil || pr.Probe(b) {
+				return pr.step
+			}
+		}
+	}
+	if !udpPortClaimed(lo) && !udpPortClaimed(hi) && dnsHeuristic(b) {
+		return nDNS
+	}
+	return nDone
+}
+
 // tcpApp decodes the application layer of a TCP segment, each segment on
 // its own (no stream reassembly): DNS by port, TLS by its record header,
 // HTTP/1.x on Wireshark's HTTP ports or wherever a segment starts with a
