@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/espcap/espcap-fast/decode/quicinitial"
+	"github.com/espcap/espcap-fast/decode/ssh"
 )
 
 // Protocol is one entry of the protocol registry: a protocol the native
@@ -118,6 +119,8 @@ var registry = []Protocol{
 	{Name: "tls", Kind: KindTLS, App: true,
 		TCP: []uint16{324, 443, 465, 636, 802, 853, 993, 995, 1300, 2221, 2443, 3249, 3250, 3251, 3252,
 			3496, 5061, 5671, 5684, 5868, 8883, 11207, 19999, 27017}},
+	// added through the registry: a package, an AppLayers adapter, one line
+	{Name: "ssh", App: true, TCP: []uint16{sshPort}, Probe: ssh.Probe, New: newSSH},
 }
 
 // claimedUDP are UDP ports that Wireshark has a dissector for that no entry
