@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/espcap/espcap-fast/decode/quicinitial"
+	"github.com/espcap/espcap-fast/decode/sip"
 	"github.com/espcap/espcap-fast/decode/ssh"
 )
 
@@ -121,11 +122,13 @@ var registry = []Protocol{
 			3496, 5061, 5671, 5684, 5868, 8883, 11207, 19999, 27017}},
 	// added through the registry: a package, an AppLayers adapter, one line
 	{Name: "ssh", App: true, TCP: []uint16{sshPort}, Probe: ssh.Probe, New: newSSH},
+	{Name: "sip", App: true, UDP: []uint16{5060}, TCP: []uint16{5060}, Probe: sip.Probe, New: newSIP},
 }
 
 // claimedUDP are UDP ports that Wireshark has a dissector for that no entry
 // of the registry decodes: its heuristics (and ours) leave them alone. A
-// port an entry decodes is not claimed, whatever this list says.
+// port an entry decodes whatever the payload (no Probe) is not claimed,
+// whatever this list says.
 var claimedUDP = []uint16{69, 88, 111, 137, 138, 161, 162, 177, 389, 443, 500, 514, 520, 623, 1194,
 	1645, 1646, 1701, 1812, 1813, 2049, 2123, 3478, 3544, 4500, 5060, 5061, 5246, 5247, 8805, 10001}
 
@@ -213,7 +216,7 @@ func init() {
 		}
 	}
 	for _, port := range claimedUDP {
-		if udpEntry[port] == 0 {
+		if e := udpEntry[port]; e == 0 || registry[e-1].Probe != nil {
 			udpClaimed[port/64] |= 1 << (port % 64)
 		}
 	}

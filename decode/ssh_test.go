@@ -35,15 +35,7 @@ var sshCaptures = []string{
 func TestSSHAgainstTshark(t *testing.T) {
 	need.Tshark(t)
 	dir := need.Shared(t)
-	kind := decode.KindNone
-	for _, pr := range decode.Protocols() {
-		if pr.Name == "ssh" {
-			kind = pr.Kind
-		}
-	}
-	if kind == decode.KindNone {
-		t.Fatal("ssh is not in the registry")
-	}
+	kind := registered(t, "ssh")
 	names := []string{"protocol", "message_code", "kex_hassh", "kex_hasshserver", "direction", "kex_algorithms"}
 	total, kex, probed := 0, 0, 0
 	for _, name := range sshCaptures {
