@@ -106,7 +106,12 @@ func (d *Decoder) app(pr *Protocol, sport, dport uint16, b []byte) {
 	if i < 0 {
 		return
 	}
-	if d.apps[pr.Kind].Decode(i, b, sport, dport) {
+	a := d.apps[pr.Kind]
+	if a == nil { // a Decoder not made by NewDecoder
+		a = pr.New()
+		d.apps[pr.Kind], d.pkt.apps = a, &d.apps
+	}
+	if a.Decode(i, b, sport, dport) {
 		p.commit(pr.Kind, i, pr.Name)
 	}
 }
