@@ -46,7 +46,7 @@ func TestLayers(t *testing.T) {
 		{"zeek_linux_dlt_sll2.pcap", 6, "sll:arp"},
 		{"gopacket_test_loopback.pcap", 1, "null:ipv6:tcp:http"},
 		{"tcpdump_nflog.pcap", 1, "nflog:ip:udp:dns"},
-		{"wireshark_sip.pcapng", 1, "raw:ip:udp"},
+		{"wireshark_sip.pcapng", 1, "raw:ip:udp:sip"},
 		{"tcpdump_geneve.pcap", 1, "eth:ip:udp:geneve:eth:ip:icmp"},
 	} {
 		pk := load(t, "../testdata/pcaps/"+c.file)

@@ -62,76 +62,16 @@ const (
 	KindNTP
 	KindHTTP
 	KindTLS
-	numKinds
+	numBuiltin // the kinds of protocols registered without one follow
 )
+
+// numKinds bounds the kinds: the built-in ones and those the registry gives
+// to the protocols added through it.
+const numKinds Kind = 48
 
 // NumKinds is the number of layer kinds (an array indexed by Kind needs
 // this many elements).
 const NumKinds = int(numKinds)
-
-// kindNames are the Wireshark protocol names, used as keys under "layers" in
-// documents and as the field-name prefix.
-var kindNames = [numKinds]string{
-	KindNone:      "",
-	KindEthernet:  "eth",
-	KindDot1Q:     "vlan",
-	KindDot1AD:    "ieee8021ad",
-	KindLinuxSLL:  "sll",
-	KindLinuxSLL2: "sll",
-	KindLoopback:  "null",
-	KindRaw:       "raw",
-	KindNFLOG:     "nflog",
-	KindLLC:       "llc",
-	KindMPLS:      "mpls",
-	KindPPPoE:     "pppoes",
-	KindPPP:       "ppp",
-	KindARP:       "arp",
-	KindIPv4:      "ip",
-	KindIPv6:      "ipv6",
-	KindICMPv4:    "icmp",
-	KindICMPv6:    "icmpv6",
-	KindTCP:       "tcp",
-	KindUDP:       "udp",
-	KindSCTP:      "sctp",
-	KindGRE:       "gre",
-	KindVXLAN:     "vxlan",
-	KindGeneve:    "geneve",
-	KindERSPAN:    "erspan",
-	KindCMD:       "cmd",
-	KindGTP:       "gtp",
-	KindQUIC:      "quic",
-	KindDNS:       "dns",
-	KindDHCP:      "dhcp",
-	KindDHCPv6:    "dhcpv6",
-	KindNTP:       "ntp",
-	KindHTTP:      "http",
-	KindTLS:       "tls",
-}
-
-// Name returns the Wireshark protocol name of the kind ("eth", "ip", "tcp",
-// ...). It is the key of the layer's object under "layers" in a document.
-func (k Kind) Name() string {
-	if k < numKinds {
-		return kindNames[k]
-	}
-	return ""
-}
-
-// Known reports whether the Wireshark protocol name is one that the native
-// decoder can produce as a layer (including the "mdns" and "llmnr" flavours
-// of DNS and "ssdp", HTTP over UDP).
-func Known(proto string) bool {
-	switch proto {
-	case "mdns", "llmnr", "ssdp", "ethertype":
-		return true
-	}
-	for _, n := range kindNames {
-		if n != "" && n == proto {
-			return true
-		}
-	}
-	return false
-}
 
 // Limits on how deep a packet is decoded.
 const (
@@ -141,25 +81,6 @@ const (
 	// VLAN tags and MPLS labels, quoted headers in ICMP errors).
 	MaxRepeat = 6
 )
-
-// IPPayload holds, per TCP layer, the length of its segment according to
-// the IP header that carries it (-1 when unknown): Wireshark's tcp.len
-// counts from there, also when the capture cut the frame short.
-type IPPayload [MaxRepeat]int
-
-// Layer is one decoded layer: its kind, the index of its instance in the
-// Packet's array for that kind, and the protocol name it shows in
-// frame.protocols (which differs from Kind.Name for DNS on the mDNS and LLMNR
-// ports).
-type Layer struct {
-	Kind  Kind
-	Index uint8
-	// Partial is set when only some fields could be decoded (a TCP header
-	// cut short inside an ICMP error still has its ports).
-	Partial bool
-	// Proto is the Wireshark protocol name of the layer.
-	Proto string
-}
 
 // Flags describe conditions found while decoding a packet.
 type Flags uint16
@@ -177,44 +98,6 @@ const (
 	// FlagUnsupportedLink: the link type has no decoder.
 	FlagUnsupportedLink
 )
-
-// IPv6Ext holds the IPv6 extension headers found after one IPv6 header.
-type IPv6Ext struct {
-	HopOptsNxt  int // -1 when absent; next header of the hop-by-hop header
-	HopOptsLen  int // the length field: 8-octet units, not counting the first 8
-	RoutingNxt  int // -1 when absent
-	RoutingType int
-	RoutingSegs int
-	FragNxt     int // -1 when absent
-	FragOffset  uint16
-	FragMore    bool
-	FragIdent   uint32
-	DstOptsNxt  int // -1 when absent
-	DstOptsLen  int // the length field: 8-octet units, not counting the first 8
-}
-
-func (e *IPv6Ext) reset() {
-	e.HopOptsNxt, e.RoutingNxt, e.FragNxt, e.DstOptsNxt = -1, -1, -1, -1
-}
-
-// SCTPChunks holds the chunk types of an SCTP packet.
-type SCTPChunks struct {
-	Types [16]uint8
-	N     int
-}
-
-// PPPoE is a PPPoE session header (RFC 2516).
-type PPPoE struct {
-	Version, Type, Code uint8
-	SessionID           uint16
-	Length              uint16
-}
-
-// PPP is a PPP header: the protocol number, and whether address and control
-// bytes were present.
-type PPP struct {
-	Protocol uint16
-}
 
 // Packet is one decoded frame. Layers lists the decoded layers from the
 // outermost in; each refers to its instance in the array of its kind.
@@ -268,58 +151,20 @@ type Packet struct {
 	NTP       [MaxRepeat]layers.NTP
 	HTTP      [MaxRepeat]httphead.Message
 	TLS       [MaxRepeat]tlshello.Hello
+
+	// apps are the layers of the protocols added through the registry,
+	// by kind (the Decoder's own).
+	apps *[numKinds]AppLayers
 }
 
-// GeneveHeader is the fixed part of a Geneve header (RFC 8926).
-type GeneveHeader struct {
-	Version   uint8
-	OptLen    uint8 // in 4-byte words
-	Flags     uint8 // the second byte: O, C and reserved bits
-	OAM       bool
-	Critical  bool
-	Protocol  uint16
-	VNI       uint32
-	OptionLen int
-}
-
-// NFLOG is the header of a Linux netfilter log record (LINKTYPE_NFLOG).
-type NFLOG struct {
-	Family  uint8
-	Version uint8
-	ResID   uint16
-	Prefix  []byte // the log prefix (NFULA_PREFIX), if any
-}
-
-// ERSPAN is an ERSPAN type I, II or III header.
-type ERSPAN struct {
-	Version   uint8 // 0 for type I (no header), 1 for type II, 2 for type III
-	VLAN      uint16
-	CoS       uint8
-	Encap     uint8 // the En field
-	Truncated bool
-	SessionID uint16
-	Index     uint32 // type II only
-	Timestamp uint32 // type III only
-	SGT       uint16 // type III only
-}
-
-// CiscoMetaData is a Cisco MetaData header (EtherType 0x8909), as found in
-// GRE: it carries a Security Group Tag and the EtherType of what follows.
-type CiscoMetaData struct {
-	Version, Length uint8
-	OptionType      uint16
-	SGT             uint16
-	Type            uint16
-}
-
-// QUICHeader is the unprotected part of a QUIC packet header (RFC 9000
-// 17): the form, and for a long header the version, packet type and
-// connection IDs. The first packet of a datagram only.
-type QUICHeader struct {
-	Long       bool
-	Version    uint32
-	Type       uint8 // long header packet type (v1 numbering: 0 Initial, 1 0-RTT, 2 Handshake, 3 Retry)
-	DCID, SCID []byte
+// App returns the decoder state of a protocol added through the registry,
+// which holds its layers of kind k (Layer.Index selects one), or nil for a
+// built-in kind.
+func (p *Packet) App(k Kind) AppLayers {
+	if p.apps == nil || k >= numKinds {
+		return nil
+	}
+	return p.apps[k]
 }
 
 // Count returns how many layers of kind k the packet has.

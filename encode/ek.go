@@ -914,13 +914,6 @@ func countLayer(chain, p string) int {
 	return n
 }
 
-// ekApp is the ECS network.protocol of the layers the native engine names
-// there (see appProtocol).
-var ekApp = map[string]string{
-	"dns": "dns", "mdns": "mdns", "llmnr": "llmnr", "dhcp": "dhcp", "dhcpv6": "dhcpv6",
-	"ntp": "ntp", "http": "http", "ssdp": "ssdp", "tls": "tls", "quic": "quic",
-}
-
 // ecs writes the ECS summary fields of the innermost IP header that an
 // ICMP error does not quote and the transport header right after it in the
 // protocol chain (as the native engine does: see Encoder.ecs), and reports

@@ -507,19 +507,14 @@ func ownLayers(p *decode.Packet) int {
 }
 
 // appProtocol returns the ECS network.protocol: the name of the highest
-// application layer; QUIC for every QUIC packet, also the Initial whose
+// application layer (see decode.Kind.App); QUIC for every QUIC packet, also the Initial whose
 // CRYPTO frames hold a TLS ClientHello.
 func appProtocol(p *decode.Packet) string {
 	for i := ownLayers(p) - 1; i >= 0; i-- {
-		switch l := p.Layers[i]; l.Kind {
-		case decode.KindQUIC:
-			return l.Proto
-		case decode.KindTLS:
-			if i > 0 && p.Layers[i-1].Kind == decode.KindQUIC {
+		if l := p.Layers[i]; l.Kind.App() {
+			if l.Kind == decode.KindTLS && i > 0 && p.Layers[i-1].Kind == decode.KindQUIC {
 				return p.Layers[i-1].Proto
 			}
-			return l.Proto
-		case decode.KindDNS, decode.KindDHCP, decode.KindDHCPv6, decode.KindNTP, decode.KindHTTP:
 			return l.Proto
 		}
 	}

@@ -384,6 +384,8 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		e.http(&p.HTTP[i])
 	case decode.KindTLS:
 		e.tls(&p.TLS[i])
+	default:
+		e.appLayer(p, l)
 	}
 }
 

@@ -1,0 +1,174 @@
+package decode
+
+import (
+	"encoding/binary"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// This file decodes IPv4 and IPv6 headers and the IPv6 extension headers.
+
+// IPv6Ext holds the IPv6 extension headers found after one IPv6 header.
+type IPv6Ext struct {
+	HopOptsNxt  int // -1 when absent; next header of the hop-by-hop header
+	HopOptsLen  int // the length field: 8-octet units, not counting the first 8
+	RoutingNxt  int // -1 when absent
+	RoutingType int
+	RoutingSegs int
+	FragNxt     int // -1 when absent
+	FragOffset  uint16
+	FragMore    bool
+	FragIdent   uint32
+	DstOptsNxt  int // -1 when absent
+	DstOptsLen  int // the length field: 8-octet units, not counting the first 8
+}
+
+func (e *IPv6Ext) reset() {
+	e.HopOptsNxt, e.RoutingNxt, e.FragNxt, e.DstOptsNxt = -1, -1, -1, -1
+}
+
+func (d *Decoder) ipVersion(nx next, data []byte) (next, []byte) {
+	switch data[0] >> 4 {
+	case 4:
+		nx = nIPv4
+	case 6:
+		nx = nIPv6
+	default:
+		return nDone, nil
+	}
+	return nx, data
+}
+
+func (d *Decoder) ipv4(nx next, data []byte) (next, []byte) {
+	p := &d.pkt
+	df := &d.df
+	i := p.add(KindIPv4)
+	if i < 0 {
+		return nDone, nil
+	}
+	l := &p.IPv4[i]
+	if err := l.DecodeFromBytes(data, df); err != nil {
+		p.fail(KindIPv4, err)
+		return nDone, nil
+	}
+	p.commit(KindIPv4, i, "ip")
+	d.walk.ipPayload = int(l.Length) - int(l.IHL)*4
+	fragment := l.Flags&layers.IPv4MoreFragments != 0 || l.FragOffset != 0
+	if fragment {
+		p.Flags |= FlagFragment
+		if l.FragOffset != 0 {
+			return nDone, nil // no transport header in a later fragment
+		}
+	}
+	return d.ipProto(uint8(l.Protocol)), l.Payload
+}
+
+func (d *Decoder) ipv6(nx next, data []byte) (next, []byte) {
+	p := &d.pkt
+	df := &d.df
+	i := p.add(KindIPv6)
+	if i < 0 {
+		return nDone, nil
+	}
+	l := &p.IPv6[i]
+	ext := &p.IPv6Ext[i]
+	ext.reset()
+	if err := l.DecodeFromBytes(data, df); err != nil {
+		p.fail(KindIPv6, err)
+		return nDone, nil
+	}
+	p.commit(KindIPv6, i, "ipv6")
+	proto := uint8(l.NextHeader)
+	payload := l.Payload
+	if l.HopByHop != nil {
+		ext.HopOptsNxt = int(l.HopByHop.NextHeader)
+		ext.HopOptsLen = l.HopByHop.ActualLength/8 - 1
+		proto = uint8(l.HopByHop.NextHeader)
+	}
+	var later bool
+	before := len(payload)
+	proto, payload, later = d.ipv6Ext(ext, proto, payload)
+	d.walk.ipPayload = int(l.Length) - (before - len(payload))
+	if l.HopByHop != nil {
+		d.walk.ipPayload -= l.HopByHop.ActualLength
+	}
+	if later {
+		return nDone, nil
+	}
+	return d.ipProto(proto), payload
+}
+
+// ipProto maps an IP protocol number to the next decoder.
+func (d *Decoder) ipProto(proto uint8) next {
+	switch proto {
+	case 1:
+		return nICMPv4
+	case 4:
+		return nIPv4
+	case 6:
+		return nTCP
+	case 17:
+		return nUDP
+	case 41:
+		return nIPv6
+	case 47:
+		return nGRE
+	case 58:
+		return nICMPv6
+	case 132:
+		return nSCTP
+	case 137:
+		return nMPLS
+	}
+	return nDone
+}
+
+// ipv6Ext walks the IPv6 extension headers after the hop-by-hop header
+// (which gopacket's IPv6 decoder handles itself). It reports later=true for
+// a non-first fragment, whose payload holds no upper-layer header.
+func (d *Decoder) ipv6Ext(ext *IPv6Ext, proto uint8, b []byte) (uint8, []byte, bool) {
+	for n := 0; n < 8; n++ {
+		switch proto {
+		case 43: // routing
+			if len(b) < 8 {
+				return proto, b, false
+			}
+			ext.RoutingNxt = int(b[0])
+			ext.RoutingType = int(b[2])
+			ext.RoutingSegs = int(b[3])
+			l := (int(b[1]) + 1) * 8
+			if l > len(b) {
+				return proto, b, false
+			}
+			proto, b = b[0], b[l:]
+		case 60: // destination options
+			if len(b) < 8 {
+				return proto, b, false
+			}
+			ext.DstOptsNxt = int(b[0])
+			ext.DstOptsLen = int(b[1])
+			l := (int(b[1]) + 1) * 8
+			if l > len(b) {
+				return proto, b, false
+			}
+			proto, b = b[0], b[l:]
+		case 44: // fragment
+			if len(b) < 8 {
+				return proto, b, false
+			}
+			ext.FragNxt = int(b[0])
+			fo := binary.BigEndian.Uint16(b[2:4])
+			ext.FragOffset = fo >> 3
+			ext.FragMore = fo&1 != 0
+			ext.FragIdent = binary.BigEndian.Uint32(b[4:8])
+			d.pkt.Flags |= FlagFragment
+			if ext.FragOffset != 0 {
+				return b[0], b[8:], true
+			}
+			proto, b = b[0], b[8:]
+		default:
+			return proto, b, false
+		}
+	}
+	return proto, b, false
+}
