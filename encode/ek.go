@@ -430,7 +430,13 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 	w.open()
 	w.b = e.enc.appendHead(w.b, &meta)
 
-	if highest := e.enc.protos.Highest(unsafeString(chain)); highest != "" {
+	pchain := unsafeString(chain)
+	if e.httpContinuation() {
+		// an HTTP continuation segment is not an HTTP message: its
+		// protocol is the layer below (as in the native engine)
+		pchain = DropLastLayer(pchain, "http")
+	}
+	if highest := e.enc.protos.Highest(pchain); highest != "" {
 		w.strs(`,"protocol":`, highest)
 	} else if len(chain) > 0 {
 		w.str(`,"protocol":`, chain[bytes.LastIndexByte(chain, ':')+1:])
@@ -877,6 +883,35 @@ func parseEpoch(s []byte) (int64, error) {
 	return t, nil
 }
 
+// DropLastLayer returns the colon-separated protocol chain without its last
+// occurrence of protocol p ("eth:ethertype:ip:tcp:http:data" without http:
+// "eth:ethertype:ip:tcp:data"); chain itself when p is not in it.
+func DropLastLayer(chain, p string) string {
+	for i := len(chain); i > 0; {
+		j := strings.LastIndexByte(chain[:i], ':')
+		if chain[j+1:i] == p {
+			if j < 0 {
+				return strings.TrimPrefix(chain[i:], ":")
+			}
+			return chain[:j] + chain[i:]
+		}
+		if j < 0 {
+			break
+		}
+		i = j
+	}
+	return chain
+}
+
+// httpContinuation reports whether the packet's HTTP layer is a
+// continuation segment: neither a request nor a response line.
+func (e *EKEncoder) httpContinuation() bool {
+	h := e.firstLayer("http")
+	return h != nil && h.Type() == fastjson.TypeObject &&
+		h.Get("http_http_request_method") == nil && h.Get("http_http_response_code") == nil &&
+		h.Get("http_http_response_version") == nil && h.Get("http_http_request_version") == nil
+}
+
 // firstLayer returns the first occurrence of the layer with EK key k.
 func (e *EKEncoder) firstLayer(k string) *fastjson.Value {
 	for i := range e.layers {
@@ -1037,10 +1072,7 @@ func (e *EKEncoder) tags(m *Meta, fragment bool) bool {
 	mal := e.firstLayer("_ws_malformed")
 	trunc := m.CapLen < m.OrigLen
 	cont := false
-	if h := e.firstLayer("http"); h != nil && h.Type() == fastjson.TypeObject {
-		cont = h.Get("http_http_request_method") == nil && h.Get("http_http_response_code") == nil &&
-			h.Get("http_http_response_version") == nil && h.Get("http_http_request_version") == nil
-	}
+	cont = cont || e.httpContinuation()
 	if mal == nil && !trunc && !fragment && !cont {
 		return false
 	}

@@ -208,3 +208,20 @@ func TestEKInnermost(t *testing.T) {
 		})
 	}
 }
+
+func TestDropLastLayer(t *testing.T) {
+	for _, c := range []struct{ chain, p, want string }{
+		{"eth:ethertype:ip:tcp:http", "http", "eth:ethertype:ip:tcp"},
+		{"eth:ethertype:ip:tcp:http:data", "http", "eth:ethertype:ip:tcp:data"},
+		{"eth:ip:udp:vxlan:eth:ip:tcp:http:http", "http", "eth:ip:udp:vxlan:eth:ip:tcp:http"},
+		{"http", "http", ""},
+		{"http:data", "http", "data"},
+		{"eth:ip:tcp", "http", "eth:ip:tcp"},
+		{"eth:ip:tcp:https", "http", "eth:ip:tcp:https"},
+		{"", "http", ""},
+	} {
+		if got := DropLastLayer(c.chain, c.p); got != c.want {
+			t.Errorf("DropLastLayer(%q, %q) = %q, want %q", c.chain, c.p, got, c.want)
+		}
+	}
+}

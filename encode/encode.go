@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 
 	"github.com/espcap/espcap-fast/decode"
+	"github.com/espcap/espcap-fast/decode/httphead"
 	"github.com/espcap/espcap-fast/encode/communityid"
 )
 
@@ -183,10 +184,16 @@ func (e *Encoder) protocols(p *decode.Packet, highest string) {
 }
 
 // highest returns the packet's protocol: the highest decoded layer listed in
-// protocols.list, else the highest decoded layer, else "unknown".
+// protocols.list, else the highest decoded layer, else "unknown". An HTTP
+// continuation segment (no request or response line) is not an HTTP
+// message: its protocol is the layer below (tcp); network.protocol still
+// says http, the connection's application.
 func (e *Encoder) highest(p *decode.Packet) string {
 	for i := ownLayers(p) - 1; i >= 0; i-- {
 		l := p.Layers[i]
+		if l.Kind == decode.KindHTTP && httpContinuation(&p.HTTP[l.Index]) {
+			continue
+		}
 		if l.Proto == l.Kind.Name() {
 			if e.listed[l.Kind] {
 				return l.Proto
@@ -477,7 +484,7 @@ func httpTags(p *decode.Packet) (cont, cut bool) {
 	for i, n := 0, ownLayers(p); i < n; i++ {
 		if l := p.Layers[i]; l.Kind == decode.KindHTTP {
 			m := &p.HTTP[l.Index]
-			if !m.Request && !m.Response {
+			if httpContinuation(m) {
 				return true, false
 			}
 			if m.Request && len(m.Version) == 0 {
@@ -490,6 +497,10 @@ func httpTags(p *decode.Packet) (cont, cut bool) {
 	}
 	return false, false
 }
+
+// httpContinuation reports whether an HTTP layer is a continuation segment:
+// it starts neither a request nor a response.
+func httpContinuation(m *httphead.Message) bool { return !m.Request && !m.Response }
 
 // ownLayers returns how many of the packet's layers describe the packet
 // itself: all, except that an ICMP or ICMPv6 layer ends them (what follows

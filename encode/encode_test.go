@@ -254,7 +254,14 @@ func TestHTTPContinuationTag(t *testing.T) {
 				continue
 			}
 			tagged := strings.Contains(fmt.Sprint(doc["tags"]), "continuation")
-			if msg := h["request"] == true || h["response"] == true; msg == tagged {
+			msg := h["request"] == true || h["response"] == true
+			// a continuation is not an HTTP message: protocol tcp; the
+			// connection's application (network.protocol) is still http
+			wantProto := map[bool]string{true: "http", false: "tcp"}[msg]
+			if doc["protocol"] != wantProto || get(doc, "network.protocol") != "http" {
+				t.Fatalf("frame %d (cache %v): protocol %v, network.protocol %v; want %s, http", pk.Number, cached, doc["protocol"], get(doc, "network.protocol"), wantProto)
+			}
+			if msg == tagged {
 				t.Fatalf("frame %d (cache %v): message %v, tagged continuation %v", pk.Number, cached, msg, tagged)
 			} else if msg {
 				msgs++

@@ -31,6 +31,7 @@ type shapeKey struct {
 	l3, l4 decode.Kind    // IPv4 or IPv6, TCP or UDP
 	app    [2]decode.Kind // the layers above the transport, if any
 	proto  [2][8]byte     // their protocol names (dns, mdns, http, ssdp, ...)
+	cont   bool           // an HTTP continuation segment (its protocol is tcp)
 	// (only bytes: comparing two keys is one memory compare)
 }
 
@@ -128,6 +129,9 @@ func shapeOf(p *decode.Packet, k *shapeKey) (vlans int, ok bool) {
 		}
 		k.app[i] = l.Kind
 		copy(k.proto[i][:], l.Proto)
+		if l.Kind == decode.KindHTTP {
+			k.cont = httpContinuation(&p.HTTP[l.Index])
+		}
 	}
 	return vlans, true
 }
