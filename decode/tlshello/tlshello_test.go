@@ -321,3 +321,41 @@ func TestParseQUIC(t *testing.T) {
 		t.Errorf("JA3 %s, SNI %s; from the record %s, %s", h.AppendJA3(nil), h.SNI, r.AppendJA3(nil), r.SNI)
 	}
 }
+
+// TestRecords checks which record of a segment the handshake fields come
+// from: the first clear-text handshake record, whole.
+func TestRecords(t *testing.T) {
+	hello := specHello(specSigs)
+	alert := []byte{21, 3, 3, 0, 2, 1, 112} // warning unrecognized_name
+	ccs := []byte{20, 3, 3, 0, 1, 1}
+	finished := append([]byte{22, 3, 3, 0, 40}, bytes.Repeat([]byte{0xa7, 0x3c, 0x91, 0x05}, 10)...)
+	cat := func(b ...[]byte) []byte { return bytes.Join(b, nil) }
+	for _, c := range []struct {
+		name             string
+		in               []byte
+		record, hs       uint8
+		handshake, cut   bool
+		firstCut, finger bool
+	}{
+		{"hello", hello, 22, 1, true, false, false, true},
+		{"alert then hello", cat(alert, hello), 21, 1, true, false, false, true},
+		{"ccs then hello", cat(ccs, hello), 20, 1, true, false, false, true},
+		{"ccs then encrypted finished", cat(ccs, finished), 20, 0, false, false, false, false},
+		{"encrypted finished", finished, 22, 0, false, false, false, false},
+		{"hello cut", hello[:100], 22, 1, true, true, true, false},
+		{"alert then hello cut", cat(alert, hello[:100]), 21, 1, true, true, false, false},
+		{"hello then cut record", cat(hello, finished[:20]), 22, 1, true, false, false, true},
+		{"encrypted then hello", cat(finished, hello), 22, 1, true, false, false, true},
+	} {
+		var h Hello
+		if !h.Parse(c.in) {
+			t.Errorf("%s: rejected", c.name)
+			continue
+		}
+		if h.RecordType != c.record || h.HandshakeType != c.hs || h.Handshake != c.handshake ||
+			h.Cut != c.cut || h.FirstCut != c.firstCut || (len(h.AppendJA3(nil)) > 0) != c.finger {
+			t.Errorf("%s: record %d type %d handshake %v cut %v/%v ja3 %q", c.name, h.RecordType,
+				h.HandshakeType, h.Handshake, h.Cut, h.FirstCut, h.AppendJA3(nil))
+		}
+	}
+}
