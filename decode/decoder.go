@@ -300,7 +300,7 @@ func (d *Decoder) run(nx next, data []byte) {
 				return
 			}
 			p.commit(KindIPv4, i, "ip")
-			ipPayload = int(l.Length) - int(l.IHL)*4
+			ipPayload = fragPayload(p, int(l.Length)-int(l.IHL)*4, l.Payload)
 			fragment := l.Flags&layers.IPv4MoreFragments != 0 || l.FragOffset != 0
 			if fragment {
 				p.Flags |= FlagFragment
@@ -336,6 +336,7 @@ func (d *Decoder) run(nx next, data []byte) {
 			if l.HopByHop != nil {
 				ipPayload -= l.HopByHop.ActualLength
 			}
+			ipPayload = fragPayload(p, ipPayload, payload)
 			if later {
 				return
 			}
@@ -688,8 +689,13 @@ func (d *Decoder) run(nx next, data []byte) {
 			}
 			l := &p.GTP[i]
 			if err := l.DecodeFromBytes(data, df); err != nil {
-				p.fail(KindGTP, err)
-				return
+				if !gtpCut(l, data) {
+					p.fail(KindGTP, err)
+					return
+				}
+				if p.Flags&FlagFragment == 0 { // cut, not fragmented
+					p.fail(KindGTP, err)
+				}
 			}
 			p.commit(KindGTP, i, "gtp")
 			if l.MessageType != 255 || len(l.Payload) == 0 {
