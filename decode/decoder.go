@@ -720,6 +720,9 @@ func (d *Decoder) run(nx next, data []byte) {
 				return
 			}
 			if err := p.DHCP[i].DecodeFromBytes(data, df); err != nil {
+				if dhcpCut(&p.DHCP[i], data) {
+					p.commit(KindDHCP, i, "dhcp")
+				}
 				p.fail(KindDHCP, err)
 				return
 			}
