@@ -257,11 +257,13 @@ func (h *Hello) Parse(payload []byte) bool {
 }
 
 // plaintext reports whether rec, the body of a handshake record (cut short
-// at the end of the segment if cut), splits into handshake messages of
-// known types, each a type byte and a 3-byte length: what an encrypted
-// handshake record almost never does.
+// at the end of the segment if cut), is in clear text: it splits into
+// handshake messages of known types, each a type byte and a 3-byte length,
+// what an encrypted handshake record (Finished, a renegotiation) almost
+// never does. A record starting with a whole ClientHello or ServerHello
+// counts even if a damaged message follows, which tshark dissects too.
 func plaintext(rec []byte, cut bool) bool {
-	for len(rec) > 0 {
+	for first := true; len(rec) > 0; first = false {
 		if len(rec) < 4 {
 			return cut
 		}
@@ -273,6 +275,9 @@ func plaintext(rec []byte, cut bool) bool {
 		n := 4 + (int(rec[1])<<16 | int(rec[2])<<8 | int(rec[3]))
 		if n > len(rec) {
 			return cut
+		}
+		if first && (rec[0] == HandshakeTypeClientHello || rec[0] == HandshakeTypeServerHello) {
+			return true
 		}
 		rec = rec[n:]
 	}

@@ -330,6 +330,16 @@ func TestRecords(t *testing.T) {
 	ccs := []byte{20, 3, 3, 0, 1, 1}
 	finished := append([]byte{22, 3, 3, 0, 40}, bytes.Repeat([]byte{0xa7, 0x3c, 0x91, 0x05}, 10)...)
 	cat := func(b ...[]byte) []byte { return bytes.Join(b, nil) }
+	// the hello and, in the same record, a Certificate whose length runs
+	// past the record (suricata's tls_DER-incomplete-header.pcap frame 6,
+	// where tshark shows handshake types 2,11)
+	damaged := cat(hello, []byte{11, 0, 0x40, 0, 1, 2, 3})
+	n := len(damaged) - 5
+	damaged[3], damaged[4] = byte(n>>8), byte(n)
+	// a TLS 1.2 AES-GCM Finished: its explicit nonce (sequence 0) reads
+	// as a HelloRequest of length 0
+	gcm := append([]byte{22, 3, 3, 0, 40}, make([]byte, 8)...)
+	gcm = append(gcm, bytes.Repeat([]byte{0x5e, 0x91}, 16)...)
 	for _, c := range []struct {
 		name             string
 		in               []byte
@@ -346,6 +356,8 @@ func TestRecords(t *testing.T) {
 		{"alert then hello cut", cat(alert, hello[:100]), 21, 1, true, true, false, false},
 		{"hello then cut record", cat(hello, finished[:20]), 22, 1, true, false, false, true},
 		{"encrypted then hello", cat(finished, hello), 22, 1, true, false, false, true},
+		{"hello then damaged message", damaged, 22, 1, true, false, false, true},
+		{"gcm finished", gcm, 22, 0, false, false, false, false},
 	} {
 		var h Hello
 		if !h.Parse(c.in) {
