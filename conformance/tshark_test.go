@@ -318,6 +318,24 @@ func TestAgreesWithTshark(t *testing.T) {
 // TestAgreesWithTsharkShared does the same over every capture of the shared
 // corpus (../shared/pcaps, or ESPCAP_SHARED), when it is there.
 func TestAgreesWithTsharkShared(t *testing.T) {
+	dir := sharedCorpus(t)
+	// (pcapng-format: placeholder packets; tshark also counts their
+	// Custom Blocks as frames)
+	files := testpcap.SharedCaptures(dir)
+	// Measured 99.45% on the whole corpus (2026-11): what remains is
+	// tshark's per-conversation state (HTTP and TLS continuation segments
+	// it does or does not attribute, retransmissions), QUIC packets it
+	// decrypts with keys from earlier packets, and
+	// TCP streams whose first segment was not captured.
+	checkAgreement(t, files, 99.0)
+}
+
+// sharedCorpus returns the shared capture corpus (ESPCAP_SHARED, or
+// ../shared/pcaps beside the checkout) for a test that compares it with
+// tshark; it ends the test when tshark or the corpus is missing, or under
+// -short.
+func sharedCorpus(t *testing.T) string {
+	t.Helper()
 	needTshark(t)
 	dir := os.Getenv("ESPCAP_SHARED")
 	if dir == "" {
@@ -329,13 +347,5 @@ func TestAgreesWithTsharkShared(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the shared corpus takes a while")
 	}
-	// (pcapng-format: placeholder packets; tshark also counts their
-	// Custom Blocks as frames)
-	files := testpcap.SharedCaptures(dir)
-	// Measured 99.45% on the whole corpus (2026-11): what remains is
-	// tshark's per-conversation state (HTTP and TLS continuation segments
-	// it does or does not attribute, retransmissions), QUIC packets it
-	// decrypts with keys from earlier packets, and
-	// TCP streams whose first segment was not captured.
-	checkAgreement(t, files, 99.0)
+	return dir
 }

@@ -52,7 +52,7 @@ func (d *Decoder) ipv4(nx next, data []byte) (next, []byte) {
 		return nDone, nil
 	}
 	p.commit(KindIPv4, i, "ip")
-	d.walk.ipPayload = int(l.Length) - int(l.IHL)*4
+	d.walk.ipPayload = fragPayload(p, int(l.Length)-int(l.IHL)*4, l.Payload)
 	fragment := l.Flags&layers.IPv4MoreFragments != 0 || l.FragOffset != 0
 	if fragment {
 		p.Flags |= FlagFragment
@@ -92,6 +92,7 @@ func (d *Decoder) ipv6(nx next, data []byte) (next, []byte) {
 	if l.HopByHop != nil {
 		d.walk.ipPayload -= l.HopByHop.ActualLength
 	}
+	d.walk.ipPayload = fragPayload(p, d.walk.ipPayload, payload)
 	if later {
 		return nDone, nil
 	}

@@ -60,8 +60,13 @@ func (d *Decoder) gtp(nx next, data []byte) (next, []byte) {
 	}
 	l := &p.GTP[i]
 	if err := l.DecodeFromBytes(data, df); err != nil {
-		p.fail(KindGTP, err)
-		return nDone, nil
+		if !gtpCut(l, data) {
+			p.fail(KindGTP, err)
+			return nDone, nil
+		}
+		if p.Flags&FlagFragment == 0 { // cut, not fragmented
+			p.fail(KindGTP, err)
+		}
 	}
 	p.commit(KindGTP, i, "gtp")
 	if l.MessageType != 255 || len(l.Payload) == 0 {

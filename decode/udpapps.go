@@ -23,6 +23,9 @@ func (d *Decoder) dhcp(nx next, data []byte) (next, []byte) {
 		return nDone, nil
 	}
 	if err := p.DHCP[i].DecodeFromBytes(data, df); err != nil {
+		if dhcpCut(&p.DHCP[i], data) {
+			p.commit(KindDHCP, i, "dhcp")
+		}
 		p.fail(KindDHCP, err)
 		return nDone, nil
 	}

@@ -255,14 +255,16 @@ func (e *Encoder) http(m *httphead.Message) {
 
 func (e *Encoder) tls(h *tlshello.Hello) {
 	w := &e.w
-	if h.RecordType == 0 {
-		return // a continuation segment: no record starts here
+	if h.RecordType == 0 || h.FirstCut {
+		// a continuation segment, or a record cut at its end, which
+		// Wireshark does not dissect without reassembly
+		return
 	}
 	if !h.QUIC { // a hello in QUIC CRYPTO frames has no record header
 		w.uint(`,"record_content_type":`, uint64(h.RecordType))
 		w.uint(`,"record_version":`, uint64(h.RecordVersion))
 	}
-	if h.RecordType != 22 || h.HandshakeType == 0 && !h.Complete {
+	if !h.Handshake || h.Cut {
 		return
 	}
 	w.uint(`,"handshake_type":`, uint64(h.HandshakeType))
@@ -270,6 +272,9 @@ func (e *Encoder) tls(h *tlshello.Hello) {
 		return
 	}
 	w.uint(`,"handshake_version":`, uint64(h.Version))
+	if h.RecordType == tlshello.RecordTypeSSLv2 {
+		return // its cipher specs are not TLS cipher suites
+	}
 	cs := h.CipherSuites
 	e.list(`,"handshake_ciphersuite":`, len(cs), func(b []byte, i int) ([]byte, bool) { return appendUint(b, uint64(cs[i])), true })
 	ex := h.Extensions

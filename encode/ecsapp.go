@@ -110,7 +110,7 @@ func (e *Encoder) ecsHTTP(m *httphead.Message) {
 }
 
 func (e *Encoder) ecsTLS(h *tlshello.Hello) {
-	if h.RecordType != 22 || (h.HandshakeType != 1 && h.HandshakeType != 2) {
+	if !h.Handshake || h.Cut || h.RecordType == tlshello.RecordTypeSSLv2 || (h.HandshakeType != 1 && h.HandshakeType != 2) {
 		return
 	}
 	var ja3 []byte // the hash layers.tls got for this hello, if any

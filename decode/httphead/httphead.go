@@ -219,13 +219,15 @@ func (m *Message) parseFirstLine(line []byte) bool {
 		m.URI = rest
 		return true
 	}
-	// The URI ends at the first space, as in Wireshark; the version is the
-	// last word ("GET /a b HTTP/1.0" has URI "/a").
+	// The URI ends at the first space and the version is the rest of the
+	// line, as in Wireshark ("GET /a b HTTP/1.0" has URI "/a" and version
+	// "b HTTP/1.0").
 	m.URI = rest[:sp]
-	m.Version = rest[bytes.LastIndexByte(rest, ' ')+1:]
+	m.Version = rest[sp+1:]
 	// Reject "OPTIONS rtsp://... RTSP/1.0", "INVITE sip:... SIP/2.0" and
-	// the like; a version cut at the segment end is still accepted.
-	if v := m.Version; !(len(v) >= 5 && string(v[:5]) == "HTTP/") && !isPrefix(v, "HTTP/") {
+	// the like by the last word; a version cut at the segment end is still
+	// accepted.
+	if v := rest[bytes.LastIndexByte(rest, ' ')+1:]; !(len(v) >= 5 && string(v[:5]) == "HTTP/") && !isPrefix(v, "HTTP/") {
 		return false
 	}
 	return true

@@ -101,6 +101,9 @@ func TestHTTP09AndOddLines(t *testing.T) {
 		{"M-SEARCH * HTTP/1.1\r\n", "M-SEARCH", "*", "HTTP/1.1"},
 		{"PROPFIND /dav/ HTTP/1.1\r\n", "PROPFIND", "/dav/", "HTTP/1.1"},
 		{"PATCH /x HTT", "PATCH", "/x", "HTT"},
+		// a space in the URI: tshark 4.0 on arkime/gre-erspan-vxlan.pcap
+		// frame 4 shows URI "/Hello", version "Arkime HTTP/1.0"
+		{"GET /Hello Arkime HTTP/1.0\r\n", "GET", "/Hello", "Arkime HTTP/1.0"},
 	} {
 		if !m.Parse([]byte(c.in)) || !m.Request {
 			t.Errorf("%q rejected", c.in)

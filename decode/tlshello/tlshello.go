@@ -1,13 +1,15 @@
-// Package tlshello parses the TLS record at the start of a TCP payload and,
+// Package tlshello parses the TLS records of a TCP payload and,
 // when it carries a ClientHello or ServerHello, the hello message, and
 // computes the JA3, JA3S and JA4 fingerprints, without allocating.
 //
-// It is meant for packet decoders that see one segment at a time. Only the
-// first record of the payload (or, after a ChangeCipherSpec record, the
-// handshake record following it) and the first handshake message in it are
-// decoded. A hello cut at the end of the segment (or continued in a further
-// record) is decoded as far as it goes and reported as incomplete; the
-// fingerprints, which need the whole extension list, are then not computed.
+// It is meant for packet decoders that see one segment at a time. The header
+// of the first record of the payload and the first handshake message of the
+// first clear-text handshake record (which may follow an Alert or a
+// ChangeCipherSpec record) are decoded; an encrypted handshake record is
+// recognised and passed over. A hello cut at the end of the segment (or
+// continued in a further record) is decoded as far as it goes and reported
+// as incomplete; the fingerprints, which need the whole extension list, are
+// then not computed.
 //
 // JA3 and JA3S are computed as Wireshark computes tls.handshake.ja3_full and
 // tls.handshake.ja3s_full: GREASE values (RFC 8701) are removed from the
@@ -74,6 +76,16 @@ type Hello struct {
 	RecordType    uint8
 	RecordVersion uint16
 	RecordLen     int
+
+	// Handshake reports that a handshake record in clear text was found
+	// (in any record of the payload, not only the first): the handshake
+	// fields below are its first message.
+	Handshake bool
+	// Cut reports that the handshake record runs past the end of the
+	// payload; FirstCut that the first record does. Wireshark, which
+	// dissects no record it does not hold whole (without reassembly),
+	// then shows nothing of it.
+	Cut, FirstCut bool
 
 	// HandshakeType is the type of the first handshake message of a
 	// handshake record (1 ClientHello, 2 ServerHello, 11 Certificate, ...),
@@ -193,9 +205,17 @@ func (r *reader) bytes(n int) []byte {
 	return v
 }
 
-// Parse decodes the TLS record at the start of payload into h. It returns
-// false, leaving h reset, if payload does not start with a plausible TLS
-// (SSL 3.0 to TLS 1.3) record header or SSL 2.0 ClientHello.
+// Parse decodes the TLS records of payload, the payload of one TCP segment,
+// into h. It returns false, leaving h reset, if payload does not start with
+// a plausible TLS (SSL 3.0 to TLS 1.3) record header or SSL 2.0 ClientHello.
+//
+// As Wireshark does for a segment on its own, the record fields are those of
+// the first record, and the handshake fields those of the first handshake
+// record in clear text: one after an Alert or ChangeCipherSpec record is
+// found too, and an encrypted handshake record (a Finished, a renegotiation),
+// whose bytes do not split into handshake messages, is passed over. A
+// handshake record that runs past the end of the payload is decoded as far
+// as it goes and flagged Cut: Wireshark does not dissect it at all.
 func (h *Hello) Parse(payload []byte) bool {
 	h.Reset()
 	if len(payload) < 5 {
@@ -204,27 +224,62 @@ func (h *Hello) Parse(payload []byte) bool {
 	if payload[0]&0x80 != 0 {
 		return h.parseSSLv2(payload)
 	}
-	typ, ver := payload[0], binary.BigEndian.Uint16(payload[1:])
-	n := int(binary.BigEndian.Uint16(payload[3:]))
-	if typ < RecordTypeChangeCipherSpec || typ > RecordTypeHeartbeat || ver>>8 != 3 || ver&0xff > 4 || n == 0 || n > maxRecordLen {
-		return false
+	for off, first := 0, true; len(payload)-off >= 5; first = false {
+		b := payload[off:]
+		typ, ver := b[0], binary.BigEndian.Uint16(b[1:])
+		n := int(binary.BigEndian.Uint16(b[3:]))
+		if typ < RecordTypeChangeCipherSpec || typ > RecordTypeHeartbeat || ver>>8 != 3 || ver&0xff > 4 || n == 0 || n > maxRecordLen {
+			if first {
+				return false
+			}
+			break
+		}
+		if first {
+			h.RecordType, h.RecordVersion, h.RecordLen = typ, ver, n
+		}
+		rec := b[5:]
+		cut := len(rec) < n
+		if !cut {
+			rec = rec[:n]
+		}
+		if typ == RecordTypeHandshake && len(rec) > 0 && plaintext(rec, cut) {
+			h.Handshake, h.Cut, h.FirstCut = true, cut, cut && first
+			h.handshake(rec)
+			break
+		}
+		if cut {
+			h.FirstCut = first
+			break
+		}
+		off += 5 + n
 	}
-	h.RecordType, h.RecordVersion, h.RecordLen = typ, ver, n
-	if typ == RecordTypeChangeCipherSpec && len(payload) >= 5+n+5 && payload[5+n] == RecordTypeHandshake {
-		// A TLS 1.3 middlebox-compatibility ChangeCipherSpec record
-		// followed by a (second) ClientHello: decode the hello.
-		h.Reset()
-		return h.Parse(payload[5+n:])
-	}
-	if typ != RecordTypeHandshake {
-		return true
-	}
-	rec := payload[5:]
-	if len(rec) > n {
-		rec = rec[:n]
-	}
-	if len(rec) > 0 {
-		h.handshake(rec)
+	return true
+}
+
+// plaintext reports whether rec, the body of a handshake record (cut short
+// at the end of the segment if cut), is in clear text: it splits into
+// handshake messages of known types, each a type byte and a 3-byte length,
+// what an encrypted handshake record (Finished, a renegotiation) almost
+// never does. A record starting with a whole ClientHello or ServerHello
+// counts even if a damaged message follows, which tshark dissects too.
+func plaintext(rec []byte, cut bool) bool {
+	for first := true; len(rec) > 0; first = false {
+		if len(rec) < 4 {
+			return cut
+		}
+		switch rec[0] {
+		case 0, 1, 2, 3, 4, 5, 6, 8, 11, 12, 13, 14, 15, 16, 20, 21, 22, 23, 24, 25, 254:
+		default:
+			return false
+		}
+		n := 4 + (int(rec[1])<<16 | int(rec[2])<<8 | int(rec[3]))
+		if n > len(rec) {
+			return cut
+		}
+		if first && (rec[0] == HandshakeTypeClientHello || rec[0] == HandshakeTypeServerHello) {
+			return true
+		}
+		rec = rec[n:]
 	}
 	return true
 }
@@ -238,7 +293,7 @@ func (h *Hello) ParseQUIC(msg []byte) bool {
 	if len(msg) == 0 {
 		return false
 	}
-	h.QUIC, h.RecordType = true, RecordTypeHandshake
+	h.QUIC, h.RecordType, h.Handshake = true, RecordTypeHandshake, true
 	h.handshake(msg)
 	return true
 }
@@ -279,6 +334,7 @@ func (h *Hello) parseSSLv2(p []byte) bool {
 		return false
 	}
 	h.RecordType, h.RecordVersion, h.RecordLen = RecordTypeSSLv2, 0x0002, n-2
+	h.Handshake, h.Cut, h.FirstCut = true, len(p) < n, len(p) < n
 	h.HandshakeType, h.HandshakeLen, h.Version = HandshakeTypeClientHello, n-3, ver
 	if len(p) < 11 {
 		return true
@@ -430,7 +486,7 @@ func (h *Hello) extension(typ uint16, data []byte, client bool) bool {
 // fingerprintable reports whether h holds a complete hello of the given type
 // in TLS record format.
 func (h *Hello) fingerprintable(typ uint8) bool {
-	return h.Complete && h.HandshakeType == typ && h.RecordType == RecordTypeHandshake
+	return h.Complete && h.Handshake && h.HandshakeType == typ && h.RecordType != RecordTypeSSLv2
 }
 
 // appendDecList appends the non-GREASE values of l in decimal, separated by

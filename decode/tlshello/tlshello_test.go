@@ -321,3 +321,53 @@ func TestParseQUIC(t *testing.T) {
 		t.Errorf("JA3 %s, SNI %s; from the record %s, %s", h.AppendJA3(nil), h.SNI, r.AppendJA3(nil), r.SNI)
 	}
 }
+
+// TestRecords checks which record of a segment the handshake fields come
+// from: the first clear-text handshake record, whole.
+func TestRecords(t *testing.T) {
+	hello := specHello(specSigs)
+	alert := []byte{21, 3, 3, 0, 2, 1, 112} // warning unrecognized_name
+	ccs := []byte{20, 3, 3, 0, 1, 1}
+	finished := append([]byte{22, 3, 3, 0, 40}, bytes.Repeat([]byte{0xa7, 0x3c, 0x91, 0x05}, 10)...)
+	cat := func(b ...[]byte) []byte { return bytes.Join(b, nil) }
+	// the hello and, in the same record, a Certificate whose length runs
+	// past the record (suricata's tls_DER-incomplete-header.pcap frame 6,
+	// where tshark shows handshake types 2,11)
+	damaged := cat(hello, []byte{11, 0, 0x40, 0, 1, 2, 3})
+	n := len(damaged) - 5
+	damaged[3], damaged[4] = byte(n>>8), byte(n)
+	// a TLS 1.2 AES-GCM Finished: its explicit nonce (sequence 0) reads
+	// as a HelloRequest of length 0
+	gcm := append([]byte{22, 3, 3, 0, 40}, make([]byte, 8)...)
+	gcm = append(gcm, bytes.Repeat([]byte{0x5e, 0x91}, 16)...)
+	for _, c := range []struct {
+		name             string
+		in               []byte
+		record, hs       uint8
+		handshake, cut   bool
+		firstCut, finger bool
+	}{
+		{"hello", hello, 22, 1, true, false, false, true},
+		{"alert then hello", cat(alert, hello), 21, 1, true, false, false, true},
+		{"ccs then hello", cat(ccs, hello), 20, 1, true, false, false, true},
+		{"ccs then encrypted finished", cat(ccs, finished), 20, 0, false, false, false, false},
+		{"encrypted finished", finished, 22, 0, false, false, false, false},
+		{"hello cut", hello[:100], 22, 1, true, true, true, false},
+		{"alert then hello cut", cat(alert, hello[:100]), 21, 1, true, true, false, false},
+		{"hello then cut record", cat(hello, finished[:20]), 22, 1, true, false, false, true},
+		{"encrypted then hello", cat(finished, hello), 22, 1, true, false, false, true},
+		{"hello then damaged message", damaged, 22, 1, true, false, false, true},
+		{"gcm finished", gcm, 22, 0, false, false, false, false},
+	} {
+		var h Hello
+		if !h.Parse(c.in) {
+			t.Errorf("%s: rejected", c.name)
+			continue
+		}
+		if h.RecordType != c.record || h.HandshakeType != c.hs || h.Handshake != c.handshake ||
+			h.Cut != c.cut || h.FirstCut != c.firstCut || (len(h.AppendJA3(nil)) > 0) != c.finger {
+			t.Errorf("%s: record %d type %d handshake %v cut %v/%v ja3 %q", c.name, h.RecordType,
+				h.HandshakeType, h.Handshake, h.Cut, h.FirstCut, h.AppendJA3(nil))
+		}
+	}
+}

@@ -221,3 +221,51 @@ func TestJA4Arkime(t *testing.T) {
 		need.NoCorpus(t, "no Arkime JA4 expectations found in the shared corpus (%q)", pcaps)
 	}
 }
+
+// TestHandshakeTypeAgainstTshark compares, for every TCP segment of the TLS
+// captures, the first handshake type tshark 4.0 shows (TCP reassembly and
+// sequence analysis off) with the one Parse reports for a clear-text
+// handshake record held whole: a hello after an Alert or ChangeCipherSpec
+// record counts, an encrypted handshake record (Finished, renegotiation) or
+// a record cut at the segment end does not.
+//
+// stateful lists the frames where tshark goes by the conversation's state:
+// retransmitted clear-text handshake records (a ServerHello, a
+// ClientKeyExchange) sent again after that direction's ChangeCipherSpec,
+// which tshark then takes for encrypted ones.
+func TestHandshakeTypeAgainstTshark(t *testing.T) {
+	stateful := map[string]bool{}
+	for _, n := range []string{"647", "1068", "1179", "1333", "2486", "2818", "2948", "3076"} {
+		stateful["nDPI/alexa-app.pcapng#"+n] = true
+	}
+	var h Hello
+	total := 0
+	for _, name := range append(tlsCaptures, "nDPI/alexa-app.pcapng", "arkime/pppoe.pcap") {
+		file := filepath.Join(pcaps, name)
+		if _, err := os.Stat(file); err != nil {
+			t.Logf("skip %s: %v", name, err)
+			continue
+		}
+		segs := tcpSegments(t, file)
+		rows := tsharkFields(t, file, "-o", "tcp.desegment_tcp_streams:FALSE",
+			"-o", "tcp.analyze_sequence_numbers:FALSE", "-T", "fields", "-E", "occurrence=f",
+			"-e", "frame.number", "-e", "tls.handshake.type", "-e", "tcp.srcport")
+		for _, r := range rows {
+			if len(r) < 3 || r[2] == "" {
+				continue // not TCP
+			}
+			n, _ := strconv.Atoi(r[0])
+			got := ""
+			if h.Parse(segs[n-1].payload) && h.Handshake && !h.Cut {
+				got = strconv.Itoa(int(h.HandshakeType))
+			}
+			if got != r[1] && !stateful[name+"#"+r[0]] {
+				t.Errorf("%s frame %d: handshake type %q, tshark %q", name, n, got, r[1])
+			}
+			total++
+		}
+	}
+	if total == 0 {
+		need.NoCorpus(t, "no TLS captures found in the shared corpus (%q)", pcaps)
+	}
+}
