@@ -11,7 +11,7 @@
 #   bench/live-node.sh [-p CAPTURE] [-d SECONDS] [-o OUTAGE] [-f FLAVOR] [-P PORT] [-w WORKERS] [RATES...]
 #
 #   -p  capture to replay (default: a 300,000-packet benchmark capture, bench/make-bench.sh)
-#   -d  seconds of replay per run with the server up (default 10)
+#   -d  seconds of replay per run with the server up (default 10; 0: no such runs)
 #   -o  seconds of replay per run with the server stopped (default 20; 0: no outage runs)
 #   -f  scripts/es-server.sh flavor of the server started here (default es8)
 #   -P  its port (default 9230): a server of its own, stopped for the outage runs
@@ -138,5 +138,5 @@ runs() { # mode (up|outage) seconds
 		if [ -n "${LIVE_NODE_KEEP:-}" ]; then cp "$tmp/err" "$LIVE_NODE_KEEP.$run.err"; fi
 	done
 }
-runs up "$secs"
+[ "$secs" -eq 0 ] || runs up "$secs"
 [ "$outage" -eq 0 ] || runs outage "$outage"

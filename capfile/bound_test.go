@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/espcap/espcap-fast/internal/pcapngtest"
@@ -165,5 +166,36 @@ func TestTimestampOffsetSaturates(t *testing.T) {
 		if rec.Timestamp != c.want || rec.TimestampSaturated != c.sat {
 			t.Errorf("%s: timestamp %d (saturated %v), want %d (%v)", c.name, rec.Timestamp, rec.TimestampSaturated, c.want, c.sat)
 		}
+	}
+}
+
+// TestCustomBlocksNumberFrames: Custom Blocks (0x00000BAD and 0x40000BAD)
+// are not packets, but tshark 4.0 numbers each as a frame (pcapng-format
+// test102: 8 frames, 5 packets); FramesBefore tells the reader how many
+// came before each packet.
+func TestCustomBlocksNumberFrames(t *testing.T) {
+	pen := []byte{0x7b, 0, 0, 0, 'x'}
+	pkt := func(ts uint64) []byte { return pcapngtest.Packet(0, ts, make([]byte, 60), 60) }
+	file := slices.Concat(pcapngtest.Section(), pcapngtest.Block(blockCB, pen), pcapngtest.Interface(1, 65535),
+		pkt(1), pcapngtest.Block(blockDCB, pen), pcapngtest.Block(0x00000004, make([]byte, 8)), pcapngtest.Block(blockCB, pen),
+		pkt(2), pkt(3), pcapngtest.Block(blockCB, pen))
+	r, err := NewReader(bytes.NewReader(file), "custom.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec Record
+	var got []int
+	for {
+		err := r.Next(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.FramesBefore)
+	}
+	if want := []int{1, 2, 0}; !slices.Equal(got, want) {
+		t.Errorf("FramesBefore %v, want %v (a name resolution block is no frame)", got, want)
 	}
 }

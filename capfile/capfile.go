@@ -117,6 +117,10 @@ type Record struct {
 	LinkType           uint16 // LINKTYPE_* of this packet's interface (pcap: the file's)
 	Interface          int    // pcapng interface id within the current section (0 for pcap)
 	Offset             int64  // byte offset of the record header in the (decompressed) stream
+	// FramesBefore counts the pcapng Custom Blocks read since the previous
+	// packet: tshark (4.0) numbers each as a frame, so a reader that
+	// numbers frames as tshark does adds it before this packet's number.
+	FramesBefore int
 }
 
 // Interface describes one capture interface: the pcap file header, or a
@@ -162,10 +166,11 @@ type ifState struct {
 // Reader reads packet records from a capture file. It is not safe for
 // concurrent use, except that BytesRead may be called from another goroutine.
 type Reader struct {
-	name        string
-	format      Format
-	compression string
-	size        int64
+	customBlocks int // Custom Blocks since the last packet (Record.FramesBefore)
+	name         string
+	format       Format
+	compression  string
+	size         int64
 
 	file    *os.File  // closed by Close if Open opened it
 	seeker  io.Seeker // the uncompressed source, if it can seek (SeekRecord)
@@ -421,6 +426,7 @@ func (r *Reader) Next(rec *Record) error {
 		err = r.nextPcap(rec)
 	} else {
 		err = r.nextNG(rec)
+		rec.FramesBefore, r.customBlocks = r.customBlocks, 0
 	}
 	if err != nil {
 		r.err = err

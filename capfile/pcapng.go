@@ -12,6 +12,10 @@ const (
 	blockPB  = 0x00000002 // obsolete Packet Block
 	blockSPB = 0x00000003
 	blockEPB = 0x00000006
+	// Custom Blocks (copy allowed, and do-not-copy): tshark 4.0 lists each
+	// as a frame of its own, so the frames after one are numbered one more
+	blockCB  = 0x00000BAD
+	blockDCB = 0x40000BAD
 	blockSHB = 0x0A0D0D0A
 )
 
@@ -63,6 +67,9 @@ func (r *Reader) nextNG(rec *Record) error {
 				return err
 			}
 		default:
+			if btype == blockCB || btype == blockDCB {
+				r.customBlocks++
+			}
 			// NRB, ISB, DSB, custom and unknown blocks: skip, but check
 			// the trailing length like every other block.
 			if err := r.skip(int64(blen-4), start, "block"); err != nil {

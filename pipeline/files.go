@@ -173,7 +173,7 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 					return err
 				}
 			}
-			number++
+			number += uint64(rec.FramesBefore) + 1 // tshark's frame numbers
 			if number <= skip {
 				continue // resumed: accepted by an earlier run
 			}

@@ -226,7 +226,7 @@ func feedFiltered(ctx context.Context, r *capfile.Reader, expr string, skip uint
 			p.w.Flush()
 			return err
 		}
-		number++
+		number += uint64(rec.FramesBefore) + 1 // tshark's frame numbers
 		if number%256 == 0 && ctx.Err() != nil {
 			return errFeedStopped
 		}

@@ -64,6 +64,7 @@ func Load(pattern string, max int) ([]Packet, error) {
 			if err := r.Next(&rec); err != nil {
 				break // io.EOF, or damage: keep what came before
 			}
+			n += rec.FramesBefore // tshark numbers pcapng Custom Blocks as frames
 			out = append(out, Packet{
 				File: f, Number: n, Data: append([]byte(nil), rec.Data...),
 				OrigLen: rec.OrigLen, Timestamp: rec.Timestamp, LinkType: rec.LinkType,
