@@ -183,18 +183,8 @@ func TestCustomBlocksNumberFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec Record
 	var got []int
-	for {
-		err := r.Next(&rec)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, rec.FramesBefore)
-	}
+	eachRecord(t, r, func(rec *Record) { got = append(got, rec.FramesBefore) })
 	if want := []int{1, 2, 0}; !slices.Equal(got, want) {
 		t.Errorf("FramesBefore %v, want %v (a name resolution block is no frame)", got, want)
 	}

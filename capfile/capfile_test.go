@@ -175,28 +175,37 @@ func TestPcapngInterfaces(t *testing.T) {
 	}
 }
 
+// eachRecord calls fn with every record of r up to io.EOF; any other
+// error fails the test.
+func eachRecord(t *testing.T, r *Reader, fn func(*Record)) {
+	t.Helper()
+	var rec Record
+	for {
+		err := r.Next(&rec)
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(&rec)
+	}
+}
+
 func TestSections(t *testing.T) {
 	r, err := Open(testdataPath("test202.pcapng"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var rec Record
 	sections := map[int]bool{}
-	for {
-		err := r.Next(&rec)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachRecord(t, r, func(rec *Record) {
 		ifs := r.Interfaces()
 		if rec.Interface >= len(ifs) {
 			t.Fatalf("record on interface %d of %d", rec.Interface, len(ifs))
 		}
 		sections[ifs[rec.Interface].Section] = true
-	}
+	})
 	if len(sections) != 3 {
 		t.Errorf("packets from sections %v, want 3", sections)
 	}
