@@ -26,9 +26,11 @@
 # The outage runs stop the server before the replay and start it after it
 # (its start time is in the catch-up). Kernel packets and drops are
 # espcap-fast's closing kernel statistics; "spool peak" is the largest spool
-# size in its progress lines (every 500 ms); "indexed" is the server's
-# _count of the run's indices after a refresh, which must equal the kernel's
-# packet count. $LIVE_NODE_ARGS adds flags to espcap-fast's.
+# size in its progress lines (every 500 ms); "packet-docs" and "flow-docs"
+# are the server's _count of the run's packet and flow indices after a
+# refresh (with the default --records packets, packet-docs must equal the
+# kernel's packet count). $LIVE_NODE_ARGS adds flags to espcap-fast's (e.g.
+# "--records flows", "--records both --max-packets-per-flow 10").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cap="" secs=10 outage=20 flavor=es8 port=9230 workers=2
@@ -93,10 +95,10 @@ slice() {
 	echo "$f"
 }
 
-printf '%-7s %-9s %9s %10s %10s %9s %11s %9s %10s %9s\n' server offered seconds replayed kernel drops spool-peak catch-up indexed gen-cpu
+printf '%-7s %-9s %9s %10s %10s %9s %11s %9s %10s %10s %9s\n' server offered seconds replayed kernel drops spool-peak catch-up packet-docs flow-docs gen-cpu
 run=0
 runs() { # mode (up|outage) seconds
-	local mode=$1 d=$2 r n rate f el us sy sent pps kpk kdr peak t0 t1 prefix count cpu
+	local mode=$1 d=$2 r n rate f el us sy sent pps kpk kdr peak t0 t1 prefix fprefix count fcount cpu
 	for r in "${rates[@]}"; do
 		run=$((run + 1))
 		if [ "$r" = topspeed ]; then
@@ -107,10 +109,11 @@ runs() { # mode (up|outage) seconds
 			rate=(--pps="$r")
 		fi
 		f=$(slice "$n")
-		prefix="live-node-$run-"
+		prefix="live-node-$$-$run-" # unique: a killed run's indices never count
+		fprefix="live-flows-$$-$run-"
 		rm -rf "$tmp/state"
 		# shellcheck disable=SC2086 # LIVE_NODE_ARGS is a list of flags
-		"$bin" -i "$out" --workers="$workers" --node "$url" --index-prefix "$prefix" --state-dir "$tmp/state" \
+		"$bin" -i "$out" --workers="$workers" --node "$url" --index-prefix "$prefix" --flow-index-prefix "$fprefix" --state-dir "$tmp/state" \
 			--flush-timeout 1h --stats-interval 500ms ${LIVE_NODE_ARGS:-} >/dev/null 2>"$tmp/err" &
 		pid=$!
 		sleep 1
@@ -129,12 +132,13 @@ runs() { # mode (up|outage) seconds
 		kpk=$(awk '/kernel:/ {for (i = 1; i <= NF; i++) if ($i == "packets,") print $(i-1)}' "$tmp/err" | head -1)
 		kdr=$(awk '/kernel:/ {for (i = 1; i <= NF; i++) if ($i == "dropped,") print $(i-1)}' "$tmp/err" | head -1)
 		peak=$(grep -o 'spool [0-9]* bytes' "$tmp/err" | awk '$2 > m {m = $2} END {printf "%.0fM", m / 1048576}')
-		curl -s -XPOST "$url/$prefix*/_refresh" >/dev/null
+		curl -s -XPOST "$url/$prefix*,$fprefix*/_refresh" >/dev/null
 		count=$(curl -s "$url/$prefix*/_count" | sed -n 's/.*"count":\([0-9]*\).*/\1/p')
-		curl -s -XDELETE "$url/$prefix*" >/dev/null
+		fcount=$(curl -s "$url/$fprefix*/_count" | sed -n 's/.*"count":\([0-9]*\).*/\1/p')
+		curl -s -XDELETE "$url/$prefix*,$fprefix*" >/dev/null
 		cpu=$(awk -v e="$el" -v u="$us" -v s="$sy" 'BEGIN { if (e > 0) printf "%.0f%%", 100 * (u + s) / e }')
-		printf '%-7s %-9s %9s %10s %10s %9s %11s %8.0fs %10s %9s\n' "$mode" "${pps:-$r}" "$el" "${sent:-?}" "${kpk:-?}" "${kdr:-?}" "$peak" \
-			"$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "${count:-?}" "$cpu"
+		printf '%-7s %-9s %9s %10s %10s %9s %11s %8.0fs %10s %10s %9s\n' "$mode" "${pps:-$r}" "$el" "${sent:-?}" "${kpk:-?}" "${kdr:-?}" "$peak" \
+			"$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "${count:-?}" "${fcount:-?}" "$cpu"
 		if [ -n "${LIVE_NODE_KEEP:-}" ]; then cp "$tmp/err" "$LIVE_NODE_KEEP.$run.err"; fi
 	done
 }
