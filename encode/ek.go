@@ -431,7 +431,8 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 	w.b = e.enc.appendHead(w.b, &meta)
 
 	pchain := unsafeString(chain)
-	if e.httpContinuation() {
+	cont := e.httpContinuation()
+	if cont {
 		// an HTTP continuation segment is not an HTTP message: its
 		// protocol is the layer below (as in the native engine)
 		pchain = DropLastLayer(pchain, "http")
@@ -451,7 +452,7 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 	w.close()
 
 	fragment := e.ecs(chain)
-	info.Malformed = e.tags(&meta, fragment)
+	info.Malformed = e.tags(&meta, fragment, cont)
 
 	w.object(`,"layers":`)
 	for i := range e.layers {
@@ -1066,13 +1067,12 @@ func (e *EKEncoder) parseAddr(i int, s []byte) []byte {
 }
 
 // tags writes tags and error.message: malformed when tshark added its
-// _ws.malformed layer, snaplen_truncated, ip_fragment. It reports whether
-// the packet is malformed.
-func (e *EKEncoder) tags(m *Meta, fragment bool) bool {
+// _ws.malformed layer, snaplen_truncated, ip_fragment, continuation (cont:
+// an HTTP continuation segment). It reports whether the packet is
+// malformed.
+func (e *EKEncoder) tags(m *Meta, fragment, cont bool) bool {
 	mal := e.firstLayer("_ws_malformed")
 	trunc := m.CapLen < m.OrigLen
-	cont := false
-	cont = cont || e.httpContinuation()
 	if mal == nil && !trunc && !fragment && !cont {
 		return false
 	}
