@@ -175,13 +175,20 @@ func syntheticError(typ, reason string) []byte {
 	return append(e, '}')
 }
 
-// deadLetterAll records every item of b with the same synthetic error.
-func (ix *Indexer) deadLetterAll(b *batch, status int, typ, reason string) {
-	if typ == "aborted" && ix.cfg.KeepAborted {
+// abandon gives up the items of b when the indexer is aborted: they are
+// dead-lettered as "aborted", or, with Config.KeepAborted, counted and left
+// to the caller, who keeps them until they are answered.
+func (ix *Indexer) abandon(b *batch, status int, reason string) {
+	if ix.cfg.KeepAborted {
 		ix.abandoned.Add(int64(len(b.items)))
 		ix.cfg.Logf("bulk: abandoning %d items: %s (the caller keeps them)", len(b.items), reason)
 		return
 	}
+	ix.deadLetterAll(b, status, "aborted", reason)
+}
+
+// deadLetterAll records every item of b with the same synthetic error.
+func (ix *Indexer) deadLetterAll(b *batch, status int, typ, reason string) {
 	e := syntheticError(typ, reason)
 	ix.cfg.Logf("bulk: dead-lettering %d items: %s: %s", len(b.items), typ, reason)
 	for i := range b.items {

@@ -341,7 +341,7 @@ func (ix *Indexer) Close(ctx context.Context) error {
 			if !ix.cfg.KeepAborted {
 				errs = append(errs, err)
 			}
-			ix.deadLetterAll(ix.cur, 0, "aborted", "indexer closed before the batch could be sent")
+			ix.abandon(ix.cur, 0, "indexer closed before the batch could be sent")
 			putBatch(ix.cur)
 		}
 	}
@@ -455,7 +455,7 @@ func (ix *Indexer) process(w *workerState, b *batch) {
 			if lastErr != "" {
 				reason += "; last error: " + lastErr
 			}
-			ix.deadLetterAll(b, lastStatus, "aborted", reason)
+			ix.abandon(b, lastStatus, reason)
 			return
 		}
 		if ix.cfg.MaxRetries > 0 && attempt > ix.cfg.MaxRetries {
