@@ -33,6 +33,8 @@
 # "--records flows", "--records both --max-packets-per-flow 10").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/live-lib.sh
+. "$here/live-lib.sh"
 cap="" secs=10 outage=20 flavor=es8 port=9230 workers=2
 while getopts p:d:o:f:P:w: o; do
 	case $o in
@@ -62,19 +64,13 @@ out=en$$o
 in=en$$i
 cleanup() {
 	[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || true
-	ip link del "$out" 2>/dev/null || true
-	ip netns del "$ns" 2>/dev/null || true
+	veth_down "$ns" "$out"
 	"$es" stop --flavor "$flavor" --port "$port" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 "$es" start --flavor "$flavor" --port "$port" >&2
-ip netns add "$ns"
-ip link add "$out" type veth peer name "$in" netns "$ns"
-echo 1 >/proc/sys/net/ipv6/conf/"$out"/disable_ipv6
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-ip link set "$out" mtu 9000 arp off up
-ip -n "$ns" link set "$in" mtu 9000 arp off up
+veth_up "$ns" "$out" "$in"
 
 bin=$tmp/espcap-fast
 (cd "$here/.." && go build -o "$bin" ./cmd/espcap-fast)
@@ -127,10 +123,7 @@ runs() { # mode (up|outage) seconds
 		t1=$(date +%s.%N)
 		pid=
 		read -r el us sy <"$tmp/time"
-		sent=$(awk '/Successful packets:/ {print $3}' "$tmp/replay")
-		pps=$(awk '/Rated:/ {for (i = 1; i <= NF; i++) if ($i == "pps") print $(i-1)}' "$tmp/replay" | head -1)
-		kpk=$(awk '/kernel:/ {for (i = 1; i <= NF; i++) if ($i == "packets,") print $(i-1)}' "$tmp/err" | head -1)
-		kdr=$(awk '/kernel:/ {for (i = 1; i <= NF; i++) if ($i == "dropped,") print $(i-1)}' "$tmp/err" | head -1)
+		live_figures "$tmp/replay" "$tmp/err"
 		peak=$(grep -o 'spool [0-9]* bytes' "$tmp/err" | awk '$2 > m {m = $2} END {printf "%.0fM", m / 1048576}')
 		curl -s -XPOST "$url/$prefix*,$fprefix*/_refresh" >/dev/null
 		count=$(curl -s "$url/$prefix*/_count" | sed -n 's/.*"count":\([0-9]*\).*/\1/p')

@@ -17,6 +17,8 @@
 # --write-max 2G" for the rate with the pcap store on).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/live-lib.sh
+. "$here/live-lib.sh"
 cap=${1:-}
 shift || true
 rates=("$@")
@@ -32,17 +34,11 @@ ns=espbench$$
 out=eb$$o
 in=eb$$i
 cleanup() {
-	ip link del "$out" 2>/dev/null || true
-	ip netns del "$ns" 2>/dev/null || true
+	veth_down "$ns" "$out"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-ip netns add "$ns"
-ip link add "$out" type veth peer name "$in" netns "$ns"
-echo 1 >/proc/sys/net/ipv6/conf/"$out"/disable_ipv6
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-ip link set "$out" mtu 9000 arp off up
-ip -n "$ns" link set "$in" mtu 9000 arp off up
+veth_up "$ns" "$out" "$in"
 
 bin=$tmp/espcap-fast
 (cd "$here/.." && go build -o "$bin" ./cmd/espcap-fast)
@@ -71,10 +67,7 @@ for w in 1 2; do
 		kill -INT "$pid"
 		wait "$pid" || true
 		read -r el us sy <"$tmp/time"
-		sent=$(awk '/Successful packets:/ {print $3}' "$tmp/replay")
-		pps=$(awk '/Rated:/ {for (i = 1; i <= NF; i++) if ($i == "pps") print $(i-1)}' "$tmp/replay" | head -1)
-		kpk=$(awk '/kernel:/ {for (i = 1; i <= NF; i++) if ($i == "packets,") print $(i-1)}' "$tmp/err" | head -1)
-		kdr=$(awk '/kernel:/ {for (i = 1; i <= NF; i++) if ($i == "dropped,") print $(i-1)}' "$tmp/err" | head -1)
+		live_figures "$tmp/replay" "$tmp/err"
 		docs=$(awk '/documents written/ {for (i = 1; i <= NF; i++) if ($i == "documents") print $(i-1)}' "$tmp/err" | tail -1)
 		cpu=$(awk -v e="$el" -v u="$us" -v s="$sy" 'BEGIN { if (e > 0) printf "%.0f%%", 100 * (u + s) / e }')
 		printf '%-8s %-10s %12s %12s %10s %12s %10s\n' "$w" "${pps:-$r}" "${sent:-?}" "${kpk:-?}" "${kdr:-?}" "${docs:-?}" "$cpu"
