@@ -64,12 +64,22 @@ func flowVersion(f *pipeline.FlowDoc) int64 {
 	return v
 }
 
+// versioned is the bulk item of a document sent with external version v
+// (a flow document: action "index", so that a later version replaces it);
+// v 0 is a plain packet document (Config.Action, "create").
+func versioned(v int64) bulk.ItemOptions {
+	if v <= 0 {
+		return bulk.ItemOptions{}
+	}
+	return bulk.ItemOptions{Action: "index", Version: v}
+}
+
 // writeFlows indexes the flow documents of b (see Write).
 func (s *indexSink) writeFlows(b *pipeline.Batch) error {
 	for i := range b.Flows() {
 		f := b.Flow(i)
 		err := s.ix.AddWith(s.ctx, s.flowIndexFor(f.Start), f.ID, f.Doc,
-			bulk.ItemOptions{Action: "index", Version: flowVersion(&f)})
+			versioned(flowVersion(&f)))
 		if err == nil {
 			continue
 		}

@@ -311,11 +311,7 @@ func (p *spoolStage) drain() {
 				index = string(r.index)
 				p.indices[index] = true
 			}
-			opt := bulk.ItemOptions{}
-			if r.version > 0 {
-				opt = bulk.ItemOptions{Action: "index", Version: r.version}
-			}
-			if err := p.ix.AddWith(p.addCtx, index, r.id, r.doc, opt); err != nil {
+			if err := p.ix.AddWith(p.addCtx, index, r.id, r.doc, versioned(r.version)); err != nil {
 				p.fail(err)
 				return
 			}
