@@ -18,9 +18,9 @@
 #   -w  --workers (default 2)
 #   RATES  packets/s for tcpreplay --pps (default 25000 50000 100000 200000 topspeed)
 #
-# A run replays min(rate x seconds, capture) packets (looping the capture
-# when it is shorter; topspeed: the preloaded capture, looped to about the
-# same duration as the highest rate), waits until the replay is over, sends
+# A run replays rate x seconds packets (looping the capture when it is
+# shorter; topspeed: the preloaded capture as fast as tcpreplay can, looped
+# for the run's seconds with new addresses on each pass), waits until the replay is over, sends
 # SIGINT with --flush-timeout 1h and waits for espcap-fast to index
 # everything: "catch-up" is the time from the end of the replay to its exit.
 # The outage runs stop the server before the replay and start it after it
@@ -98,8 +98,11 @@ runs() { # mode (up|outage) seconds
 	for r in "${rates[@]}"; do
 		run=$((run + 1))
 		if [ "$r" = topspeed ]; then
+			# the whole capture, preloaded and looped for d seconds; each
+			# pass rewrites the addresses (--unique-ip), so every pass
+			# brings new flows instead of repeating the first pass's
 			n=$total
-			rate=(--topspeed -K)
+			rate=(--topspeed -K --loop=0 --duration="$d" --unique-ip)
 		else
 			n=$((r * d))
 			rate=(--pps="$r")
