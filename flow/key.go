@@ -117,6 +117,20 @@ type Packet struct {
 	fragID    uint32
 	fragFirst bool
 	fragLater bool
+
+	// hash is Key.Hash(), when hashed: Extract computes it (in the
+	// pipeline's workers, which run in parallel, rather than in the
+	// goroutine that owns the table)
+	hash   uint64
+	hashed bool
+}
+
+// keyHash returns p.Key.Hash(), computed once.
+func (p *Packet) keyHash() uint64 {
+	if !p.hashed {
+		p.hash, p.hashed = p.Key.Hash(), true
+	}
+	return p.hash
 }
 
 // TCP flag bits as in the TCP header.
@@ -140,6 +154,7 @@ const (
 func Extract(p *decode.Packet, fp *Packet) bool {
 	fp.Key, fp.FromB, fp.Flags, fp.Payload, fp.App = Key{}, false, 0, 0, ""
 	fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
+	fp.hashed = false
 	k := &fp.Key
 	var src, dst []byte
 	ipAt := -1
@@ -150,6 +165,10 @@ func Extract(p *decode.Packet, fp *Packet) bool {
 layers:
 	for i := range ls {
 		l := &ls[i] // not a copy: a Layer holds a string
+		c := layerClass[l.Kind]
+		if c == 0 {
+			continue // most layers: a quick way past the switch
+		}
 		switch l.Kind {
 		case decode.KindDot1Q, decode.KindDot1AD:
 			if nvlan < 2 && ipAt < 0 {
@@ -271,8 +290,17 @@ layers:
 	} else {
 		k.PortA, k.PortB = sport, dport
 	}
+	fp.keyHash()
 	return true
 }
+
+// layerClass is 1 for the kinds of layer Extract's first loop looks at.
+var layerClass = func() (c [256]uint8) {
+	for _, k := range []decode.Kind{decode.KindDot1Q, decode.KindDot1AD, decode.KindICMPv4, decode.KindICMPv6, decode.KindIPv4, decode.KindIPv6} {
+		c[k] = 1
+	}
+	return c
+}()
 
 // appKind reports whether a layer of kind k names the flow's application
 // protocol (network.protocol).

@@ -5,6 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"time"
+	"unsafe"
+
+	"github.com/espcap/espcap-fast/decode"
 )
 
 // EndReason tells why a flow record was written.
@@ -302,7 +305,7 @@ func (t *Table) fragment(p *Packet) *Packet {
 		return p
 	}
 	t.fragTmp = *p
-	t.fragTmp.Key, t.fragTmp.FromB = s.key, s.fromB
+	t.fragTmp.Key, t.fragTmp.FromB, t.fragTmp.hashed = s.key, s.fromB, false
 	return &t.fragTmp
 }
 
@@ -532,6 +535,24 @@ func (t *Table) alloc() int32 {
 	return e
 }
 
+// Prefetch starts loading the index slot of p's flow into the cache, for
+// a packet that Observe gets a few packets later; PrefetchRecord, called
+// after it (when the slot has had time to arrive), starts loading the
+// flow's record. Both are hints: they change nothing but the time Observe
+// waits for memory.
+func (t *Table) Prefetch(p *Packet) {
+	decode.Prefetch(unsafe.Slice((*byte)(unsafe.Pointer(&t.index[p.keyHash()&t.mask])), 8))
+}
+
+// PrefetchRecord starts loading the fields Observe touches of the record
+// in p's home index slot (see Prefetch).
+func (t *Table) PrefetchRecord(p *Packet) {
+	if e := slotEntry(t.index[p.keyHash()&t.mask]); e != 0 {
+		// the fields a packet touches: the first two cache lines
+		decode.Prefetch(unsafe.Slice((*byte)(unsafe.Pointer(&t.recs[e-1])), 128))
+	}
+}
+
 // Observe adds one packet sent at ts (Unix ns) with wireLen bytes on the wire
 // and returns its flow's record, valid until the next call. Records that
 // become due (idle flows, a closed flow whose key a new SYN reuses, interim
@@ -548,7 +569,7 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 	if p.FromB {
 		side = 1
 	}
-	h := p.Key.Hash()
+	h := p.keyHash()
 	x := slotEntry(t.index[t.lookup(&p.Key, h)])
 	if x == 0 {
 		return t.start(p, side, ts, wireLen, h)
@@ -618,6 +639,39 @@ func (r *Record) listFor() uint8 {
 	return listOther
 }
 
+// tcpEvent is what a TCP segment with given flags adds to its side's
+// state: st* bits, and h* history letters with payload (D added) and
+// without (an ACK without SYN, FIN or RST is A).
+type tcpEvent struct{ st, hist, histEmpty uint8 }
+
+// tcpEvents is the tcpEvent of each value of the flags byte.
+var tcpEvents = func() (ev [256]tcpEvent) {
+	for i := range ev {
+		f, e := uint8(i), &ev[i]
+		switch {
+		case f&(SYN|ACK) == SYN:
+			e.st |= stSyn
+			e.hist |= hS
+		case f&SYN != 0:
+			e.st |= stSynAck
+			e.hist |= hH
+		}
+		if f&FIN != 0 {
+			e.st |= stFin
+			e.hist |= hF
+		}
+		if f&RST != 0 {
+			e.st |= stRst
+			e.hist |= hR
+		}
+		e.histEmpty = e.hist
+		if f&(SYN|FIN|RST) == 0 && f&ACK != 0 {
+			e.histEmpty |= hA
+		}
+	}
+	return ev
+}()
+
 // count adds a packet to the record.
 func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	r.Packets[side]++
@@ -638,31 +692,16 @@ func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	}
 	var h uint8
 	if p.Key.Proto == protoTCP {
-		st := &r.tcp[side]
-		switch {
-		case f&(SYN|ACK) == SYN:
-			*st |= stSyn
-			h |= hS
-		case f&SYN != 0:
-			*st |= stSynAck
-			h |= hH
-		}
-		if f&FIN != 0 {
-			*st |= stFin
-			h |= hF
-		}
-		if f&RST != 0 {
-			*st |= stRst
-			h |= hR
-		}
+		t := &tcpEvents[f]
 		if p.Payload > 0 {
-			*st |= stData
-			h |= hD
-		} else if f&(SYN|FIN|RST) == 0 && f&ACK != 0 {
-			h |= hA
+			r.tcp[side] |= t.st | stData
+			h = t.hist | hD
+		} else {
+			r.tcp[side] |= t.st
+			h = t.histEmpty
 		}
 	} else if p.Payload > 0 {
-		h |= hD
+		h = hD
 	}
 	if nh := h &^ r.hist[side]; nh != 0 {
 		r.hist[side] |= nh
