@@ -363,6 +363,59 @@ func BenchmarkDecodeFlow(b *testing.B) {
 	b.ReportMetric(float64(st.Flows)/float64(b.N), "flows/packet")
 }
 
+// BenchmarkDecodeFlowBatch is BenchmarkDecodeFlow shaped as the pipeline
+// runs it, on one goroutine: a batch of packets is decoded and its flow
+// packets extracted (the workers' part), then the table observes them in
+// order, prefetching the index slots and records of the packets ahead (the
+// writer's part). Its ns/op minus BenchmarkDecode's is what flow tracking
+// adds per packet in the pipeline.
+func BenchmarkDecodeFlowBatch(b *testing.B) {
+	pk := load(b)
+	d := decode.NewDecoder()
+	var flows atomic.Int64
+	tab := flow.NewTable(flow.Config{Emit: func(*flow.Record) { flows.Add(1) }})
+	const batch = pipeline.BatchPackets
+	fps := make([]flow.Packet, batch)
+	has := make([]bool, batch)
+	tss := make([]int64, batch)
+	lens := make([]int, batch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := startClock()
+	for i, j, round := 0, 0, 0; i < b.N; {
+		n := min(batch, b.N-i)
+		for k := range n {
+			p := &pk[j]
+			tss[k], lens[k] = replayTS(pk, j, round), p.origLen
+			if j++; j == len(pk) {
+				j, round = 0, round+1
+			}
+			decode.Prefetch(pk[j].data)
+			has[k] = flow.Extract(d.Decode(p.data, p.linkType, p.origLen), &fps[k])
+		}
+		for k := range min(8, n) {
+			if has[k] {
+				tab.Prefetch(&fps[k])
+			}
+		}
+		for k := range n {
+			if k+8 < n && has[k+8] {
+				tab.Prefetch(&fps[k+8])
+			}
+			if k+4 < n && has[k+4] {
+				tab.PrefetchRecord(&fps[k+4])
+			}
+			if has[k] {
+				tab.Observe(&fps[k], tss[k], lens[k])
+			}
+		}
+		i += n
+	}
+	report(b, start)
+	st := tab.Stats()
+	b.ReportMetric(float64(st.Flows)/float64(b.N), "flows/packet")
+}
+
 // BenchmarkFlowObserve is Table.Observe alone, on keys extracted before the
 // clock starts.
 func BenchmarkFlowObserve(b *testing.B) {

@@ -160,10 +160,19 @@ func Extract(p *decode.Packet, fp *Packet) bool {
 	ipAt := -1
 	nvlan := 0
 	ls := p.Layers
+	// the layers to look at: all, unless the packet has one IP header as
+	// its second layer and no VLAN tag or ICMP layer (most packets), when
+	// that header is all the loop would find
+	from, to := 0, len(ls)
+	if len(ls) > 1 && (ls[1].Kind == decode.KindIPv4 || ls[1].Kind == decode.KindIPv6) &&
+		p.Count(decode.KindIPv4)+p.Count(decode.KindIPv6) == 1 &&
+		p.Count(decode.KindICMPv4)|p.Count(decode.KindICMPv6)|p.Count(decode.KindDot1Q)|p.Count(decode.KindDot1AD) == 0 {
+		from, to = 1, 2
+	}
 	// the innermost IP header that is not quoted by an ICMP error: for
 	// tunnelled traffic the inner connection (as Zeek and Arkime track it)
 layers:
-	for i := range ls {
+	for i := from; i < to; i++ {
 		l := &ls[i] // not a copy: a Layer holds a string
 		c := layerClass[l.Kind]
 		if c == 0 {
