@@ -114,3 +114,15 @@ func TestQUICNameSurvivesDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordSize: a Record is a whole number of cache lines, so that the
+// fields a packet touches (the first 128 bytes) stay in two lines of the
+// slab (see the padding at the end of Record).
+func TestRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(Record{}); n%64 != 0 {
+		t.Errorf("a Record is %d bytes, not a multiple of 64: adjust its padding", n)
+	}
+	if off := unsafe.Offsetof(Record{}.next) + unsafe.Sizeof(Record{}.next); off > 128 {
+		t.Errorf("the fields a packet touches end at byte %d, past 128", off)
+	}
+}
