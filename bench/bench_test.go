@@ -376,6 +376,12 @@ func BenchmarkDecodeFlow(b *testing.B) {
 // writer's part). Its ns/op minus BenchmarkDecode's is what flow tracking
 // adds per packet in the pipeline.
 func BenchmarkDecodeFlowBatch(b *testing.B) {
+	for _, pf := range []bool{true, false} {
+		b.Run("prefetch="+strconv.FormatBool(pf), func(b *testing.B) { benchDecodeFlowBatch(b, pf) })
+	}
+}
+
+func benchDecodeFlowBatch(b *testing.B, prefetch bool) {
 	pk := load(b)
 	d := decode.NewDecoder()
 	var flows atomic.Int64
@@ -400,15 +406,15 @@ func BenchmarkDecodeFlowBatch(b *testing.B) {
 			has[k] = flow.Extract(d.Decode(p.data, p.linkType, p.origLen), &fps[k])
 		}
 		for k := range min(8, n) {
-			if has[k] {
+			if prefetch && has[k] {
 				tab.Prefetch(&fps[k])
 			}
 		}
 		for k := range n {
-			if k+8 < n && has[k+8] {
+			if prefetch && k+8 < n && has[k+8] {
 				tab.Prefetch(&fps[k+8])
 			}
-			if k+4 < n && has[k+4] {
+			if prefetch && k+4 < n && has[k+4] {
 				tab.PrefetchRecord(&fps[k+4])
 			}
 			if has[k] {

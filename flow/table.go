@@ -541,15 +541,20 @@ func (t *Table) alloc() int32 {
 // flow's record. Both are hints: they change nothing but the time Observe
 // waits for memory.
 func (t *Table) Prefetch(p *Packet) {
-	decode.Prefetch(unsafe.Slice((*byte)(unsafe.Pointer(&t.index[p.keyHash()&t.mask])), 8))
+	if p.hashed {
+		decode.PrefetchAt((*byte)(unsafe.Pointer(&t.index[p.hash&t.mask])))
+	}
 }
 
 // PrefetchRecord starts loading the fields Observe touches of the record
 // in p's home index slot (see Prefetch).
 func (t *Table) PrefetchRecord(p *Packet) {
-	if e := slotEntry(t.index[p.keyHash()&t.mask]); e != 0 {
+	if !p.hashed {
+		return
+	}
+	if e := slotEntry(t.index[p.hash&t.mask]); e != 0 {
 		// the fields a packet touches: the first two cache lines
-		decode.Prefetch(unsafe.Slice((*byte)(unsafe.Pointer(&t.recs[e-1])), 128))
+		decode.PrefetchAt((*byte)(unsafe.Pointer(&t.recs[e-1])))
 	}
 }
 

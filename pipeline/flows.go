@@ -127,11 +127,11 @@ const (
 )
 
 // prefetch starts loading what tracking the packets after packet i of b
-// will read of the flow table.
+// will read of the flow table (for i 0, also the slots of the first
+// packets).
 func (s *flowStage) prefetch(b *Batch, i int) {
 	if i == 0 {
-		// the batch's first packets: nothing prefetched them
-		for j := 0; j < min(slotAhead, len(b.recs)); j++ {
+		for j := range min(slotAhead, len(b.recs)) {
 			if b.recs[j].hasFlow {
 				s.tab.Prefetch(&b.fps[j])
 			}
