@@ -81,6 +81,11 @@ func load(b testing.TB) []packet {
 	if loadErr != nil || len(packets) == 0 {
 		b.Fatalf("no packets to benchmark: %v", loadErr)
 	}
+	span := packets[len(packets)-1].ts - packets[0].ts
+	if span < 0 {
+		span = -span
+	}
+	replayShift = span + int64(time.Hour)
 	return packets
 }
 
@@ -328,12 +333,13 @@ func BenchmarkReadFile(b *testing.B) {
 // pass is shifted past the one before it and past every idle timeout, so
 // replaying the capture looks like new traffic to the flow table.
 func replayTS(pk []packet, j, round int) int64 {
-	span := pk[len(pk)-1].ts - pk[0].ts
-	if span < 0 {
-		span = -span
-	}
-	return pk[j].ts + int64(round)*(span+int64(time.Hour))
+	return pk[j].ts + int64(round)*replayShift
 }
+
+// replayShift is how far replayTS moves each pass through the capture: its
+// span and an hour (computed once, so that the benchmarks' loops do not
+// count it per packet).
+var replayShift int64
 
 // BenchmarkDecodeFlow decodes packets and tracks their flows (flow.Extract
 // and Table.Observe) on one goroutine; its ns/op minus BenchmarkDecode's is
@@ -357,6 +363,65 @@ func BenchmarkDecodeFlow(b *testing.B) {
 		if flow.Extract(d.Decode(p.data, p.linkType, p.origLen), &fp) {
 			tab.Observe(&fp, ts, p.origLen)
 		}
+	}
+	report(b, start)
+	st := tab.Stats()
+	b.ReportMetric(float64(st.Flows)/float64(b.N), "flows/packet")
+}
+
+// BenchmarkDecodeFlowBatch is BenchmarkDecodeFlow shaped as the pipeline
+// runs it, on one goroutine: a batch of packets is decoded and its flow
+// packets extracted (the workers' part), then the table observes them in
+// order, prefetching the index slots and records of the packets ahead (the
+// writer's part). Its ns/op minus BenchmarkDecode's is what flow tracking
+// adds per packet in the pipeline.
+func BenchmarkDecodeFlowBatch(b *testing.B) {
+	for _, pf := range []bool{true, false} {
+		b.Run("prefetch="+strconv.FormatBool(pf), func(b *testing.B) { benchDecodeFlowBatch(b, pf) })
+	}
+}
+
+func benchDecodeFlowBatch(b *testing.B, prefetch bool) {
+	pk := load(b)
+	d := decode.NewDecoder()
+	var flows atomic.Int64
+	tab := flow.NewTable(flow.Config{Emit: func(*flow.Record) { flows.Add(1) }})
+	const batch = pipeline.BatchPackets
+	fps := make([]flow.Packet, batch)
+	has := make([]bool, batch)
+	tss := make([]int64, batch)
+	lens := make([]int, batch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := startClock()
+	for i, j, round := 0, 0, 0; i < b.N; {
+		n := min(batch, b.N-i)
+		for k := range n {
+			p := &pk[j]
+			tss[k], lens[k] = replayTS(pk, j, round), p.origLen
+			if j++; j == len(pk) {
+				j, round = 0, round+1
+			}
+			decode.Prefetch(pk[j].data)
+			has[k] = flow.Extract(d.Decode(p.data, p.linkType, p.origLen), &fps[k])
+		}
+		for k := range min(8, n) {
+			if prefetch && has[k] {
+				tab.Prefetch(&fps[k])
+			}
+		}
+		for k := range n {
+			if prefetch && k+8 < n && has[k+8] {
+				tab.Prefetch(&fps[k+8])
+			}
+			if prefetch && k+4 < n && has[k+4] {
+				tab.PrefetchRecord(&fps[k+4])
+			}
+			if has[k] {
+				tab.Observe(&fps[k], tss[k], lens[k])
+			}
+		}
+		i += n
 	}
 	report(b, start)
 	st := tab.Stats()

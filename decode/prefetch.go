@@ -9,3 +9,7 @@ func Prefetch(frame []byte) {
 		prefetch(&frame[0])
 	}
 }
+
+// PrefetchAt is Prefetch for the two cache lines at p (a table entry about
+// to be read rather than a frame).
+func PrefetchAt(p *byte) { prefetch(p) }

@@ -1,6 +1,7 @@
 package encode
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -39,5 +40,24 @@ func TestIndexNames(t *testing.T) {
 	}
 	if _, err := ParseIndexPeriod("year"); err == nil {
 		t.Error("year accepted")
+	}
+}
+
+// TestAppendTimeMatchesFormat compares the flow documents' time writer with
+// time.Time.AppendFormat, over the range of Unix nanosecond times.
+func TestAppendTimeMatchesFormat(t *testing.T) {
+	tss := []int64{0, 1, -1, 999999999, -999999999, 1e9, -1e9, 1490976031691694000,
+		951782400e9 - 1, 951782400e9, // 2000-02-29 starts
+		4102444800e9 - 1, 4102444800e9, // 2100-01-01
+		math.MinInt64, math.MaxInt64, math.MinInt64 + 1, math.MaxInt64 - 1}
+	// and a spread of times from 1677 to 2262
+	for i := int64(0); i < 4000; i++ {
+		tss = append(tss, math.MinInt64/2000*(2000-i)+i*7919*1e9+i*104729)
+	}
+	for _, ts := range tss {
+		want := time.Unix(0, ts).UTC().AppendFormat(nil, "2006-01-02T15:04:05.000000000Z")
+		if got := appendTime(nil, ts); string(got) != string(want) {
+			t.Errorf("appendTime(%d) = %s, want %s", ts, got, want)
+		}
 	}
 }

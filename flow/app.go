@@ -10,18 +10,24 @@ import (
 
 // AppFields are the application-layer fields of one packet that a flow
 // keeps: the first of each in the flow. The byte slices point into the
-// frame (valid while it is), except the DNS name, which is copied (gopacket
-// decodes names into a buffer of its own).
+// frame (valid while it is). The DNS name is copied (gopacket decodes names
+// into a buffer of its own), and so are the TLS server name and ALPN
+// protocol: a QUIC Initial's ClientHello lies in the decoder's buffer of
+// decrypted CRYPTO frames, which the next packet the decoder sees
+// overwrites, while the pipeline tracks flows after the worker has decoded
+// the batch's later packets.
 type AppFields struct {
 	set                                   bool
 	HTTPMethod, HTTPHost, HTTPURI, HTTPUA []byte
 	HTTPStatus                            int
-	TLSSNI, TLSALPN                       []byte
 	TLSVersion                            uint16 // negotiated: from the ServerHello
 	DNSRCode                              int    // response code + 1; 0: no response
 	DHCPHostName                          []byte // DHCPv4 option 12
 	dnsName                               [maxField]byte
 	dnsLen                                uint8
+	// the ClientHello's server name and first ALPN protocol
+	sni, alpn       [maxField]byte
+	sniLen, alpnLen uint8
 	// the hashed fingerprints of a complete ClientHello (JA3, JA4) and
 	// ServerHello (JA3S), hex
 	ja3, ja3s         [32]byte
@@ -42,10 +48,10 @@ const maxField = 128
 // extractApp fills a from the packet's application layers.
 func (a *AppFields) extract(p *decode.Packet, from int) {
 	if a.set {
-		*a = AppFields{}
+		a.reset()
 	}
 	for i := from; i < len(p.Layers); i++ {
-		l := p.Layers[i]
+		l := &p.Layers[i]
 		switch l.Kind {
 		case decode.KindHTTP:
 			a.http(&p.HTTP[l.Index])
@@ -57,6 +63,22 @@ func (a *AppFields) extract(p *decode.Packet, from int) {
 			a.dhcp(&p.DHCP[l.Index])
 		}
 	}
+}
+
+// reset empties a. The arrays are left as they are: what reads them reads
+// only the bytes their lengths cover, and an answer is cleared before it
+// is written.
+func (a *AppFields) reset() {
+	a.set = false
+	a.HTTPMethod, a.HTTPHost, a.HTTPURI, a.HTTPUA = nil, nil, nil, nil
+	a.HTTPStatus = 0
+	a.sniLen, a.alpnLen = 0, 0
+	a.TLSVersion = 0
+	a.DNSRCode = 0
+	a.DHCPHostName = nil
+	a.dnsLen = 0
+	a.ja3n, a.ja3sn, a.ja4n = 0, 0, 0
+	a.answer4, a.nAnswers = 0, 0
 }
 
 func (a *AppFields) http(m *httphead.Message) {
@@ -72,9 +94,9 @@ func (a *AppFields) tls(h *tlshello.Hello) {
 	switch h.HandshakeType {
 	case 1:
 		a.set = true
-		a.TLSSNI = h.SNI
+		a.sniLen = uint8(copy(a.sni[:], h.SNI))
 		if len(h.ALPN) > 0 {
-			a.TLSALPN = h.ALPN[0]
+			a.alpnLen = uint8(copy(a.alpn[:], h.ALPN[0]))
 		}
 		a.ja3n = uint8(len(h.AppendJA3Hash(a.ja3[:0])))
 		if j := h.AppendJA4(a.ja4[:0]); len(j) <= len(a.ja4) {
@@ -110,6 +132,7 @@ func (a *AppFields) dns(d *layers.DNS) {
 			continue
 		}
 		if ip4 := r.IP.To4(); r.Type == layers.DNSTypeA && ip4 != nil {
+			a.answers[a.nAnswers] = [16]byte{}
 			copy(a.answers[a.nAnswers][:], ip4)
 			a.answer4 |= 1 << a.nAnswers
 		} else if r.Type == layers.DNSTypeAAAA && len(r.IP) == 16 {
@@ -174,8 +197,8 @@ func (a *AppSummary) merge(f *AppFields) {
 	a.keep(&a.host, f.HTTPHost)
 	a.keep(&a.uri, f.HTTPURI)
 	a.keep(&a.ua, f.HTTPUA)
-	a.keep(&a.sni, f.TLSSNI)
-	a.keep(&a.alpn, f.TLSALPN)
+	a.keep(&a.sni, f.sni[:f.sniLen])
+	a.keep(&a.alpn, f.alpn[:f.alpnLen])
 	a.keep(&a.dnsq, f.dnsName[:f.dnsLen])
 	if a.HTTPStatus == 0 && f.HTTPStatus > 0 && f.HTTPStatus < 1000 {
 		a.HTTPStatus = uint16(f.HTTPStatus)

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/gopacket/gopacket/layers"
 
@@ -75,6 +76,24 @@ func (k *Key) Hash() uint64 {
 	return h ^ h>>33
 }
 
+// keyWords overlays the bytes of a Key that hold its fields (all but the
+// padding byte at its end): A, B, then PortA, PortB and VLAN, then Proto,
+// IPv6, HasPorts and ICMP, then ICMPPair. TestKeyWords checks the layout.
+type keyWords struct {
+	w    [5]uint64
+	x    uint32
+	pair uint8
+}
+
+// equal reports whether k and o are the same key: k == o, compared a word
+// at a time (the generated struct equality calls memequal, and is not
+// inlined).
+func (k *Key) equal(o *Key) bool {
+	a, b := (*keyWords)(unsafe.Pointer(k)), (*keyWords)(unsafe.Pointer(o))
+	return a.w[0] == b.w[0] && a.w[1] == b.w[1] && a.w[2] == b.w[2] && a.w[3] == b.w[3] &&
+		a.w[4] == b.w[4] && a.x == b.x && a.pair == b.pair
+}
+
 // Packet is what the table needs of one packet: its key, which side sent
 // it, and its TCP flags and payload length.
 type Packet struct {
@@ -98,6 +117,20 @@ type Packet struct {
 	fragID    uint32
 	fragFirst bool
 	fragLater bool
+
+	// hash is Key.Hash(), when hashed: Extract computes it (in the
+	// pipeline's workers, which run in parallel, rather than in the
+	// goroutine that owns the table)
+	hash   uint64
+	hashed bool
+}
+
+// keyHash returns p.Key.Hash(), computed once.
+func (p *Packet) keyHash() uint64 {
+	if !p.hashed {
+		p.hash, p.hashed = p.Key.Hash(), true
+	}
+	return p.hash
 }
 
 // TCP flag bits as in the TCP header.
@@ -121,14 +154,30 @@ const (
 func Extract(p *decode.Packet, fp *Packet) bool {
 	fp.Key, fp.FromB, fp.Flags, fp.Payload, fp.App = Key{}, false, 0, 0, ""
 	fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
+	fp.hashed = false
 	k := &fp.Key
 	var src, dst []byte
 	ipAt := -1
 	nvlan := 0
+	ls := p.Layers
+	// the layers to look at: all, unless the packet has one IP header as
+	// its second layer and no VLAN tag or ICMP layer (most packets), when
+	// that header is all the loop would find
+	from, to := 0, len(ls)
+	if len(ls) > 1 && (ls[1].Kind == decode.KindIPv4 || ls[1].Kind == decode.KindIPv6) &&
+		p.Count(decode.KindIPv4)+p.Count(decode.KindIPv6) == 1 &&
+		p.Count(decode.KindICMPv4)|p.Count(decode.KindICMPv6)|p.Count(decode.KindDot1Q)|p.Count(decode.KindDot1AD) == 0 {
+		from, to = 1, 2
+	}
 	// the innermost IP header that is not quoted by an ICMP error: for
 	// tunnelled traffic the inner connection (as Zeek and Arkime track it)
 layers:
-	for i, l := range p.Layers {
+	for i := from; i < to; i++ {
+		l := &ls[i] // not a copy: a Layer holds a string
+		c := layerClass[l.Kind]
+		if c == 0 {
+			continue // most layers: a quick way past the switch
+		}
 		switch l.Kind {
 		case decode.KindDot1Q, decode.KindDot1AD:
 			if nvlan < 2 && ipAt < 0 {
@@ -172,8 +221,8 @@ layers:
 	}
 	var sport, dport uint16
 	swapOK := true // whether the ports of the reverse direction are swapped
-	if ipAt+1 < len(p.Layers) {
-		l := p.Layers[ipAt+1]
+	if ipAt+1 < len(ls) {
+		l := &ls[ipAt+1]
 		switch l.Kind {
 		case decode.KindTCP:
 			t := &p.TCP[l.Index]
@@ -213,12 +262,9 @@ layers:
 			fp.Payload = len(c.Payload)
 		}
 	}
-	for i := len(p.Layers) - 1; i > ipAt; i-- {
-		switch l := p.Layers[i]; l.Kind {
-		case decode.KindDNS, decode.KindDHCP, decode.KindDHCPv6, decode.KindNTP, decode.KindHTTP, decode.KindTLS, decode.KindQUIC:
+	for i := len(ls) - 1; i > ipAt; i-- {
+		if l := &ls[i]; appKind(l.Kind) && l.Proto != "" {
 			fp.App = l.Proto
-		}
-		if fp.App != "" {
 			break
 		}
 	}
@@ -253,7 +299,26 @@ layers:
 	} else {
 		k.PortA, k.PortB = sport, dport
 	}
+	fp.keyHash()
 	return true
+}
+
+// layerClass is 1 for the kinds of layer Extract's first loop looks at.
+var layerClass = func() (c [256]uint8) {
+	for _, k := range []decode.Kind{decode.KindDot1Q, decode.KindDot1AD, decode.KindICMPv4, decode.KindICMPv6, decode.KindIPv4, decode.KindIPv6} {
+		c[k] = 1
+	}
+	return c
+}()
+
+// appKind reports whether a layer of kind k names the flow's application
+// protocol (network.protocol).
+func appKind(k decode.Kind) bool {
+	switch k {
+	case decode.KindDNS, decode.KindDHCP, decode.KindDHCPv6, decode.KindNTP, decode.KindHTTP, decode.KindTLS, decode.KindQUIC:
+		return true
+	}
+	return false
 }
 
 // tcpFlags returns the 8 flag bits of a TCP header.

@@ -5,6 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"time"
+	"unsafe"
+
+	"github.com/espcap/espcap-fast/decode"
 )
 
 // EndReason tells why a flow record was written.
@@ -152,6 +155,11 @@ type Record struct {
 	// entry is reused.
 	Positions    []Position
 	PositionsCut uint64
+
+	// the size a multiple of 64 bytes, so that in a slab starting on a
+	// cache line (a large allocation does) the fields a packet touches
+	// stay in two cache lines
+	_ [8]byte
 }
 
 // Src returns the initiator's side, Dst the responder's.
@@ -245,9 +253,14 @@ type Table struct {
 	update                  int64
 	emit                    func(*Record)
 
-	recs  []Record // the slab; grows to MaxFlows
-	free  []int32  // free entries in recs
-	index []int32  // open addressing: entry+1, 0 empty
+	recs []Record // the slab; grows to MaxFlows
+	free []int32  // free entries in recs
+	// index is open addressing with linear probing: a slot holds the
+	// entry+1 in its low 32 bits (0: empty) and the low 32 bits of its
+	// key's hash in the high ones, so that a probe skips other keys and
+	// grow and unindex find an entry's home slot without reading its
+	// record (the index has at most 2^32 slots)
+	index []uint64
 	mask  uint64
 	head  [numLists]int32
 	tail  [numLists]int32
@@ -292,7 +305,7 @@ func (t *Table) fragment(p *Packet) *Packet {
 		return p
 	}
 	t.fragTmp = *p
-	t.fragTmp.Key, t.fragTmp.FromB = s.key, s.fromB
+	t.fragTmp.Key, t.fragTmp.FromB, t.fragTmp.hashed = s.key, s.fromB, false
 	return &t.fragTmp
 }
 
@@ -327,7 +340,7 @@ func NewTable(cfg Config) *Table {
 	for n < 2*min(cfg.MaxFlows, 4096) {
 		n *= 2
 	}
-	t.index = make([]int32, n)
+	t.index = make([]uint64, n)
 	t.mask = uint64(n - 1)
 	t.recs = make([]Record, 0, min(cfg.MaxFlows, 4096))
 	for i := range t.head {
@@ -343,23 +356,34 @@ func (t *Table) Stats() Stats {
 	return s
 }
 
-// lookup returns the index slot of k: the one holding it, or the empty one
-// where it would go.
-func (t *Table) lookup(k *Key) uint64 {
-	i := k.Hash() & t.mask
+// slotEntry returns the entry+1 a slot holds (0: none).
+func slotEntry(v uint64) int32 { return int32(uint32(v)) }
+
+// slotHash returns the low 32 bits of the hash of the key a slot holds.
+func slotHash(v uint64) uint32 { return uint32(v >> 32) }
+
+// lookup returns the index slot of k, whose Hash is h: the one holding it,
+// or the empty one where it would go.
+func (t *Table) lookup(k *Key, h uint64) uint64 {
+	i := h & t.mask
 	for {
-		e := t.index[i]
-		if e == 0 || t.recs[e-1].Key == *k {
+		v := t.index[i]
+		if v == 0 || slotHash(v) == uint32(h) && t.recs[slotEntry(v)-1].Key.equal(k) {
 			return i
 		}
 		i = (i + 1) & t.mask
 	}
 }
 
+// setSlot makes slot i hold entry e, whose key's Hash is h.
+func (t *Table) setSlot(i uint64, e int32, h uint64) {
+	t.index[i] = uint64(uint32(h))<<32 | uint64(uint32(e+1))
+}
+
 // unindex removes entry e from the index (backward-shift deletion).
 func (t *Table) unindex(e int32) {
-	i := t.lookup(&t.recs[e].Key)
-	if t.index[i] != e+1 {
+	i := t.lookup(&t.recs[e].Key, t.recs[e].Key.Hash())
+	if slotEntry(t.index[i]) != e+1 {
 		return
 	}
 	for {
@@ -371,7 +395,7 @@ func (t *Table) unindex(e int32) {
 			if f == 0 {
 				return
 			}
-			h := t.recs[f-1].Key.Hash() & t.mask
+			h := uint64(slotHash(f)) & t.mask
 			// move f back to i unless its home lies cyclically in (i, j]
 			if (i <= j && (h <= i || h > j)) || (i > j && h <= i && h > j) {
 				t.index[i] = f
@@ -384,15 +408,19 @@ func (t *Table) unindex(e int32) {
 
 // grow doubles the index and reinserts every live entry.
 func (t *Table) grow() {
-	n := len(t.index) * 2
-	t.index = make([]int32, n)
+	old := t.index
+	n := len(old) * 2
+	t.index = make([]uint64, n)
 	t.mask = uint64(n - 1)
-	for e := range t.recs {
-		if t.recs[e].prev == -2 { // free
+	for _, v := range old {
+		if v == 0 {
 			continue
 		}
-		i := t.lookup(&t.recs[e].Key)
-		t.index[i] = int32(e) + 1
+		i := uint64(slotHash(v)) & t.mask
+		for t.index[i] != 0 {
+			i = (i + 1) & t.mask
+		}
+		t.index[i] = v
 	}
 }
 
@@ -507,6 +535,29 @@ func (t *Table) alloc() int32 {
 	return e
 }
 
+// Prefetch starts loading the index slot of p's flow into the cache, for
+// a packet that Observe gets a few packets later; PrefetchRecord, called
+// after it (when the slot has had time to arrive), starts loading the
+// flow's record. Both are hints: they change nothing but the time Observe
+// waits for memory.
+func (t *Table) Prefetch(p *Packet) {
+	if p.hashed {
+		decode.PrefetchAt((*byte)(unsafe.Pointer(&t.index[p.hash&t.mask])))
+	}
+}
+
+// PrefetchRecord starts loading the fields Observe touches of the record
+// in p's home index slot (see Prefetch).
+func (t *Table) PrefetchRecord(p *Packet) {
+	if !p.hashed {
+		return
+	}
+	if e := slotEntry(t.index[p.hash&t.mask]); e != 0 {
+		// the fields a packet touches: the first two cache lines
+		decode.PrefetchAt((*byte)(unsafe.Pointer(&t.recs[e-1])))
+	}
+}
+
 // Observe adds one packet sent at ts (Unix ns) with wireLen bytes on the wire
 // and returns its flow's record, valid until the next call. Records that
 // become due (idle flows, a closed flow whose key a new SYN reuses, interim
@@ -523,25 +574,23 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 	if p.FromB {
 		side = 1
 	}
-	i := t.lookup(&p.Key)
-	var e int32
-	if x := t.index[i]; x != 0 {
-		e = x - 1
-		r := &t.recs[e]
-		if p.Key.Proto == protoTCP && p.Flags&(SYN|ACK) == SYN &&
-			(r.tcp[0]|r.tcp[1])&(stFin|stRst) != 0 {
-			// a new connection on a closed one's ports
-			why := EndFIN
-			if (r.tcp[0]|r.tcp[1])&stRst != 0 {
-				why = EndRST
-			}
-			t.end(e, why)
-			return t.start(p, side, ts, wireLen)
-		}
-	} else {
-		return t.start(p, side, ts, wireLen)
+	h := p.keyHash()
+	x := slotEntry(t.index[t.lookup(&p.Key, h)])
+	if x == 0 {
+		return t.start(p, side, ts, wireLen, h)
 	}
+	e := x - 1
 	r := &t.recs[e]
+	if p.Key.Proto == protoTCP && p.Flags&(SYN|ACK) == SYN &&
+		(r.tcp[0]|r.tcp[1])&(stFin|stRst) != 0 {
+		// a new connection on a closed one's ports
+		why := EndFIN
+		if (r.tcp[0]|r.tcp[1])&stRst != 0 {
+			why = EndRST
+		}
+		t.end(e, why)
+		return t.start(p, side, ts, wireLen, h)
+	}
 	r.count(p, side, ts, wireLen)
 	// Moving an entry to the tail of its list on every packet would touch
 	// its two neighbours (two cache misses): it moves when its list changes
@@ -563,8 +612,8 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 	return r
 }
 
-// start makes a new flow for p.
-func (t *Table) start(p *Packet, side int, ts int64, wireLen int) *Record {
+// start makes a new flow for p, whose key's Hash is h.
+func (t *Table) start(p *Packet, side int, ts int64, wireLen int, h uint64) *Record {
 	e := t.alloc()
 	r := &t.recs[e]
 	*r = Record{Key: p.Key, Start: ts, lastReport: ts, Positions: r.reusedPositions()}
@@ -574,7 +623,8 @@ func (t *Table) start(p *Packet, side int, ts int64, wireLen int) *Record {
 	}
 	r.setID()
 	r.count(p, side, ts, wireLen)
-	t.index[t.lookup(&p.Key)] = e + 1
+	// (alloc may have grown the index or evicted a flow: look again)
+	t.setSlot(t.lookup(&p.Key, h), e, h)
 	t.link(e, r.listFor())
 	t.stats.Flows++
 	return r
@@ -594,6 +644,39 @@ func (r *Record) listFor() uint8 {
 	return listOther
 }
 
+// tcpEvent is what a TCP segment with given flags adds to its side's
+// state: st* bits, and h* history letters with payload (D added) and
+// without (an ACK without SYN, FIN or RST is A).
+type tcpEvent struct{ st, hist, histEmpty uint8 }
+
+// tcpEvents is the tcpEvent of each value of the flags byte.
+var tcpEvents = func() (ev [256]tcpEvent) {
+	for i := range ev {
+		f, e := uint8(i), &ev[i]
+		switch {
+		case f&(SYN|ACK) == SYN:
+			e.st |= stSyn
+			e.hist |= hS
+		case f&SYN != 0:
+			e.st |= stSynAck
+			e.hist |= hH
+		}
+		if f&FIN != 0 {
+			e.st |= stFin
+			e.hist |= hF
+		}
+		if f&RST != 0 {
+			e.st |= stRst
+			e.hist |= hR
+		}
+		e.histEmpty = e.hist
+		if f&(SYN|FIN|RST) == 0 && f&ACK != 0 {
+			e.histEmpty |= hA
+		}
+	}
+	return ev
+}()
+
 // count adds a packet to the record.
 func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	r.Packets[side]++
@@ -606,7 +689,7 @@ func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	}
 	f := p.Flags
 	r.Flags[side] |= f
-	if r.App == "" {
+	if p.App != "" && r.App == "" {
 		r.App = p.App
 	}
 	if p.Fields.set {
@@ -614,31 +697,16 @@ func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	}
 	var h uint8
 	if p.Key.Proto == protoTCP {
-		st := &r.tcp[side]
-		switch {
-		case f&(SYN|ACK) == SYN:
-			*st |= stSyn
-			h |= hS
-		case f&SYN != 0:
-			*st |= stSynAck
-			h |= hH
-		}
-		if f&FIN != 0 {
-			*st |= stFin
-			h |= hF
-		}
-		if f&RST != 0 {
-			*st |= stRst
-			h |= hR
-		}
+		t := &tcpEvents[f]
 		if p.Payload > 0 {
-			*st |= stData
-			h |= hD
-		} else if f&(SYN|FIN|RST) == 0 && f&ACK != 0 {
-			h |= hA
+			r.tcp[side] |= t.st | stData
+			h = t.hist | hD
+		} else {
+			r.tcp[side] |= t.st
+			h = t.histEmpty
 		}
 	} else if p.Payload > 0 {
-		h |= hD
+		h = hD
 	}
 	if nh := h &^ r.hist[side]; nh != 0 {
 		r.hist[side] |= nh

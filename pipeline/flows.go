@@ -80,6 +80,7 @@ func (s *flowStage) batch(b *Batch) {
 		s.tab.Expire(b.tick)
 	}
 	for i := range b.recs {
+		s.prefetch(b, i)
 		rec := &b.recs[i]
 		if rec.hasFlow {
 			fp := &b.fps[i]
@@ -114,6 +115,34 @@ func (s *flowStage) batch(b *Batch) {
 		}
 	}
 	s.spare, b.out = b.out, s.out
+}
+
+// Prefetch distances, in packets: the flow table's index slot of packet
+// i+slotAhead and the record of packet i+recordAhead start loading while
+// packet i is tracked (the slot first, so that it has arrived when the
+// record's address is read from it).
+const (
+	slotAhead   = 8
+	recordAhead = 4
+)
+
+// prefetch starts loading what tracking the packets after packet i of b
+// will read of the flow table (for i 0, also the slots of the first
+// packets).
+func (s *flowStage) prefetch(b *Batch, i int) {
+	if i == 0 {
+		for j := range min(slotAhead, len(b.recs)) {
+			if b.recs[j].hasFlow {
+				s.tab.Prefetch(&b.fps[j])
+			}
+		}
+	}
+	if j := i + slotAhead; j < len(b.recs) && b.recs[j].hasFlow {
+		s.tab.Prefetch(&b.fps[j])
+	}
+	if j := i + recordAhead; j < len(b.recs) && b.recs[j].hasFlow {
+		s.tab.PrefetchRecord(&b.fps[j])
+	}
 }
 
 // flush writes every flow still tracked into b (emptied).
