@@ -57,6 +57,7 @@ var (
 	errUnsupportedLink = errors.New("unsupported link type")
 	errShort           = errors.New("header cut short")
 	errDNSTCPLength    = errors.New("DNS over TCP length prefix cut short")
+	errIPVersion       = errors.New("IP version field does not match the header announced")
 )
 
 // next names what the decoding loop decodes next.
@@ -99,6 +100,7 @@ const (
 	nDHCP
 	nDHCPv6
 	nNTP
+	nTeredo
 	nApp // nApp+i decodes registered[i]
 )
 
@@ -184,6 +186,7 @@ var steps = [nApp]step{
 	nDHCP:      (*Decoder).dhcp,
 	nDHCPv6:    (*Decoder).dhcpv6,
 	nNTP:       (*Decoder).ntp,
+	nTeredo:    (*Decoder).teredo,
 }
 
 // run is the dispatch loop: it decodes layer after layer until a step has

@@ -42,6 +42,16 @@ func (d *Decoder) ipVersion(nx next, data []byte) (next, []byte) {
 func (d *Decoder) ipv4(nx next, data []byte) (next, []byte) {
 	p := &d.pkt
 	df := &d.df
+	switch data[0] >> 4 {
+	case 4:
+	case 6:
+		// As Wireshark's IP dissector: an IPv6 packet where IPv4 was
+		// announced (EtherType 0x0800, LINKTYPE_IPV4) is decoded as IPv6.
+		return nIPv6, data
+	default:
+		p.fail(KindIPv4, errIPVersion)
+		return nDone, nil
+	}
 	i := p.add(KindIPv4)
 	if i < 0 {
 		return nDone, nil
@@ -70,10 +80,21 @@ func (d *Decoder) ipv6(nx next, data []byte) (next, []byte) {
 	if i < 0 {
 		return nDone, nil
 	}
+	if data[0]>>4 != 6 {
+		// Wireshark stops here too ("Bogus IPv6 version").
+		p.fail(KindIPv6, errIPVersion)
+		return nDone, nil
+	}
 	l := &p.IPv6[i]
 	ext := &p.IPv6Ext[i]
 	ext.reset()
-	if err := l.DecodeFromBytes(data, df); err != nil {
+	if len(data) >= 40 && data[4] == 0 && data[5] == 0 && data[6] != 0 {
+		// Payload length 0 without a hop-by-hop header (no jumbogram):
+		// gopacket refuses it; Wireshark shows the header (and an
+		// empty payload). Not malformed: a Teredo bubble is such a
+		// packet.
+		ipv6NoLength(l, data)
+	} else if err := l.DecodeFromBytes(data, df); err != nil {
 		p.fail(KindIPv6, err)
 		return nDone, nil
 	}
@@ -172,4 +193,20 @@ func (d *Decoder) ipv6Ext(ext *IPv6Ext, proto uint8, b []byte) (uint8, []byte, b
 		}
 	}
 	return proto, b, false
+}
+
+// ipv6NoLength decodes the fixed IPv6 header of data (at least 40 bytes),
+// whose payload length is 0, as gopacket would if it accepted it: the
+// payload is empty.
+func ipv6NoLength(l *layers.IPv6, data []byte) {
+	*l = layers.IPv6{
+		Version:      data[0] >> 4,
+		TrafficClass: data[0]<<4 | data[1]>>4,
+		FlowLabel:    binary.BigEndian.Uint32(data[0:4]) & 0xfffff,
+		NextHeader:   layers.IPProtocol(data[6]),
+		HopLimit:     data[7],
+		SrcIP:        data[8:24],
+		DstIP:        data[24:40],
+	}
+	l.Contents, l.Payload = data[:40], data[40:40]
 }

@@ -106,6 +106,7 @@ var registry = []Protocol{
 	{Name: "erspan", Kind: KindERSPAN},
 	{Name: "cmd", Kind: KindCMD},
 	{Name: "gtp", Kind: KindGTP, UDP: []uint16{2152}, step: nGTP},
+	{Name: "teredo", Kind: KindTeredo, UDP: []uint16{teredoPort}, Probe: teredoProbe, step: nTeredo},
 	// applications
 	{Name: "quic", Kind: KindQUIC, App: true, UDP: []uint16{443}, Probe: quicProbe, step: nQUIC},
 	{Name: "dns", Kind: KindDNS, App: true, UDP: []uint16{53}, TCP: []uint16{53}, step: nDNS},

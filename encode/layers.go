@@ -303,6 +303,17 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		w.uint(`,"flags":`, f)
 		w.bool(`,"flag_i":`, x.ValidIDFlag)
 		w.uint(`,"vni":`, uint64(x.VNI))
+	case decode.KindTeredo:
+		x := &p.Teredo[i]
+		if x.Auth {
+			w.uint(`,"auth_idlen":`, uint64(x.AuthIDLen))
+			w.uint(`,"auth_aulen":`, uint64(x.AuthAuLen))
+			w.uint(`,"auth_conf":`, uint64(x.AuthConf))
+		}
+		if x.Origin {
+			w.uint(`,"orig_port":`, uint64(x.OrigPort))
+			w.ip(`,"orig_addr":`, x.OrigAddr[:])
+		}
 	case decode.KindGeneve:
 		x := &p.Geneve[i]
 		w.uint(`,"version":`, uint64(x.Version))
