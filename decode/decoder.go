@@ -16,6 +16,9 @@ type Decoder struct {
 
 	quic    quicinitial.Parser
 	initial quicinitial.Initial
+	// quicConns is the state kept across packets: the QUIC connections
+	// whose client Initial was seen (see Forget).
+	quicConns quicConns
 
 	walk walk // the state of the packet being decoded
 
@@ -51,6 +54,13 @@ func NewDecoder() *Decoder {
 	d.pkt.apps = &d.apps
 	return d
 }
+
+// Forget drops what the Decoder remembers of earlier packets (the client
+// Initials of QUIC connections, whose keys decrypt the server's). A worker
+// that decodes batches of a capture file calls it before each batch, so
+// that a packet's document depends on its batch alone, not on which
+// worker decoded the batches before it.
+func (d *Decoder) Forget() { d.quicConns = quicConns{} }
 
 // Errors for conditions gopacket does not report itself.
 var (
