@@ -41,16 +41,19 @@ func (d *Decoder) tcp(nx next, data []byte) (next, []byte) {
 		return nDone, nil
 	}
 	l := &p.TCP[i]
-	if err := l.DecodeFromBytes(data, df); err != nil {
-		if d.walk.icmpDepth > 0 && len(data) >= 4 {
-			// A quoted TCP header is usually cut after 8 bytes:
-			// keep its ports, as Wireshark does.
-			l.SrcPort = layers.TCPPort(binary.BigEndian.Uint16(data[0:2]))
-			l.DstPort = layers.TCPPort(binary.BigEndian.Uint16(data[2:4]))
-			p.commit(KindTCP, i, "tcp")
-			p.Layers[len(p.Layers)-1].Partial = true
-			return nDone, nil
+	if d.walk.icmpDepth > 0 && len(data) >= 4 {
+		// A TCP header quoted in an ICMP error, usually cut after 8
+		// bytes: Wireshark shows its ports (and sequence number) only,
+		// also when the whole header is there.
+		*l = layers.TCP{
+			SrcPort: layers.TCPPort(binary.BigEndian.Uint16(data[0:2])),
+			DstPort: layers.TCPPort(binary.BigEndian.Uint16(data[2:4])),
 		}
+		p.commit(KindTCP, i, "tcp")
+		p.Layers[len(p.Layers)-1].Partial = true
+		return nDone, nil
+	}
+	if err := l.DecodeFromBytes(data, df); err != nil {
 		p.fail(KindTCP, err)
 		if len(data) >= 20 && data[12]>>4 >= 5 {
 			// The fixed header is there, its data offset points past
@@ -69,9 +72,6 @@ func (d *Decoder) tcp(nx next, data []byte) (next, []byte) {
 	p.TCPSegLen[i] = -1
 	if d.walk.ipPayload >= int(l.DataOffset)*4 {
 		p.TCPSegLen[i] = d.walk.ipPayload - int(l.DataOffset)*4
-	}
-	if d.walk.icmpDepth > 0 {
-		return nDone, nil
 	}
 	d.walk.sport, d.walk.dport = uint16(l.SrcPort), uint16(l.DstPort)
 	return nTCPApp, l.Payload
