@@ -424,3 +424,28 @@ func TestServerKeysRFC(t *testing.T) {
 		}
 	}
 }
+
+// TestParseServerRFC decrypts the server Initial of RFC 9001 A.3 with the
+// client's Destination Connection ID of A.2: its CRYPTO frame holds the
+// ServerHello (legacy version 0x0303, cipher suite 0x1301).
+func TestParseServerRFC(t *testing.T) {
+	var p Parser
+	var in Initial
+	if err := p.ParseServer(unhex(t, rfc9001ServerInitial), unhex(t, rfcDCID), &in); err != nil {
+		t.Fatal(err)
+	}
+	h := in.ServerHello
+	if len(h) < 4+2+32+1 || h[0] != 2 || !in.Complete || len(in.ClientHello) != 0 {
+		t.Fatalf("ServerHello %x (complete %v, ClientHello %d bytes)", h[:min(len(h), 8)], in.Complete, len(in.ClientHello))
+	}
+	if h[4] != 3 || h[5] != 3 {
+		t.Errorf("legacy version %x%x, want 0303", h[4], h[5])
+	}
+	sid := int(h[4+2+32])
+	if o := 4 + 2 + 32 + 1 + sid; len(h) < o+2 || h[o] != 0x13 || h[o+1] != 0x01 {
+		t.Errorf("cipher suite not 1301: %x", h)
+	}
+	if err := p.Parse(unhex(t, rfc9001ServerInitial), &in); err == nil && len(in.ClientHello) > 0 {
+		t.Error("the server Initial decrypted with the client's keys")
+	}
+}
