@@ -16,6 +16,9 @@ type Decoder struct {
 
 	quic    quicinitial.Parser
 	initial quicinitial.Initial
+	// quicConns is the state kept across packets: the QUIC connections
+	// whose client Initial was seen (see Forget).
+	quicConns quicConns
 
 	walk walk // the state of the packet being decoded
 
@@ -52,11 +55,19 @@ func NewDecoder() *Decoder {
 	return d
 }
 
+// Forget drops what the Decoder remembers of earlier packets (the client
+// Initials of QUIC connections, whose keys decrypt the server's). A worker
+// that decodes batches of a capture file calls it before each batch, so
+// that a packet's document depends on its batch alone, not on which
+// worker decoded the batches before it.
+func (d *Decoder) Forget() { d.quicConns = quicConns{} }
+
 // Errors for conditions gopacket does not report itself.
 var (
 	errUnsupportedLink = errors.New("unsupported link type")
 	errShort           = errors.New("header cut short")
 	errDNSTCPLength    = errors.New("DNS over TCP length prefix cut short")
+	errIPVersion       = errors.New("IP version field does not match the header announced")
 )
 
 // next names what the decoding loop decodes next.
@@ -99,6 +110,7 @@ const (
 	nDHCP
 	nDHCPv6
 	nNTP
+	nTeredo
 	nApp // nApp+i decodes registered[i]
 )
 
@@ -184,6 +196,7 @@ var steps = [nApp]step{
 	nDHCP:      (*Decoder).dhcp,
 	nDHCPv6:    (*Decoder).dhcpv6,
 	nNTP:       (*Decoder).ntp,
+	nTeredo:    (*Decoder).teredo,
 }
 
 // run is the dispatch loop: it decodes layer after layer until a step has

@@ -1,5 +1,11 @@
 package decode
 
+import (
+	"encoding/binary"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
 // This file decodes ICMP and ICMPv6, and sends the datagram an error
 // message quotes back through the loop.
 
@@ -13,6 +19,17 @@ func (d *Decoder) icmpv4(nx next, data []byte) (next, []byte) {
 	l := &p.ICMPv4[i]
 	if err := l.DecodeFromBytes(data, df); err != nil {
 		p.fail(KindICMPv4, err)
+		if len(data) >= 2 {
+			// cut before 8 bytes: Wireshark shows the type and code
+			// (and the checksum when there)
+			*l = layers.ICMPv4{TypeCode: layers.ICMPv4TypeCode(binary.BigEndian.Uint16(data))}
+			if len(data) >= 4 {
+				l.Checksum = binary.BigEndian.Uint16(data[2:4])
+			}
+			l.Contents = data
+			p.commit(KindICMPv4, i, "icmp")
+			p.Layers[len(p.Layers)-1].Partial = true
+		}
 		return nDone, nil
 	}
 	p.commit(KindICMPv4, i, "icmp")

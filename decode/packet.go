@@ -62,6 +62,7 @@ const (
 	KindNTP
 	KindHTTP
 	KindTLS
+	KindTeredo
 	numBuiltin // the kinds of protocols registered without one follow
 )
 
@@ -151,6 +152,7 @@ type Packet struct {
 	NTP       [MaxRepeat]layers.NTP
 	HTTP      [MaxRepeat]httphead.Message
 	TLS       [MaxRepeat]tlshello.Hello
+	Teredo    [MaxRepeat]Teredo
 
 	// apps are the layers of the protocols added through the registry,
 	// by kind (the Decoder's own).

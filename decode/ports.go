@@ -1,5 +1,7 @@
 package decode
 
+import "github.com/espcap/espcap-fast/decode/httphead"
+
 // This file chooses the application decoder of a TCP or UDP payload: by
 // the registry's port tables and by content.
 
@@ -43,46 +45,87 @@ func (d *Decoder) udpApp(sport, dport uint16, b []byte) next {
 	return nDone
 }
 
-// tcpApp decodes the application layer of a TCP segment, each segment on
-// its own (no stream reassembly): DNS by port, TLS by its record header,
-// HTTP/1.x on Wireshark's HTTP ports or wherever a segment starts with a
-// request or status line. It returns what to decode next.
+// tcpApp chooses the application decoder of a TCP segment, each segment on
+// its own (no stream reassembly), the way Wireshark's TCP dissector does:
+// by the registry's TCP ports, the lower port first; where no port is
+// known, by the entries' heuristics in registry order. It returns what to
+// decode next.
 func (d *Decoder) tcpApp(sport, dport uint16, b []byte) next {
 	if len(b) == 0 {
 		return nDone
 	}
-	ks, kd := tcpKind[sport], tcpKind[dport]
-	if ks == KindDNS || kd == KindDNS {
+	k := tcpKind[min(sport, dport)]
+	if k == KindNone {
+		k = tcpKind[max(sport, dport)]
+	}
+	switch k {
+	case KindNone:
+	case KindDNS:
 		return nDNSTCP
-	}
-	p := &d.pkt
-	if tlsRecordStart(b) || ks == KindTLS || kd == KindTLS {
-		// On a TLS port a segment that starts no record continues one;
-		// Wireshark shows it as tls too.
-		i := p.add(KindTLS)
-		if i < 0 {
-			return nDone
+	case KindHTTP:
+		// Wireshark's HTTP dissector shows nothing for a TLS record on
+		// an HTTP port (no tls layer, no http layer).
+		if !tlsRecordStart(b) {
+			d.httpLayer(b, true)
 		}
-		p.TLS[i].Parse(b)
-		p.commit(KindTLS, i, "tls")
 		return nDone
+	case KindTLS:
+		// Wireshark's TLS dissector rejects what is not TLS, and its
+		// heuristics find HTTP in it.
+		if tlsRecordStart(b) || !httphead.Start(b) || !d.httpLayer(b, false) {
+			d.tlsLayer(b)
+		}
+		return nDone
+	default:
+		return byKind[k].step
 	}
-	for _, pr := range registered {
-		if ks == pr.Kind || kd == pr.Kind || pr.Probe != nil && pr.Probe(b) {
+	for _, pr := range heuristics {
+		if !pr.Heuristic(b) {
+			continue
+		}
+		switch pr.Kind {
+		case KindTLS:
+			d.tlsLayer(b)
+			return nDone
+		case KindHTTP:
+			if d.httpLayer(b, false) {
+				return nDone
+			}
+		default:
 			return pr.step
 		}
 	}
+	return nDone
+}
+
+// tlsLayer decodes the TLS records at the start of b. On a TLS port a
+// segment that starts no record continues one; Wireshark shows it as tls
+// too.
+func (d *Decoder) tlsLayer(b []byte) {
+	p := &d.pkt
+	i := p.add(KindTLS)
+	if i < 0 {
+		return
+	}
+	p.TLS[i].Parse(b)
+	p.commit(KindTLS, i, "tls")
+}
+
+// httpLayer decodes the HTTP/1.x message head at the start of b and
+// reports whether it added an http layer: when b starts a request or
+// status line, or, on an HTTP port (onPort), always: there a segment that
+// starts no message continues one, and Wireshark shows it as http too.
+func (d *Decoder) httpLayer(b []byte, onPort bool) bool {
+	p := &d.pkt
 	i := p.add(KindHTTP)
 	if i < 0 {
-		return nDone
+		return true
 	}
-	m := &p.HTTP[i]
-	if m.Parse(b) || ks == KindHTTP || kd == KindHTTP {
-		// On an HTTP port a segment that starts no message is a
-		// continuation of one; Wireshark shows it as http too.
+	if p.HTTP[i].Parse(b) || onPort {
 		p.commit(KindHTTP, i, "http")
+		return true
 	}
-	return nDone
+	return false
 }
 
 // tlsRecordStart reports whether b starts with a plausible TLS record

@@ -58,13 +58,122 @@ func (d *Decoder) quicPacket(b []byte) {
 	if !h.Long || !quicinitial.IsLongHeaderInitial(b) {
 		return
 	}
-	if err := d.quic.Parse(b, &d.initial); err != nil || len(d.initial.ClientHello) == 0 {
-		return // a server Initial, or one sent after a Retry: no keys without state
+	hello := []byte(nil)
+	if err := d.quic.Parse(b, &d.initial); err == nil && len(d.initial.ClientHello) > 0 {
+		hello = d.initial.ClientHello
+		d.quicConns.remember(h.SCID, h.DCID, d.udpTuple(false))
+	} else if odcid := d.quicConns.lookup(h.DCID, d.udpTuple(true)); odcid != nil {
+		// A server Initial: its keys come from the Destination
+		// Connection ID of the client's Initial, as Wireshark finds
+		// them through the connection.
+		if d.quic.ParseServer(b, odcid, &d.initial) == nil {
+			hello = d.initial.ServerHello
+		}
+	}
+	if len(hello) == 0 {
+		return
 	}
 	j := p.add(KindTLS)
 	if j < 0 {
 		return
 	}
-	p.TLS[j].ParseQUIC(d.initial.ClientHello)
+	p.TLS[j].ParseQUIC(hello)
 	p.commit(KindTLS, j, "tls")
+}
+
+// quicConnSlots is the number of QUIC connections a Decoder remembers.
+const quicConnSlots = 16
+
+// quicConns remembers, for the last QUIC connections whose client Initial
+// a Decoder decoded, the client's Source Connection ID (the Destination
+// Connection ID of the server's Initial), a hash of its addresses and
+// ports (for clients without a connection ID) and the Destination
+// Connection ID the client chose (from which both sides' Initial keys
+// derive). A fixed ring: no allocation, the oldest entry is overwritten. A
+// wrong match costs a failed decryption: the AEAD rejects wrong keys.
+type quicConns struct {
+	slot [quicConnSlots]struct {
+		scidLen, dcidLen uint8
+		scid, dcid       [20]byte
+		tuple            uint64
+	}
+	n    int // entries in use
+	next int // the slot written next
+}
+
+// remember records the connection IDs and the addresses and ports (tuple)
+// of a client Initial.
+func (c *quicConns) remember(scid, dcid []byte, tuple uint64) {
+	if len(scid) > 20 || len(dcid) > 20 {
+		return
+	}
+	i := c.find(scid, tuple)
+	if i < 0 {
+		i = c.next
+		c.next = (c.next + 1) % quicConnSlots
+		c.n = min(c.n+1, quicConnSlots)
+	}
+	s := &c.slot[i]
+	s.scidLen, s.dcidLen, s.tuple = uint8(len(scid)), uint8(len(dcid)), tuple
+	copy(s.scid[:], scid)
+	copy(s.dcid[:], dcid)
+}
+
+// lookup returns the client's Destination Connection ID for a server
+// packet sent to dcid, with tuple the client's addresses and ports, or nil.
+func (c *quicConns) lookup(dcid []byte, tuple uint64) []byte {
+	if i := c.find(dcid, tuple); i >= 0 {
+		s := &c.slot[i]
+		return s.dcid[:s.dcidLen]
+	}
+	return nil
+}
+
+// find returns the slot of the client with Source Connection ID scid or,
+// for a client without one, with addresses and ports tuple; -1 if none.
+func (c *quicConns) find(scid []byte, tuple uint64) int {
+	for i := range c.n {
+		s := &c.slot[i]
+		if int(s.scidLen) != len(scid) || string(s.scid[:s.scidLen]) != string(scid) {
+			continue
+		}
+		if len(scid) > 0 || s.tuple == tuple {
+			return i
+		}
+	}
+	return -1
+}
+
+// udpTuple hashes (FNV-1a) the addresses of the packet's last IP header
+// and the UDP ports, in the client's direction: for a packet from the
+// server (fromServer) source and destination are swapped.
+func (d *Decoder) udpTuple(fromServer bool) uint64 {
+	p := &d.pkt
+	var src, dst []byte
+	for k := len(p.Layers) - 1; k >= 0 && src == nil; k-- {
+		switch l := p.Layers[k]; l.Kind {
+		case KindIPv4:
+			src, dst = p.IPv4[l.Index].SrcIP, p.IPv4[l.Index].DstIP
+		case KindIPv6:
+			src, dst = p.IPv6[l.Index].SrcIP, p.IPv6[l.Index].DstIP
+		}
+	}
+	sport, dport := d.walk.sport, d.walk.dport
+	if fromServer {
+		src, dst, sport, dport = dst, src, dport, sport
+	}
+	h := uint64(14695981039346656037)
+	mix := func(b byte) { h = (h ^ uint64(b)) * 1099511628211 }
+	for _, b := range src {
+		mix(b)
+	}
+	mix(0xff)
+	for _, b := range dst {
+		mix(b)
+	}
+	mix(byte(sport >> 8))
+	mix(byte(sport))
+	mix(byte(dport >> 8))
+	mix(byte(dport))
+	return h
 }

@@ -3,6 +3,7 @@ package decode
 import (
 	"fmt"
 
+	"github.com/espcap/espcap-fast/decode/httphead"
 	"github.com/espcap/espcap-fast/decode/quicinitial"
 	"github.com/espcap/espcap-fast/decode/sip"
 	"github.com/espcap/espcap-fast/decode/ssh"
@@ -33,11 +34,16 @@ type Protocol struct {
 	// UDP and TCP are Wireshark's default ports for the protocol: a
 	// payload on one of them is handed to this protocol's decoder.
 	UDP, TCP []uint16
-	// Probe, if set, is a cheap check of a payload's first bytes. On a UDP
-	// port of the protocol the payload must pass it; on TCP a segment that
-	// passes it is decoded as this protocol whatever its ports (registered
-	// protocols only).
+	// Probe, if set, is a cheap check of a payload's first bytes: on a
+	// UDP port of the protocol the payload must pass it.
 	Probe func(b []byte) bool
+	// Heuristic, if set, is a cheap check of a TCP segment's first bytes,
+	// tried (in registry order) on a segment that no TCP port of the
+	// registry claims: one that passes it is decoded as this protocol.
+	// It stands for Wireshark's heuristic dissector of the protocol (on
+	// by default for TLS, HTTP and SIP; see docs/PROTOCOLS.md for what
+	// each one accepts and where they differ).
+	Heuristic func(b []byte) bool
 	// New makes the decoder state of a registered protocol (one per
 	// Decoder, with room for MaxRepeat layers). Nil for built-in kinds.
 	New func() AppLayers
@@ -106,6 +112,7 @@ var registry = []Protocol{
 	{Name: "erspan", Kind: KindERSPAN},
 	{Name: "cmd", Kind: KindCMD},
 	{Name: "gtp", Kind: KindGTP, UDP: []uint16{2152}, step: nGTP},
+	{Name: "teredo", Kind: KindTeredo, UDP: []uint16{teredoPort}, Probe: teredoProbe, step: nTeredo},
 	// applications
 	{Name: "quic", Kind: KindQUIC, App: true, UDP: []uint16{443}, Probe: quicProbe, step: nQUIC},
 	{Name: "dns", Kind: KindDNS, App: true, UDP: []uint16{53}, TCP: []uint16{53}, step: nDNS},
@@ -114,15 +121,15 @@ var registry = []Protocol{
 	{Name: "dhcp", Kind: KindDHCP, App: true, UDP: []uint16{67, 68}, step: nDHCP},
 	{Name: "dhcpv6", Kind: KindDHCPv6, App: true, UDP: []uint16{546, 547}, step: nDHCPv6},
 	{Name: "ntp", Kind: KindNTP, App: true, UDP: []uint16{123}, step: nNTP},
-	{Name: "http", Kind: KindHTTP, App: true,
+	{Name: "http", Kind: KindHTTP, App: true, Heuristic: httphead.Start,
 		TCP: []uint16{80, 631, 1900, 2710, 2869, 3128, 3132, 3689, 5985, 8080, 8088, 11371}},
 	{Name: "ssdp", Kind: KindHTTP, App: true, UDP: []uint16{1900}, step: nSSDP},
-	{Name: "tls", Kind: KindTLS, App: true,
+	{Name: "tls", Kind: KindTLS, App: true, Heuristic: tlsRecordStart,
 		TCP: []uint16{324, 443, 465, 636, 802, 853, 993, 995, 1300, 2221, 2443, 3249, 3250, 3251, 3252,
 			3496, 5061, 5671, 5684, 5868, 8883, 11207, 19999, 27017}},
 	// added through the registry: a package, an AppLayers adapter, one line
-	{Name: "ssh", App: true, TCP: []uint16{sshPort}, Probe: ssh.Probe, New: newSSH},
-	{Name: "sip", App: true, UDP: []uint16{5060}, TCP: []uint16{5060}, Probe: sip.Probe, New: newSIP},
+	{Name: "ssh", App: true, TCP: []uint16{sshPort}, Heuristic: ssh.Probe, New: newSSH},
+	{Name: "sip", App: true, UDP: []uint16{5060}, TCP: []uint16{5060}, Probe: sip.Probe, Heuristic: sip.Probe, New: newSIP},
 }
 
 // claimedUDP are UDP ports that Wireshark has a dissector for that no entry
@@ -164,6 +171,8 @@ var (
 	tcpKind [65536]Kind
 	// numUsed is the number of kinds in use.
 	numUsed = numBuiltin
+	// heuristics are the entries with a Heuristic, in registry order.
+	heuristics []*Protocol
 )
 
 func init() {
@@ -176,6 +185,9 @@ func init() {
 			panic(fmt.Sprintf("decode: registry entry %d has no name", i))
 		}
 		knownNames[pr.Name] = true
+		if pr.Heuristic != nil {
+			heuristics = append(heuristics, pr)
+		}
 		if pr.New != nil {
 			if pr.Kind != KindNone {
 				panic(fmt.Sprintf("decode: registered protocol %s has a built-in kind", pr.Name))

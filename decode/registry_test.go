@@ -77,3 +77,15 @@ func TestEveryStepHasAFunction(t *testing.T) {
 		}
 	}
 }
+
+// TestHeuristicsInRegistryOrder: the TCP heuristics are those of the
+// protocols Wireshark has TCP heuristics for (and SSH), in registry order.
+func TestHeuristicsInRegistryOrder(t *testing.T) {
+	got := ""
+	for _, pr := range heuristics {
+		got += pr.Name + " "
+	}
+	if want := "http tls ssh sip "; got != want {
+		t.Errorf("heuristics %q, want %q", got, want)
+	}
+}

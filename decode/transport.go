@@ -41,26 +41,37 @@ func (d *Decoder) tcp(nx next, data []byte) (next, []byte) {
 		return nDone, nil
 	}
 	l := &p.TCP[i]
-	if err := l.DecodeFromBytes(data, df); err != nil {
-		if d.walk.icmpDepth > 0 && len(data) >= 4 {
-			// A quoted TCP header is usually cut after 8 bytes:
-			// keep its ports, as Wireshark does.
-			l.SrcPort = layers.TCPPort(binary.BigEndian.Uint16(data[0:2]))
-			l.DstPort = layers.TCPPort(binary.BigEndian.Uint16(data[2:4]))
-			p.commit(KindTCP, i, "tcp")
-			p.Layers[len(p.Layers)-1].Partial = true
-			return nDone, nil
+	if d.walk.icmpDepth > 0 && len(data) >= 4 {
+		// A TCP header quoted in an ICMP error, usually cut after 8
+		// bytes: Wireshark shows its ports (and sequence number) only,
+		// also when the whole header is there.
+		*l = layers.TCP{
+			SrcPort: layers.TCPPort(binary.BigEndian.Uint16(data[0:2])),
+			DstPort: layers.TCPPort(binary.BigEndian.Uint16(data[2:4])),
 		}
+		p.commit(KindTCP, i, "tcp")
+		p.Layers[len(p.Layers)-1].Partial = true
+		return nDone, nil
+	}
+	if err := l.DecodeFromBytes(data, df); err != nil {
 		p.fail(KindTCP, err)
+		if len(data) >= 20 && data[12]>>4 >= 5 {
+			// The fixed header is there, its data offset points past
+			// the packet: Wireshark shows the fixed fields. (A data
+			// offset below 5 stops it after a few.)
+			tcpFixed(l, data)
+			p.commit(KindTCP, i, "tcp")
+			p.TCPSegLen[i] = -1
+			if d.walk.ipPayload >= int(l.DataOffset)*4 {
+				p.TCPSegLen[i] = d.walk.ipPayload - int(l.DataOffset)*4
+			}
+		}
 		return nDone, nil
 	}
 	p.commit(KindTCP, i, "tcp")
 	p.TCPSegLen[i] = -1
 	if d.walk.ipPayload >= int(l.DataOffset)*4 {
 		p.TCPSegLen[i] = d.walk.ipPayload - int(l.DataOffset)*4
-	}
-	if d.walk.icmpDepth > 0 {
-		return nDone, nil
 	}
 	d.walk.sport, d.walk.dport = uint16(l.SrcPort), uint16(l.DstPort)
 	return nTCPApp, l.Payload
@@ -117,4 +128,29 @@ func sctpChunks(c *SCTPChunks, b []byte) {
 		}
 		b = b[l:]
 	}
+}
+
+// tcpFixed fills l from the 20-byte fixed TCP header at the start of data,
+// without options or payload.
+func tcpFixed(l *layers.TCP, data []byte) {
+	*l = layers.TCP{
+		SrcPort:    layers.TCPPort(binary.BigEndian.Uint16(data[0:2])),
+		DstPort:    layers.TCPPort(binary.BigEndian.Uint16(data[2:4])),
+		Seq:        binary.BigEndian.Uint32(data[4:8]),
+		Ack:        binary.BigEndian.Uint32(data[8:12]),
+		DataOffset: data[12] >> 4,
+		NS:         data[12]&1 != 0,
+		CWR:        data[13]&0x80 != 0,
+		ECE:        data[13]&0x40 != 0,
+		URG:        data[13]&0x20 != 0,
+		ACK:        data[13]&0x10 != 0,
+		PSH:        data[13]&0x08 != 0,
+		RST:        data[13]&0x04 != 0,
+		SYN:        data[13]&0x02 != 0,
+		FIN:        data[13]&0x01 != 0,
+		Window:     binary.BigEndian.Uint16(data[14:16]),
+		Checksum:   binary.BigEndian.Uint16(data[16:18]),
+		Urgent:     binary.BigEndian.Uint16(data[18:20]),
+	}
+	l.Contents, l.Payload = data[:20], data[20:20]
 }

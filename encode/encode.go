@@ -307,6 +307,9 @@ func (e *Encoder) ecs(p *decode.Packet, highest string) {
 	var netType string
 	ipAt := -1
 	for i, l := range p.Layers[:ownLayers(p)] {
+		if l.Partial && (l.Kind == decode.KindIPv4 || l.Kind == decode.KindIPv6) {
+			continue // a damaged header: no conversation
+		}
 		switch l.Kind {
 		case decode.KindIPv4:
 			ip := &p.IPv4[l.Index]

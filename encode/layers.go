@@ -217,6 +217,10 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 			w.ip(`,"dst_proto_ipv4":`, x.DstProtAddress)
 		}
 	case decode.KindIPv4, decode.KindIPv6:
+		if l.Partial {
+			e.ipPartial(p, l)
+			break
+		}
 		e.ipVarying(p, l)
 		e.ipConstant(p, l)
 	case decode.KindICMPv4:
@@ -224,6 +228,12 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		t := x.TypeCode.Type()
 		w.uint(`,"type":`, uint64(t))
 		w.uint(`,"code":`, uint64(x.TypeCode.Code()))
+		if l.Partial { // cut short: type, code and the checksum if there
+			if len(x.Contents) >= 4 {
+				w.uint(`,"checksum":`, uint64(x.Checksum))
+			}
+			break
+		}
 		w.uint(`,"checksum":`, uint64(x.Checksum))
 		switch t {
 		case 0, 8, 13, 14, 15, 16, 17, 18:
@@ -303,6 +313,17 @@ func (e *Encoder) layer(p *decode.Packet, l decode.Layer) {
 		w.uint(`,"flags":`, f)
 		w.bool(`,"flag_i":`, x.ValidIDFlag)
 		w.uint(`,"vni":`, uint64(x.VNI))
+	case decode.KindTeredo:
+		x := &p.Teredo[i]
+		if x.Auth {
+			w.uint(`,"auth_idlen":`, uint64(x.AuthIDLen))
+			w.uint(`,"auth_aulen":`, uint64(x.AuthAuLen))
+			w.uint(`,"auth_conf":`, uint64(x.AuthConf))
+		}
+		if x.Origin {
+			w.uint(`,"orig_port":`, uint64(x.OrigPort))
+			w.ip(`,"orig_addr":`, x.OrigAddr[:])
+		}
 	case decode.KindGeneve:
 		x := &p.Geneve[i]
 		w.uint(`,"version":`, uint64(x.Version))
@@ -431,6 +452,71 @@ func appendIPVarying(b []byte, p *decode.Packet, l decode.Layer) []byte {
 	b = fieldUint(b, `,"id":`, uint64(x.Id))
 	b = fieldUint(b, `,"frag_offset":`, uint64(x.FragOffset)*8)
 	return fieldUint(b, `,"checksum":`, uint64(x.Checksum))
+}
+
+// ipPartial writes the fields of an IPv4 or IPv6 header that was cut
+// short or damaged: those of the bytes in its Contents (see
+// decode.ipv4Partial), as Wireshark shows them before it stops.
+func (e *Encoder) ipPartial(p *decode.Packet, l decode.Layer) {
+	w := &e.w
+	if l.Kind == decode.KindIPv4 {
+		x := &p.IPv4[l.Index]
+		n := len(x.Contents)
+		w.uint(`,"version":`, uint64(x.Version))
+		w.uint(`,"hdr_len":`, uint64(x.IHL)*4)
+		if n >= 2 {
+			w.b = append(w.b, dsfields[x.TOS]...)
+		}
+		if n >= 4 {
+			w.uint(`,"len":`, uint64(x.Length))
+		}
+		if n >= 6 {
+			w.uint(`,"id":`, uint64(x.Id))
+		}
+		if n >= 8 {
+			w.b = append(w.b, ipv4Flags[x.Flags&7]...)
+			w.uint(`,"frag_offset":`, uint64(x.FragOffset)*8)
+		}
+		if n >= 9 {
+			w.uint(`,"ttl":`, uint64(x.TTL))
+		}
+		if n >= 10 {
+			w.uint(`,"proto":`, uint64(x.Protocol))
+		}
+		if n >= 12 {
+			w.uint(`,"checksum":`, uint64(x.Checksum))
+		}
+		if len(x.SrcIP) == 4 {
+			w.ip(`,"src":`, x.SrcIP)
+		}
+		if len(x.DstIP) == 4 {
+			w.ip(`,"dst":`, x.DstIP)
+		}
+		return
+	}
+	x := &p.IPv6[l.Index]
+	n := len(x.Contents)
+	w.uint(`,"version":`, uint64(x.Version))
+	if n >= 2 {
+		w.uint(`,"tclass":`, uint64(x.TrafficClass))
+		w.uint(`,"tclass_dscp":`, uint64(x.TrafficClass>>2))
+		w.uint(`,"tclass_ecn":`, uint64(x.TrafficClass&3))
+	}
+	if n >= 4 {
+		w.uint(`,"flow":`, uint64(x.FlowLabel))
+	}
+	if n >= 6 {
+		w.uint(`,"plen":`, uint64(x.Length))
+	}
+	if n >= 7 {
+		w.uint(`,"nxt":`, uint64(x.NextHeader))
+	}
+	if n >= 8 {
+		w.uint(`,"hlim":`, uint64(x.HopLimit))
+	}
+	if len(x.SrcIP) == 16 {
+		w.ip(`,"src":`, x.SrcIP)
+	}
 }
 
 // ipConstant writes the other fields of an IPv4 or IPv6 header.

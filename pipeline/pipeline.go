@@ -272,6 +272,7 @@ func (r *Runner) worker(n int) {
 	}
 	var meta encode.Meta
 	for b := range r.work {
+		dec.Forget() // a document depends on its batch, not on the worker's earlier ones
 		meta.FileName, meta.FileDate = b.src.Name, b.src.Date
 		if store != nil {
 			r.writeStore(store, bpf, b)

@@ -143,6 +143,12 @@ func (m *Message) Parse(payload []byte) bool {
 	return true
 }
 
+// Start reports whether b starts like an HTTP/1.x request or status line
+// (an upper-case token followed by a space or a line end, or "HTTP/"): a
+// check of a few bytes that rejects most payloads that are not HTTP before
+// Parse looks for the end of the line. Parse can still reject b.
+func Start(b []byte) bool { return plausibleStart(b) }
+
 // plausibleStart cheaply checks the first token of b, so that segments that
 // are not HTTP are rejected without scanning for the end of the line.
 func plausibleStart(b []byte) bool {

@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
+	"encoding/hex"
 	"path/filepath"
 	"testing"
 )
@@ -58,8 +59,20 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Parse modified its input")
 		}
 		checkResult(t, data, &in, err)
+		// and as a server Initial of the RFC's connection
+		if err := p.ParseServer(data, unhexRFCDCID, &in); err == nil {
+			if h := in.ServerHello; len(h) > len(data) || len(h) > 0 && h[0] != 2 || len(in.ClientHello) > 0 {
+				t.Fatalf("ParseServer: ServerHello %x, ClientHello %d bytes", h[:min(len(h), 8)], len(in.ClientHello))
+			}
+		}
+		if !bytes.Equal(data, orig) {
+			t.Fatal("ParseServer modified its input")
+		}
 	})
 }
+
+// unhexRFCDCID is the connection ID of the RFC 9001 Appendix A packets.
+var unhexRFCDCID, _ = hex.DecodeString(rfcDCID)
 
 // fuzzSealer protects payloads as v1 client Initial packets of one
 // connection ID, with ciphers made once.

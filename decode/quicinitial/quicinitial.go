@@ -74,6 +74,7 @@ var (
 	errBadFrame      = fmt.Errorf("%w: frame runs past packet end", ErrMalformed)
 	errCryptoRange   = fmt.Errorf("%w: CRYPTO frame offset out of range", ErrMalformed)
 	errNotHello      = fmt.Errorf("%w: CRYPTO data is not a ClientHello", ErrMalformed)
+	errNotServer     = fmt.Errorf("%w: CRYPTO data is not a ServerHello", ErrMalformed)
 	errNoCipher      = fmt.Errorf("quicinitial: cipher setup failed")
 	errVersionChange = fmt.Errorf("%w: coalesced packet of another version", ErrMalformed)
 )
@@ -91,7 +92,11 @@ type Initial struct {
 	// points into the Parser and is valid until the next Parse. It is empty
 	// when the datagram has no CRYPTO data at offset 0.
 	ClientHello []byte
-	// Complete reports that the whole ClientHello was in this datagram.
+	// ServerHello is, after ParseServer, the ServerHello reassembled as
+	// ClientHello is after Parse (and ClientHello is empty).
+	ServerHello []byte
+	// Complete reports that the whole ClientHello (ServerHello) was in
+	// this datagram.
 	Complete bool
 	// Packets counts the Initial packets decrypted from the datagram.
 	Packets int
@@ -107,6 +112,7 @@ type cryptoFrag struct {
 // keyEntry caches the ciphers derived from one version and DCID.
 type keyEntry struct {
 	version uint32
+	server  bool // the server's Initial keys
 	dcidLen int
 	dcid    [20]byte
 	iv      [12]byte
@@ -137,6 +143,11 @@ type Parser struct {
 	kdf   kdf
 
 	noCache bool // tests: derive ciphers for every packet
+
+	// server is set during ParseServer: the keys are the server's,
+	// derived from odcid, the client's original Destination Connection ID
+	server bool
+	odcid  []byte
 }
 
 // versionInfo describes the per-version constants.
@@ -201,6 +212,22 @@ func IsLongHeaderInitial(udpPayload []byte) bool {
 // packet; damage in a later coalesced packet ends the walk and keeps what
 // was found before it.
 func (p *Parser) Parse(udpPayload []byte, out *Initial) error {
+	p.server, p.odcid = false, nil
+	return p.parse(udpPayload, out)
+}
+
+// ParseServer decodes the server Initial packets of a UDP datagram, whose
+// keys derive from odcid, the Destination Connection ID of the client's
+// first Initial (RFC 9001 5.2), and reassembles the ServerHello from their
+// CRYPTO frames into out.ServerHello, as Parse does for a client's.
+func (p *Parser) ParseServer(udpPayload, odcid []byte, out *Initial) error {
+	p.server, p.odcid = true, odcid
+	err := p.parse(udpPayload, out)
+	p.odcid = nil
+	return err
+}
+
+func (p *Parser) parse(udpPayload []byte, out *Initial) error {
 	*out = Initial{}
 	p.plain = p.plain[:0]
 	p.frags = p.frags[:0]
@@ -302,6 +329,9 @@ func (p *Parser) packet(b []byte, out *Initial, first bool) (int, error) {
 	}
 	if first {
 		out.Version, out.DCID, out.SCID = version, dcid, scid
+	}
+	if p.server {
+		dcid = p.odcid
 	}
 	if err := p.decrypt(b[:end], pos, version, vi, dcid, out); err != nil {
 		return 0, err
@@ -445,7 +475,10 @@ func (p *Parser) reassemble(out *Initial) error {
 	if len(h) == 0 {
 		return nil
 	}
-	if h[0] != 1 {
+	switch {
+	case p.server && h[0] != 2:
+		return errNotServer
+	case !p.server && h[0] != 1:
 		return errNotHello
 	}
 	if len(h) >= 4 {
@@ -455,7 +488,11 @@ func (p *Parser) reassemble(out *Initial) error {
 			out.Complete = true
 		}
 	}
-	out.ClientHello = h
+	if p.server {
+		out.ServerHello = h
+	} else {
+		out.ClientHello = h
+	}
 	return nil
 }
 
@@ -465,7 +502,7 @@ func (p *Parser) keys(version uint32, vi *versionInfo, dcid []byte) (*keyEntry, 
 	if !p.noCache {
 		for i := range p.cache {
 			e := &p.cache[i]
-			if e.aead != nil && e.version == version && e.dcidLen == len(dcid) && string(e.dcid[:e.dcidLen]) == string(dcid) {
+			if e.aead != nil && e.version == version && e.server == p.server && e.dcidLen == len(dcid) && string(e.dcid[:e.dcidLen]) == string(dcid) {
 				return e, nil
 			}
 		}
@@ -474,7 +511,11 @@ func (p *Parser) keys(version uint32, vi *versionInfo, dcid []byte) (*keyEntry, 
 	p.next = (p.next + 1) % cacheSize
 	e.aead = nil
 	var key, hp [16]byte
-	p.kdf.clientInitial(vi, dcid, &key, &e.iv, &hp)
+	label := "client in"
+	if p.server {
+		label = "server in"
+	}
+	p.kdf.initial(vi, dcid, label, &key, &e.iv, &hp)
 	blk, err := aes.NewCipher(key[:])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errNoCipher, err)
@@ -487,7 +528,7 @@ func (p *Parser) keys(version uint32, vi *versionInfo, dcid []byte) (*keyEntry, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errNoCipher, err)
 	}
-	e.version, e.dcidLen, e.aead, e.hp = version, len(dcid), aead, hpb
+	e.version, e.server, e.dcidLen, e.aead, e.hp = version, p.server, len(dcid), aead, hpb
 	copy(e.dcid[:], dcid)
 	return e, nil
 }
@@ -550,13 +591,14 @@ func (k *kdf) expandLabel(dst, secret []byte, label string) {
 	copy(dst, k.out[:])
 }
 
-// clientInitial derives the client Initial key, iv and header protection
-// key of vi for the connection ID dcid (RFC 9001 §5.2, RFC 9369 §3.3).
-func (k *kdf) clientInitial(vi *versionInfo, dcid []byte, key *[16]byte, iv *[12]byte, hp *[16]byte) {
+// initial derives the client's ("client in") or the server's ("server
+// in") Initial key, iv and header protection key of vi for the connection
+// ID dcid (RFC 9001 §5.2, RFC 9369 §3.3).
+func (k *kdf) initial(vi *versionInfo, dcid []byte, side string, key *[16]byte, iv *[12]byte, hp *[16]byte) {
 	k.hmac(vi.salt, dcid, nil) // HKDF-Extract(salt, dcid)
 	k.prk = k.out
 	var secret [sha256.Size]byte
-	k.expandLabel(secret[:], k.prk[:], "client in")
+	k.expandLabel(secret[:], k.prk[:], side)
 	k.expandLabel(key[:], secret[:], vi.keyLabel)
 	k.expandLabel(iv[:], secret[:], vi.ivLabel)
 	k.expandLabel(hp[:], secret[:], vi.hpLabel)

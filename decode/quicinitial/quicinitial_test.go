@@ -64,7 +64,7 @@ func TestKeysRFC(t *testing.T) {
 		var k kdf
 		var key, hp [16]byte
 		var iv [12]byte
-		k.clientInitial(tc.vi, dcid, &key, &iv, &hp)
+		k.initial(tc.vi, dcid, "client in", &key, &iv, &hp)
 		if got := hex.EncodeToString(key[:]); got != tc.key {
 			t.Errorf("%s: key %s, want %s", tc.name, got, tc.key)
 		}
@@ -94,7 +94,7 @@ func TestKeysMatchHKDF(t *testing.T) {
 			var k kdf
 			var key, hp [16]byte
 			var iv [12]byte
-			k.clientInitial(vi, dcid, &key, &iv, &hp)
+			k.initial(vi, dcid, "client in", &key, &iv, &hp)
 			rk, riv, rhp := refKeys(t, vi, dcid)
 			if !bytes.Equal(key[:], rk) || !bytes.Equal(iv[:], riv) || !bytes.Equal(hp[:], rhp) {
 				t.Fatalf("%s dcid %x: keys differ from crypto/hkdf", vi.keyLabel, dcid)
@@ -406,4 +406,46 @@ func serverName(msg []byte) (name string, found bool) {
 		b = b[n:]
 	}
 	return "", false
+}
+
+// TestServerKeysRFC checks the server's Initial keys against RFC 9001 A.1.
+func TestServerKeysRFC(t *testing.T) {
+	var k kdf
+	var key, hp [16]byte
+	var iv [12]byte
+	k.initial(&infoV1, unhex(t, rfcDCID), "server in", &key, &iv, &hp)
+	for _, c := range []struct{ name, got, want string }{
+		{"key", hex.EncodeToString(key[:]), "cf3a5331653c364c88f0f379b6067e37"},
+		{"iv", hex.EncodeToString(iv[:]), "0ac1493ca1905853b0bba03e"},
+		{"hp", hex.EncodeToString(hp[:]), "c206b8d9b9f0f37644430b490eeaa314"},
+	} {
+		if c.got != c.want {
+			t.Errorf("server %s %s, want %s", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestParseServerRFC decrypts the server Initial of RFC 9001 A.3 with the
+// client's Destination Connection ID of A.2: its CRYPTO frame holds the
+// ServerHello (legacy version 0x0303, cipher suite 0x1301).
+func TestParseServerRFC(t *testing.T) {
+	var p Parser
+	var in Initial
+	if err := p.ParseServer(unhex(t, rfc9001ServerInitial), unhex(t, rfcDCID), &in); err != nil {
+		t.Fatal(err)
+	}
+	h := in.ServerHello
+	if len(h) < 4+2+32+1 || h[0] != 2 || !in.Complete || len(in.ClientHello) != 0 {
+		t.Fatalf("ServerHello %x (complete %v, ClientHello %d bytes)", h[:min(len(h), 8)], in.Complete, len(in.ClientHello))
+	}
+	if h[4] != 3 || h[5] != 3 {
+		t.Errorf("legacy version %x%x, want 0303", h[4], h[5])
+	}
+	sid := int(h[4+2+32])
+	if o := 4 + 2 + 32 + 1 + sid; len(h) < o+2 || h[o] != 0x13 || h[o+1] != 0x01 {
+		t.Errorf("cipher suite not 1301: %x", h)
+	}
+	if err := p.Parse(unhex(t, rfc9001ServerInitial), &in); err == nil && len(in.ClientHello) > 0 {
+		t.Error("the server Initial decrypted with the client's keys")
+	}
 }
