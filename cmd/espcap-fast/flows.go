@@ -19,6 +19,7 @@ type flowFlags struct {
 	maxFlows      int
 	maxPacketsPer uint64
 	indexPrefix   string // --flow-index-prefix
+	dataStream    string // --flow-data-stream
 }
 
 func registerFlowFlags(fs *flag.FlagSet) *flowFlags {
@@ -29,6 +30,8 @@ func registerFlowFlags(fs *flag.FlagSet) *flowFlags {
 	fs.DurationVar(&f.update, "flow-update", 0, "write an interim flow document (flow.final false) of a flow still active after this long, and again after each such period (0: none)")
 	fs.IntVar(&f.maxFlows, "max-flows", flow.DefaultMaxFlows, "flows tracked at once; beyond it the least recently seen one is written (end_reason evicted)")
 	fs.StringVar(&f.indexPrefix, "flow-index-prefix", "flows-", "with --node: flow documents go to <prefix>YYYY-MM-DD (UTC day of the flow start; see --index-period), _id the flow.id")
+	fs.StringVar(&f.dataStream, "flow-data-stream", "", "with --node: flow documents go to this data stream (default with --data-stream D: "+
+		"logs-DATASET.flow-NAMESPACE for D logs-DATASET-NAMESPACE, else D-flows); interim updates are documents of their own")
 	fs.Uint64Var(&f.maxPacketsPer, "max-packets-per-flow", 0, "with --records both: packet documents only for the first N packets of each flow in each direction (0: all)")
 	return f
 }

@@ -79,6 +79,42 @@ func packetFlowIDs(t *testing.T, base, target string) map[string]int {
 	return out
 }
 
+// offlineRecords returns the packet and the flow documents that
+// --records both writes to stdout for args.
+func offlineRecords(t *testing.T, args ...string) (packets, flows []map[string]any) {
+	t.Helper()
+	out, errs, code := espcap(t, append([]string{"-q", "--records", "both"}, args...)...)
+	if code != 0 {
+		t.Fatalf("offline run: exit %d: %s", code, errs)
+	}
+	for _, d := range docs(t, out) {
+		if isFlowDoc(d) {
+			flows = append(flows, d)
+		} else {
+			packets = append(packets, d)
+		}
+	}
+	return packets, flows
+}
+
+// checkPacketFlowIDs checks that the packet documents of target name only
+// the flows of wantFlows, and the same flows as many times as offline
+// (wantPkt, withID: see flowIDs).
+func checkPacketFlowIDs(t *testing.T, base, target string, wantFlows, wantPkt map[string]int, withID int) {
+	t.Helper()
+	pkt := packetFlowIDs(t, base, target)
+	n := 0
+	for id, c := range pkt {
+		n += c
+		if _, ok := wantFlows[id]; !ok {
+			t.Errorf("packets name flow %s, not an indexed flow document", id)
+		}
+	}
+	if n != withID || fmt.Sprint(keys(pkt)) != fmt.Sprint(keys(wantPkt)) {
+		t.Errorf("%s: indexed packets carry %d flow.ids of %d flows, offline %d of %d", target, n, len(pkt), withID, len(wantPkt))
+	}
+}
+
 // TestNodeFlows: --records both --node indexes exactly the packet
 // documents and the flow documents that the same run writes to stdout, the
 // flows into <flow prefix>YYYY-MM-DD of their start under their flow.id;
@@ -87,19 +123,8 @@ func packetFlowIDs(t *testing.T, base, target string) map[string]int {
 func TestNodeFlows(t *testing.T) {
 	base := estest.URL(t)
 	files := []string{"--file", sample, "--file", dnsSample}
-	out, errs, code := espcap(t, append([]string{"-q", "--records", "both"}, files...)...)
-	if code != 0 {
-		t.Fatalf("offline run: exit %d: %s", code, errs)
-	}
-	var packets, flows []map[string]any
-	for _, d := range docs(t, out) {
-		if isFlowDoc(d) {
-			flows = append(flows, d)
-		} else {
-			packets = append(packets, d)
-		}
-	}
-	out, _, _ = espcap(t, append([]string{"-q", "--records", "flows"}, files...)...)
+	packets, flows := offlineRecords(t, files...)
+	out, _, _ := espcap(t, append([]string{"-q", "--records", "flows"}, files...)...)
 	if n := len(docs(t, out)); n != len(flows) || len(flows) < 10 || len(packets) < 1000 {
 		t.Fatalf("offline: %d packets, %d flows with --records both, %d with --records flows", len(packets), len(flows), n)
 	}
@@ -143,22 +168,12 @@ func TestNodeFlows(t *testing.T) {
 				t.Errorf("flow %s: in index %q, want %q (_id the flow.id, index of its start)", id, got[id], want)
 			}
 		}
-		pkt := packetFlowIDs(t, base, pfx+"*")
-		n := 0
-		for id, c := range pkt {
-			n += c
-			if _, ok := wantFlows[id]; !ok {
-				t.Errorf("packets name flow %s, not an indexed flow document", id)
-			}
-		}
-		if n != withID || fmt.Sprint(keys(pkt)) != fmt.Sprint(keys(wantPkt)) {
-			t.Errorf("run %d: indexed packets carry %d flow.ids of %d flows, offline %d of %d", run+1, n, len(pkt), withID, len(wantPkt))
-		}
+		checkPacketFlowIDs(t, base, pfx+"*", wantFlows, wantPkt, withID)
 	}
 
 	// --records flows: no packet documents
 	pfx2, fpfx2 := testPrefix(t, base, "flowonlypk"), testPrefix(t, base, "flowonlyfl")
-	_, errs, code = espcap(t, append([]string{"--records", "flows", "--node", base, "--index-prefix", pfx2, "--flow-index-prefix", fpfx2,
+	_, errs, code := espcap(t, append([]string{"--records", "flows", "--node", base, "--index-prefix", pfx2, "--flow-index-prefix", fpfx2,
 		"--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, files...)...)
 	if code != 0 || !strings.Contains(errs, fmt.Sprintf("%d docs indexed, 0 duplicates", len(flows))) {
 		t.Fatalf("--records flows: exit %d: %s", code, errs)
@@ -172,18 +187,27 @@ func TestNodeFlows(t *testing.T) {
 	}
 }
 
+// offlineUpdates returns the arguments of a run with interim updates
+// (--records flows --flow-update 1s over the sample captures), the flow
+// documents it writes to stdout and their flow.ids.
+func offlineUpdates(t *testing.T) (args []string, all []map[string]any, ids map[string]int) {
+	t.Helper()
+	args = []string{"--file", sample, "--file", dnsSample, "--records", "flows", "--flow-update", "1s"}
+	out, errs, code := espcap(t, append([]string{"-q"}, args...)...)
+	if code != 0 {
+		t.Fatalf("offline run: exit %d: %s", code, errs)
+	}
+	all = docs(t, out)
+	ids, _ = flowIDs(all)
+	return args, all, ids
+}
+
 // TestNodeFlowUpdates: interim updates (--flow-update) are replaced by the
 // final document of their flow, even with small bulk requests in parallel
 // (the external version orders them): one final document per flow.
 func TestNodeFlowUpdates(t *testing.T) {
 	base := estest.URL(t)
-	files := []string{"--file", sample, "--file", dnsSample, "--records", "flows", "--flow-update", "1s"}
-	out, errs, code := espcap(t, append([]string{"-q"}, files...)...)
-	if code != 0 {
-		t.Fatalf("offline run: exit %d: %s", code, errs)
-	}
-	all := docs(t, out)
-	ids, _ := flowIDs(all)
+	files, all, ids := offlineUpdates(t)
 	if len(all) <= len(ids) {
 		t.Fatalf("bad test data: %d flow documents of %d flows, no interim update", len(all), len(ids))
 	}
@@ -191,7 +215,7 @@ func TestNodeFlowUpdates(t *testing.T) {
 	// document's version)
 	for i, extra := range [][]string{nil, {"--spool", t.TempDir(), "--spool-mem", "0"}} {
 		pfx, fpfx := testPrefix(t, base, fmt.Sprintf("flowuppk%d", i)), testPrefix(t, base, fmt.Sprintf("flowupfl%d", i))
-		_, errs, code = espcap(t, append(append([]string{"--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
+		_, errs, code := espcap(t, append(append([]string{"--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
 			"--chunk", "3", "--indexers", "8", "--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, extra...), files...)...)
 		t.Logf("%v:\n%s", extra, errs)
 		if code != 0 {
