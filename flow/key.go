@@ -213,7 +213,13 @@ layers:
 			fp.Payload = len(c.Payload)
 		}
 	}
-	for i := len(p.Layers) - 1; i > ipAt; i-- {
+	// the application layers of the packet itself: not those of a
+	// datagram an ICMP error quotes
+	end := ipAt + 1
+	for end < len(p.Layers) && p.Layers[end].Kind != decode.KindICMPv4 && p.Layers[end].Kind != decode.KindICMPv6 {
+		end++
+	}
+	for i := end - 1; i > ipAt; i-- {
 		switch l := p.Layers[i]; l.Kind {
 		case decode.KindDNS, decode.KindDHCP, decode.KindDHCPv6, decode.KindNTP, decode.KindHTTP, decode.KindTLS, decode.KindQUIC:
 			fp.App = l.Proto
@@ -223,9 +229,18 @@ layers:
 		}
 	}
 	if fp.App != "" || fp.Fields.set {
-		fp.Fields.extract(p, ipAt+1)
+		fp.Fields.extract(p, ipAt+1, end)
 	}
-	// order the endpoints: smaller address, then smaller port, is A
+	fp.order(src, dst, sport, dport, swapOK)
+	return true
+}
+
+// order sets the key's addresses and ports from a packet's source and
+// destination: the smaller address, then the smaller port, is A; FromB is
+// set when the packet's source is B. swapOK false keeps the ports as
+// given in both directions (ICMP: identifier and type are no ports).
+func (fp *Packet) order(src, dst []byte, sport, dport uint16, swapOK bool) {
+	k := &fp.Key
 	var c int
 	if len(src) == 4 {
 		s4, d4 := binary.BigEndian.Uint32(src), binary.BigEndian.Uint32(dst)
@@ -253,7 +268,6 @@ layers:
 	} else {
 		k.PortA, k.PortB = sport, dport
 	}
-	return true
 }
 
 // tcpFlags returns the 8 flag bits of a TCP header.

@@ -64,6 +64,12 @@ type Config struct {
 	// err the file's error (nil: read to its end).
 	OnDone func(path string, records uint64, err error)
 
+	// Flows, if set, makes flow records (--records flows|both): the
+	// packets are tracked by it in file order, their documents carry
+	// flow.id (kept only with FlowWriter.Packets), and the flow documents
+	// go to the sink with them.
+	Flows *pipeline.FlowWriter
+
 	// flushIdle hands a batch on as soon as tshark has printed nothing
 	// more (live capture: documents must not wait for a full batch).
 	flushIdle bool
@@ -201,28 +207,31 @@ func writeJobs(cfg *Config, jobs <-chan *job, sink pipeline.Sink, st *pipeline.S
 		last := j.skip // frame number of the file's last document
 		for b := range j.out {
 			if !stopped {
-				n := b.Len()
+				if cfg.Flows != nil {
+					cfg.Flows.Batch(b)
+				}
+				n := b.DocCount()
 				if cfg.Count > 0 && docs+uint64(n) >= cfg.Count {
 					n = int(cfg.Count - docs)
 					b.CutDocs(n)
 					stopped = true
 					stop()
 				}
-				if n > 0 {
+				if n > 0 || b.Flows() > 0 {
 					if err := sink.Write(b); err != nil {
 						sinkErr = err
 						stopped = true
 						stop()
 					}
 				}
-				if n > 0 {
-					_, _, num := b.Doc(n - 1)
+				if k := b.Len(); k > 0 {
+					_, _, num := b.Doc(k - 1)
 					last = max(last, num)
 				}
 				docs += uint64(n)
 				st.Docs.Add(uint64(n))
-				for i := 0; i < n; i++ {
-					if b.Malformed(i) {
+				for i := range b.Len() {
+					if d, _, _ := b.Doc(i); d != nil && b.Malformed(i) {
 						st.Malformed.Add(1)
 					}
 				}
@@ -240,6 +249,16 @@ func writeJobs(cfg *Config, jobs <-chan *job, sink pipeline.Sink, st *pipeline.S
 		if cfg.OnDone != nil && !stopped {
 			cfg.OnDone(j.path, last, err)
 		}
+	}
+	if cfg.Flows != nil && !stopped {
+		// the flows still tracked at the end of the run
+		b := pool.Get().(*pipeline.Batch)
+		b.ResetDocs(nil)
+		cfg.Flows.Flush(b)
+		if len(b.Out()) > 0 {
+			sinkErr = sink.Write(b)
+		}
+		pool.Put(b)
 	}
 	return sinkErr
 }
@@ -373,6 +392,10 @@ func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, pos st
 	var p fastjson.Parser
 	var enc *encode.EKEncoder
 	meta := encode.Meta{FileName: src.Name, FileDate: src.Date, PcapFile: pos}
+	flows, packets := cfg.Flows != nil, cfg.Flows == nil || cfg.Flows.Packets()
+	if flows {
+		meta.FlowID = pipeline.FlowIDPlaceholder()
+	}
 	var long, doc []byte
 	var b *pipeline.Batch
 	send := func() error {
@@ -410,18 +433,34 @@ func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, pos st
 		if err != nil {
 			return fmt.Errorf("tshark output line %d: %w", lineNo, err)
 		}
-		var info encode.EKInfo
-		doc, info, err = enc.Encode(doc[:0], &meta, v)
-		if err != nil {
-			return fmt.Errorf("tshark output line %d: %w", lineNo, err)
-		}
-		st.Packets.Add(1)
 		if b == nil {
 			b = pool.Get().(*pipeline.Batch)
 			b.ResetDocs(src)
 		}
-		b.AddDoc(doc, info.Timestamp, info.Number, info.Malformed)
-		if b.DocsFull() || (cfg.flushIdle && br.Buffered() == 0) {
+		var info encode.EKInfo
+		if flows {
+			doc, info, err = enc.EncodeFlow(doc[:0], &meta, v, b.NextFlowPacket(), b)
+		} else {
+			doc, info, err = enc.Encode(doc[:0], &meta, v)
+		}
+		if err != nil {
+			return fmt.Errorf("tshark output line %d: %w", lineNo, err)
+		}
+		st.Packets.Add(1)
+		if !flows {
+			b.AddDoc(doc, info.Timestamp, info.Number, info.Malformed)
+		} else {
+			d := pipeline.DocInfo{TS: info.Timestamp, Number: info.Number, Malformed: info.Malformed, OrigLen: info.OrigLen, Flow: info.Flow}
+			if info.PcapOffset >= 0 {
+				d.PcapFile, d.PcapOffset = pos, info.PcapOffset
+			}
+			if packets {
+				b.AddFlowDoc(doc, d)
+			} else {
+				b.AddFlowDoc(nil, d) // no packet document
+			}
+		}
+		if b.FlowDocsFull() || (cfg.flushIdle && br.Buffered() == 0) {
 			return send()
 		}
 		return nil

@@ -55,15 +55,27 @@ func record(b *testing.B) ([]byte, int, *encode.EKFields) {
 }
 
 // BenchmarkDecodeStream measures the wrapper alone: tshark's recorded EK
-// output read line by line, parsed and turned into documents in batches.
-// One op is the whole capture; ns/pkt and allocs/pkt are per packet.
+// output read line by line, parsed and turned into documents in batches,
+// with packet documents only and with flow records (--records both: each
+// document's flow packet filled too; the flow table runs in writeJobs, not
+// measured here). One op is the whole capture; ns/pkt and allocs/pkt are
+// per packet.
 func BenchmarkDecodeStream(b *testing.B) {
 	ek, packets, fields := record(b)
 	protos, err := encode.ParseProtocols(espcapfast.ProtocolsList)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := &Config{Protocols: protos, Fields: fields}
+	b.Run("packets", func(b *testing.B) {
+		benchDecodeStream(b, &Config{Protocols: protos, Fields: fields}, ek, packets)
+	})
+	b.Run("flows", func(b *testing.B) {
+		fw := pipeline.NewFlowWriter(pipeline.FlowConfig{Packets: true})
+		benchDecodeStream(b, &Config{Protocols: protos, Fields: fields, Flows: fw}, ek, packets)
+	})
+}
+
+func benchDecodeStream(b *testing.B, cfg *Config, ek []byte, packets int) {
 	pool := sync.Pool{New: func() any { return pipeline.NewDocBatch(nil) }}
 	src := &pipeline.Source{Name: "bench.pcap", ID: "bench"}
 	var st pipeline.Stats

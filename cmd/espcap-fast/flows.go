@@ -37,8 +37,8 @@ func registerFlowFlags(fs *flag.FlagSet) *flowFlags {
 }
 
 // validate checks the flags against the rest of the run: flow records are
-// made by the native engine from files, written to stdout or indexed (then
-// it tells the sink the flow index prefix through es).
+// written to stdout or indexed (then it tells the sink the flow documents'
+// index prefix or data stream through es).
 func (f *flowFlags) validate(engine string, es *esFlags) error {
 	switch f.records {
 	case "packets":
@@ -58,11 +58,6 @@ func (f *flowFlags) validate(engine string, es *esFlags) error {
 	}
 	if f.timeout < 0 || f.update < 0 {
 		return errors.New("--flow-timeout and --flow-update must not be negative")
-	}
-	// not built yet (issue 10): refuse rather than write packets only
-	switch {
-	case engine == "tshark":
-		return fmt.Errorf("--records %s: not supported with --engine tshark yet; use the native engine", f.records)
 	}
 	if len(es.nodes) > 0 {
 		return f.validateNode(es)
@@ -84,6 +79,15 @@ func (f *flowFlags) config() *pipeline.FlowConfig {
 		Packets:           f.records == "both",
 		MaxPacketsPerFlow: f.maxPacketsPer,
 	}
+}
+
+// writer returns the flow writer of a tshark engine run (nil: packets
+// only).
+func (f *flowFlags) writer() *pipeline.FlowWriter {
+	if c := f.config(); c != nil {
+		return pipeline.NewFlowWriter(*c)
+	}
+	return nil
 }
 
 // summary reports the flow counters after a run.
