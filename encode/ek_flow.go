@@ -116,7 +116,7 @@ func (e *EKEncoder) flowPacket(chain, own string, ipEnd int, ipv *fastjson.Value
 // one in the packet; tshark's names are the native decoder's), as a
 // constant string (p points into tshark's line); "" otherwise.
 func ekAppName(p string) string {
-	for _, n := range [...]string{"dns", "mdns", "llmnr", "dhcp", "dhcpv6", "ntp", "http", "tls", "quic"} {
+	for _, n := range [...]string{"dns", "mdns", "llmnr", "dhcp", "dhcpv6", "ntp", "http", "ssdp", "tls", "quic"} {
 		if n == p {
 			return n
 		}
@@ -182,7 +182,7 @@ func (e *EKEncoder) flowApp(chain string, from int) {
 		}
 		p := own[at : at+j]
 		at += j + 1
-		if p != "dns" && p != "mdns" && p != "llmnr" && p != "http" && p != "tls" && p != "dhcp" {
+		if p != "dns" && p != "mdns" && p != "llmnr" && p != "http" && p != "ssdp" && p != "tls" && p != "dhcp" {
 			continue
 		}
 		v := e.nthLayer(p, countLayer(chain[:min(at, len(chain))], p)-1)
@@ -190,7 +190,7 @@ func (e *EKEncoder) flowApp(chain string, from int) {
 			continue
 		}
 		switch p {
-		case "http":
+		case "http", "ssdp":
 			if m := ekFirst(v, "http_http_request_method"); m != nil {
 				a.SetHTTPRequest(e.kept(m), e.kept(ekFirst(v, "http_http_host")), e.kept(ekFirst(v, "http_http_request_uri")),
 					e.kept(ekFirst(v, "http_http_user_agent")))

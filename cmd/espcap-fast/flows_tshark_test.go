@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/espcap/espcap-fast/internal/need"
@@ -42,9 +43,14 @@ func engineRecords(t *testing.T, args ...string) (flows map[string]flowView, pac
 			}
 			continue
 		}
+		// the same flow in two captures (copies of one capture): the
+		// second is id#2, in the file order both engines keep
 		id := fmt.Sprint(ids[0])
-		if _, dup := flows[id]; dup {
-			t.Fatalf("%v: two documents of flow %s", args, id)
+		for n := 2; ; n++ {
+			if _, dup := flows[id]; !dup {
+				break
+			}
+			id = fmt.Sprintf("%v#%d", ids[0], n)
 		}
 		v := flowView{rest: map[string]string{}}
 		v.core = fmt.Sprintf("%v:%v %v/%v pkts %v/%v bytes → %v:%v %v/%v; %v..%v %v",
@@ -84,13 +90,43 @@ func explained(f string, n, s flowView) string {
 func TestTsharkEngineFlows(t *testing.T) {
 	need.Tshark(t)
 	files, _ := filepath.Glob("../../testdata/pcaps/*")
+	compareEngineFlows(t, files, 150, 2000, true)
+}
+
+// TestTsharkEngineFlowsShared is TestTsharkEngineFlows on the shared
+// corpus's well-formed captures (its *-malformed directories and the
+// oracle's are left out: a file tshark cannot read to its end fails the run).
+func TestTsharkEngineFlowsShared(t *testing.T) {
+	need.Tshark(t)
+	dir := need.Shared(t)
+	var files []string
+	for _, pat := range []string{"*/*.pcap", "*/*.pcapng", "*/*.cap", "*/*/*.pcap", "*/*/*.pcapng"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, f := range m {
+			if !strings.Contains(f, "-malformed/") && !strings.Contains(f, "/oracle/") && !strings.Contains(f, "/pcapng-format/") {
+				files = append(files, f)
+			}
+		}
+	}
+	compareEngineFlows(t, files, 1000, 10000, false)
+}
+
+// compareEngineFlows runs both engines over files and compares their flow
+// documents and their packets' flow.id (see TestTsharkEngineFlows); at
+// least minFlows flows and minPackets packets are expected. strict fails
+// on every difference not explained; otherwise the differences are listed
+// and counted by field, and at least 99.5 % of the flows must agree on the
+// core fields (the packet decoders differ on some captures of the shared
+// corpus: see docs/SCHEMA.md, "Flow documents of the tshark engine").
+func compareEngineFlows(t *testing.T, files []string, minFlows, minPackets int, strict bool) {
+	t.Helper()
 	var args []string
 	for _, f := range files {
 		args = append(args, "--file", f)
 	}
 	native, nativePkt := engineRecords(t, args...)
 	tshark, tsharkPkt := engineRecords(t, append([]string{"--engine", "tshark"}, args...)...)
-	if len(native) < 150 || len(nativePkt) < 2000 {
+	if len(native) < minFlows || len(nativePkt) < minPackets {
 		t.Fatalf("only %d flows, %d packets", len(native), len(nativePkt))
 	}
 	var ids []string
@@ -103,19 +139,26 @@ func TestTsharkEngineFlows(t *testing.T) {
 		}
 	}
 	sort.Strings(ids)
-	diff := map[string]int{}
+	report := t.Errorf
+	if !strict {
+		report = t.Logf
+	}
+	diff, other, core := map[string]int{}, map[string]int{}, 0
 	for _, id := range ids {
 		n, nok := native[id]
 		s, sok := tshark[id]
 		switch {
 		case !nok:
-			t.Errorf("%s: a flow of the tshark engine only: %s", id, s.core)
+			core++
+			report("%s: a flow of the tshark engine only: %s", id, s.core)
 			continue
 		case !sok:
-			t.Errorf("%s: a flow of the native engine only: %s", id, n.core)
+			core++
+			report("%s: a flow of the native engine only: %s", id, n.core)
 			continue
 		case n.core != s.core:
-			t.Errorf("%s:\n  native %s\n  tshark %s", id, n.core, s.core)
+			core++
+			report("%s:\n  native %s\n  tshark %s", id, n.core, s.core)
 		}
 		for _, f := range flowFields {
 			if n.rest[f] == s.rest[f] {
@@ -123,18 +166,22 @@ func TestTsharkEngineFlows(t *testing.T) {
 			}
 			why := explained(f, n, s)
 			if why == "" {
-				t.Errorf("%s %s: native %q, tshark %q", id, f, n.rest[f], s.rest[f])
+				other[f]++
+				report("%s %s: native %q, tshark %q", id, f, n.rest[f], s.rest[f])
 				continue
 			}
 			diff[f]++
 			t.Logf("%s %s: native %q, tshark %q: %s", id, f, n.rest[f], s.rest[f], why)
 		}
 	}
-	t.Logf("%d flows; explained differences by field: %v", len(ids), diff)
+	t.Logf("%d flows, %d differ in the core fields; explained differences by field: %v; others: %v", len(ids), core, diff, other)
+	if float64(core) > 0.005*float64(len(ids)) {
+		t.Errorf("%d of %d flows differ in the core fields", core, len(ids))
+	}
 	withID := 0
 	for k, id := range nativePkt {
 		if s, ok := tsharkPkt[k]; !ok || s != id {
-			t.Errorf("packet %s: flow.id %q native, %q tshark (present %v)", k, id, s, ok)
+			report("packet %s: flow.id %q native, %q tshark (present %v)", k, id, s, ok)
 		}
 		if id != "" {
 			withID++
