@@ -133,3 +133,8 @@ func (b *Batch) DocCount() int {
 	}
 	return n
 }
+
+// SetFlowTick makes the flow writer expire the flows idle at now (Unix ns)
+// before the batch's packets (live capture: flows end while the link is
+// idle; see FlowWriter).
+func (b *Batch) SetFlowTick(now int64) { b.tick = now }

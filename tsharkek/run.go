@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/valyala/fastjson"
 
@@ -200,12 +201,23 @@ func writeJobs(cfg *Config, jobs <-chan *job, sink pipeline.Sink, st *pipeline.S
 	var docs uint64
 	var sinkErr error
 	stopped := false
+	var tick <-chan time.Time
+	if cfg.Flows != nil && cfg.flushIdle {
+		// live: flows end by their idle timeout while no packet comes
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		tick = t.C
+	}
 	for j := range jobs {
 		name := j.path
 		st.Current.Store(&name)
 		st.Size.Store(-1)
 		last := j.skip // frame number of the file's last document
-		for b := range j.out {
+		for {
+			b, ok := nextBatch(j.out, tick, pool)
+			if !ok {
+				break
+			}
 			if !stopped {
 				if cfg.Flows != nil {
 					cfg.Flows.Batch(b)
@@ -261,6 +273,26 @@ func writeJobs(cfg *Config, jobs <-chan *job, sink pipeline.Sink, st *pipeline.S
 		pool.Put(b)
 	}
 	return sinkErr
+}
+
+// liveIdleMargin is how far behind the clock a live flow tick expires
+// flows: packets reach the flow table through dumpcap's and tshark's
+// buffers, and one still on its way must not find its flow ended.
+const liveIdleMargin = 5 * time.Second
+
+// nextBatch returns the next batch of out, or, when tick fires first, an
+// empty batch that makes the flow writer expire the flows idle at the
+// time (less liveIdleMargin); false when out is closed.
+func nextBatch(out <-chan *pipeline.Batch, tick <-chan time.Time, pool *sync.Pool) (*pipeline.Batch, bool) {
+	select {
+	case b, ok := <-out:
+		return b, ok
+	case now := <-tick:
+		b := pool.Get().(*pipeline.Batch)
+		b.ResetDocs(nil)
+		b.SetFlowTick(now.Add(-liveIdleMargin).UnixNano())
+		return b, true
+	}
 }
 
 // readFile runs tshark on one file and sends its documents, in batches, to
