@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/espcap/espcap-fast/internal/estest"
 	"github.com/espcap/espcap-fast/internal/need"
 )
 
@@ -190,4 +191,38 @@ func compareEngineFlows(t *testing.T, files []string, minFlows, minPackets int, 
 	if len(tsharkPkt) != len(nativePkt) || withID < len(nativePkt)*9/10 {
 		t.Errorf("%d packet documents native, %d tshark; %d with a flow.id", len(nativePkt), len(tsharkPkt), withID)
 	}
+}
+
+// TestTsharkEngineMaxPacketsPerFlow: --max-packets-per-flow leaves out the
+// same packet documents with either engine.
+func TestTsharkEngineMaxPacketsPerFlow(t *testing.T) {
+	need.Tshark(t)
+	for _, n := range []string{"1", "2"} {
+		args := []string{"--file", sample, "--file", dnsSample, "--max-packets-per-flow", n}
+		native, nativePkt := engineRecords(t, args...)
+		tshark, tsharkPkt := engineRecords(t, append([]string{"--engine", "tshark"}, args...)...)
+		if len(native) != len(tshark) || len(nativePkt) != len(tsharkPkt) || len(nativePkt) < len(native) {
+			t.Errorf("--max-packets-per-flow %s: native %d flows, %d packets; tshark %d flows, %d packets", n, len(native), len(nativePkt), len(tshark), len(tsharkPkt))
+		}
+		for k := range nativePkt {
+			if _, ok := tsharkPkt[k]; !ok {
+				t.Errorf("--max-packets-per-flow %s: packet %s kept natively, not by the tshark engine", n, k)
+			}
+		}
+	}
+}
+
+// TestNodeFlowsTshark: --engine tshark --records both --node indexes the
+// packet and flow documents the same run writes to stdout (through a
+// spool, then directly), each flow under its flow.id, every packet's
+// flow.id an indexed flow; a re-import adds nothing.
+func TestNodeFlowsTshark(t *testing.T) {
+	need.Tshark(t)
+	base := estest.URL(t)
+	files := []string{"--engine", "tshark", "--file", sample, "--file", dnsSample}
+	packets, flows := offlineRecords(t, files...)
+	if len(flows) < 10 || len(packets) < 1000 {
+		t.Fatalf("offline: %d packets, %d flows", len(packets), len(flows))
+	}
+	checkNodeFlows(t, base, "tsflow", files, packets, flows)
 }

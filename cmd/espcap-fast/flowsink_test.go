@@ -115,44 +115,47 @@ func checkPacketFlowIDs(t *testing.T, base, target string, wantFlows, wantPkt ma
 	}
 }
 
-// TestNodeFlows: --records both --node indexes exactly the packet
-// documents and the flow documents that the same run writes to stdout, the
-// flows into <flow prefix>YYYY-MM-DD of their start under their flow.id;
-// every packet's flow.id names an indexed flow; importing again adds
-// nothing (all duplicates); --records flows indexes flows only.
-func TestNodeFlows(t *testing.T) {
-	base := estest.URL(t)
-	files := []string{"--file", sample, "--file", dnsSample}
-	packets, flows := offlineRecords(t, files...)
-	out, _, _ := espcap(t, append([]string{"-q", "--records", "flows"}, files...)...)
-	if n := len(docs(t, out)); n != len(flows) || len(flows) < 10 || len(packets) < 1000 {
-		t.Fatalf("offline: %d packets, %d flows with --records both, %d with --records flows", len(packets), len(flows), n)
-	}
-	wantFlows, _ := flowIDs(flows)
-	wantPkt, withID := flowIDs(packets)
-	if len(wantFlows) != len(flows) {
-		t.Fatalf("%d flow documents have %d distinct flow.ids", len(flows), len(wantFlows))
-	}
-
-	pfx, fpfx := testPrefix(t, base, "flowpk"), testPrefix(t, base, "flowfl")
-	args := append([]string{"--records", "both", "--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
-		"--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, files...)
-	// the first run goes through a spool on disk (flow documents keep
-	// their bulk action and version there), the second adds nothing
-	spooled := []string{"--spool", t.TempDir(), "--spool-mem", "0"}
+// importTwice runs the import args twice, the first time through a spool
+// on disk (flow documents keep their bulk action and version there): the
+// first summary must say that all docs documents were indexed, the second
+// that they all were duplicates. check(run, stderr) runs after each.
+func importTwice(t *testing.T, args []string, docs int, check func(run int, errs string)) {
+	t.Helper()
 	for run, want := range []string{
-		fmt.Sprintf("%d docs indexed, 0 duplicates", len(packets)+len(flows)),
-		fmt.Sprintf("0 docs indexed, %d duplicates", len(packets)+len(flows)),
+		fmt.Sprintf("%d docs indexed, 0 duplicates", docs),
+		fmt.Sprintf("0 docs indexed, %d duplicates", docs),
 	} {
 		runArgs := args
 		if run == 0 {
-			runArgs = append(spooled, args...)
+			runArgs = append([]string{"--spool", t.TempDir(), "--spool-mem", "0"}, args...)
 		}
 		_, errs, code := espcap(t, runArgs...)
 		t.Logf("run %d:\n%s", run+1, errs)
 		if code != 0 || !strings.Contains(errs, want) {
 			t.Fatalf("run %d: exit %d, summary should say %q", run+1, code, want)
 		}
+		check(run, errs)
+	}
+}
+
+// checkNodeFlows imports files with --records both into indices named
+// after name twice (see importTwice) and checks after each run that they
+// hold exactly the packet and flow documents given (those of the same
+// run to stdout): each flow under its flow.id in the index of its start
+// day, every packet's flow.id an indexed flow.
+func checkNodeFlows(t *testing.T, base, name string, files []string, packets, flows []map[string]any) {
+	t.Helper()
+	wantFlows, _ := flowIDs(flows)
+	wantPkt, withID := flowIDs(packets)
+	if len(wantFlows) != len(flows) {
+		t.Fatalf("%d flow documents have %d distinct flow.ids", len(flows), len(wantFlows))
+	}
+
+	pfx, fpfx := testPrefix(t, base, name+"pk"), testPrefix(t, base, name+"fl")
+	args := append([]string{"--records", "both", "--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
+		"--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, files...)
+	// the first run goes through a spool on disk, the second adds nothing
+	importTwice(t, args, len(packets)+len(flows), func(run int, _ string) {
 		refresh(t, base, pfx)
 		refresh(t, base, fpfx)
 		if n := countIn(t, base, pfx+"*"); n != len(packets) {
@@ -169,7 +172,23 @@ func TestNodeFlows(t *testing.T) {
 			}
 		}
 		checkPacketFlowIDs(t, base, pfx+"*", wantFlows, wantPkt, withID)
+	})
+}
+
+// TestNodeFlows: --records both --node indexes exactly the packet
+// documents and the flow documents that the same run writes to stdout, the
+// flows into <flow prefix>YYYY-MM-DD of their start under their flow.id;
+// every packet's flow.id names an indexed flow; importing again adds
+// nothing (all duplicates); --records flows indexes flows only.
+func TestNodeFlows(t *testing.T) {
+	base := estest.URL(t)
+	files := []string{"--file", sample, "--file", dnsSample}
+	packets, flows := offlineRecords(t, files...)
+	out, _, _ := espcap(t, append([]string{"-q", "--records", "flows"}, files...)...)
+	if n := len(docs(t, out)); n != len(flows) || len(flows) < 10 || len(packets) < 1000 {
+		t.Fatalf("offline: %d packets, %d flows with --records both, %d with --records flows", len(packets), len(flows), n)
 	}
+	checkNodeFlows(t, base, "flow", files, packets, flows)
 
 	// --records flows: no packet documents
 	pfx2, fpfx2 := testPrefix(t, base, "flowonlypk"), testPrefix(t, base, "flowonlyfl")

@@ -108,19 +108,7 @@ func TestNodeFlowsDataStream(t *testing.T) {
 	ds, fds := dataStreams(t, base, "both")
 	args := append([]string{"--records", "both", "--node", base, "--data-stream", ds,
 		"--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, files...)
-	for run, want := range []string{
-		fmt.Sprintf("%d docs indexed, 0 duplicates", len(packets)+len(flows)),
-		fmt.Sprintf("0 docs indexed, %d duplicates", len(packets)+len(flows)),
-	} {
-		runArgs := args
-		if run == 0 {
-			runArgs = append([]string{"--spool", t.TempDir(), "--spool-mem", "0"}, args...)
-		}
-		_, errs, code := espcap(t, runArgs...)
-		t.Logf("run %d:\n%s", run+1, errs)
-		if code != 0 || !strings.Contains(errs, want) {
-			t.Fatalf("run %d: exit %d, summary should say %q", run+1, code, want)
-		}
+	importTwice(t, args, len(packets)+len(flows), func(run int, errs string) {
 		if run == 0 && !strings.Contains(errs, "into data stream "+ds+", flows into data stream "+fds+"\n") {
 			t.Errorf("the summary does not name the data streams %s and %s", ds, fds)
 		}
@@ -138,7 +126,7 @@ func TestNodeFlowsDataStream(t *testing.T) {
 			}
 		}
 		checkPacketFlowIDs(t, base, ds, wantFlows, wantPkt, withID)
-	}
+	})
 	st, b := esCall(t, base, http.MethodGet, "/_data_stream/"+fds, nil)
 	if st != http.StatusOK || !strings.Contains(string(b), `"template":"`+bulk.TemplateName(fds)+`"`) {
 		t.Errorf("flow data stream not made by its template: %d %s", st, b)
