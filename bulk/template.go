@@ -154,9 +154,10 @@ func composedTemplate(prefix, dataStream string, composedOf []string, descriptio
 
 // FlowTemplates returns the templates to install, in installation order,
 // for the flow documents' indices named prefix+"YYYY-MM-DD" (or another
-// period): the settings component (shared with packet indices), the flow
-// mappings component and an index template composing them.
-func FlowTemplates(prefix string, tg Target) ([]Template, error) {
+// period), or, when dataStream is not empty, for that data stream: the
+// settings component (shared with packet indices), the flow mappings
+// component and an index template composing them.
+func FlowTemplates(prefix, dataStream string, tg Target) ([]Template, error) {
 	ts, err := Templates(prefix, "", tg)
 	if err != nil {
 		return nil, err
@@ -165,8 +166,11 @@ func FlowTemplates(prefix string, tg Target) ([]Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bulk: embedded template: %w", err)
 	}
-	it, err := composedTemplate(prefix, "", []string{SettingsComponent, FlowMappingsComponent},
-		"espcap-fast flow documents, one index per UTC day of the flow start (docs/SCHEMA.md, Flow documents)")
+	desc := "espcap-fast flow documents, one index per UTC day of the flow start (docs/SCHEMA.md, Flow documents)"
+	if dataStream != "" {
+		desc = "espcap-fast flow documents, a data stream: interim updates are documents of their own (docs/SCHEMA.md, Flow documents)"
+	}
+	it, err := composedTemplate(prefix, dataStream, []string{SettingsComponent, FlowMappingsComponent}, desc)
 	if err != nil {
 		return nil, err
 	}
@@ -310,9 +314,9 @@ func (ix *Indexer) InstallTemplates(ctx context.Context, prefix, dataStream stri
 }
 
 // InstallFlowTemplates installs the templates of flow documents (see
-// FlowTemplates) for prefix, like InstallTemplates.
-func (ix *Indexer) InstallFlowTemplates(ctx context.Context, prefix string) error {
-	ts, err := FlowTemplates(prefix, Target{Backend: ix.backend, Version: ix.version})
+// FlowTemplates) for prefix (or dataStream), like InstallTemplates.
+func (ix *Indexer) InstallFlowTemplates(ctx context.Context, prefix, dataStream string) error {
+	ts, err := FlowTemplates(prefix, dataStream, Target{Backend: ix.backend, Version: ix.version})
 	if err != nil {
 		return err
 	}

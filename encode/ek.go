@@ -15,6 +15,8 @@ import (
 	"unsafe"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/espcap/espcap-fast/flow"
 )
 
 // EKKind is how a tshark field's value is written.
@@ -181,6 +183,12 @@ type EKInfo struct {
 	Timestamp int64  // capture time, Unix nanoseconds
 	Number    uint64 // frame number
 	Malformed bool   // tshark found the packet malformed
+	OrigLen   int    // frame length on the wire
+	// PcapOffset is tshark's frame.file_off when Meta.PcapFile is set
+	// and tshark printed it, else -1
+	PcapOffset int64
+	// Flow: EncodeFlow filled the flow packet (the packet has an IP header)
+	Flow bool
 }
 
 // ekLayer is one layer occurrence of a packet, in order.
@@ -261,6 +269,11 @@ type EKEncoder struct {
 	// frameNum maps tshark's frame numbers to the ones written (nil:
 	// tshark's own); see SetFrameNumbers
 	frameNum func(uint64) uint64
+	// the flow packet EncodeFlow fills (nil: Encode), where it keeps its
+	// texts, and the header it fills it from
+	fp   *flow.Packet
+	keep ByteKeeper
+	fh   flow.Header
 }
 
 // SetFrameNumbers makes the encoder write f(n) for tshark's frame number n,
@@ -360,7 +373,7 @@ var errNoLayers = errors.New("not a tshark EK packet: no layers object")
 // time, frame number and lengths come from tshark's frame layer. On error
 // dst is returned unchanged.
 func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EKInfo, error) {
-	var info EKInfo
+	info := EKInfo{PcapOffset: -1}
 	lv := pkt.Get("layers")
 	if lv == nil || lv.Type() != fastjson.TypeObject {
 		return dst, info, errNoLayers
@@ -422,7 +435,7 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 		meta.Interface = e.ifstr
 	}
 	chain = frame.Get("frame_frame_protocols").GetStringBytes()
-	info.Timestamp, info.Number = meta.Timestamp, meta.Number
+	info.Timestamp, info.Number, info.OrigLen = meta.Timestamp, meta.Number, meta.OrigLen
 
 	w := &e.enc.w
 	w.b = dst
@@ -451,7 +464,7 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 	w.str(`,"protocols":`, chain)
 	w.close()
 
-	fragment := e.ecs(chain)
+	fragment := e.ecs(chain, &info)
 	info.Malformed = e.tags(&meta, fragment, cont)
 
 	w.object(`,"layers":`)
@@ -492,8 +505,12 @@ func (e *EKEncoder) Encode(dst []byte, m *Meta, pkt *fastjson.Value) ([]byte, EK
 		// tshark's frame.file_off (-o frame.show_file_off:TRUE): the
 		// record's offset in the file tshark read
 		if off := frame.Get("frame_frame_file_off"); off != nil {
-			w.b = AppendPcapPosition(w.b, m.PcapFile, int64(uintOf(off)))
+			info.PcapOffset = int64(uintOf(off))
+			w.b = AppendPcapPosition(w.b, m.PcapFile, info.PcapOffset)
 		}
+	}
+	if info.Flow && len(m.FlowID) > 0 {
+		w.b = appendFlowID(w.b, m.FlowID)
 	}
 
 	w.close()
@@ -954,12 +971,13 @@ func countLayer(chain, p string) int {
 // ICMP error does not quote and the transport header right after it in the
 // protocol chain (as the native engine does: see Encoder.ecs), and reports
 // whether that IP header is a fragment.
-func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
+func (e *EKEncoder) ecs(chain []byte, info *EKInfo) (fragment bool) {
 	// the innermost IP layer of the packet itself and what follows it in
 	// the chain, with their occurrence numbers among the layers of their
-	// name (0: the outermost)
+	// name (0: the outermost), and where the IP layer ends in the chain
 	var ipName, next string
-	var ipN, nextN int
+	var ipN, nextN, ipEnd int
+	var ipv, tv *fastjson.Value // their layers
 	app := ""
 	c := unsafeString(chain)
 	own := OwnChain(c)
@@ -975,7 +993,7 @@ func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
 		}
 		switch {
 		case p == "ip" || p == "ipv6":
-			ipName, ipN, next = p, countLayer(c[:at], p)-1, ""
+			ipName, ipN, next, ipEnd = p, countLayer(c[:at], p)-1, "", at
 		case ipName != "" && next == "" && !strings.HasPrefix(p, "ipv6."):
 			next, nextN = p, countLayer(c[:at], p)-1
 		}
@@ -985,6 +1003,7 @@ func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
 	netType := ""
 	if ipName != "" {
 		ip := e.nthLayer(ipName, ipN)
+		ipv = ip
 		if ip == nil {
 			ipName = ""
 		} else if ipName == "ip" {
@@ -1026,6 +1045,7 @@ func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
 		case "tcp", "udp", "sctp", "icmp", "icmpv6":
 			k := ekTransportKeys[next]
 			if t := e.nthLayer(k[0], nextN); t != nil {
+				tv = t
 				sport = uint16(uintOf(t.Get(k[1])))
 				dport = uint16(uintOf(t.Get(k[2])))
 				transport, hasPorts = k[3], next == "tcp" || next == "udp" || next == "sctp"
@@ -1034,6 +1054,11 @@ func (e *EKEncoder) ecs(chain []byte) (fragment bool) {
 	}
 	cidOK := ipName != "" && (transport != "" || !fragment)
 	e.enc.writeECS(ipName != "", src, dst, proto, netType, sport, dport, transport, hasPorts, app, cidOK)
+	if e.fp != nil && ipName != "" {
+		h := &e.fh
+		*h = flow.Header{Src: src, Dst: dst, Proto: proto}
+		info.Flow = e.flowPacket(c, own, ipEnd, ipv, next, tv, sport, dport)
+	}
 	return fragment
 }
 

@@ -45,12 +45,13 @@ const MaxAnswers = 8
 // maxField is the most bytes kept of one application field.
 const maxField = 128
 
-// extractApp fills a from the packet's application layers.
-func (a *AppFields) extract(p *decode.Packet, from int) {
+// extract fills a from the packet's application layers from index from
+// up to (not including) to.
+func (a *AppFields) extract(p *decode.Packet, from, to int) {
 	if a.set {
 		a.reset()
 	}
-	for i := from; i < len(p.Layers); i++ {
+	for i := from; i < to; i++ {
 		l := &p.Layers[i]
 		switch l.Kind {
 		case decode.KindHTTP:

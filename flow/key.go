@@ -262,16 +262,31 @@ layers:
 			fp.Payload = len(c.Payload)
 		}
 	}
-	for i := len(ls) - 1; i > ipAt; i-- {
+	// the application layers of the packet itself: not those of a
+	// datagram an ICMP error quotes
+	end := ipAt + 1
+	for end < len(ls) && ls[end].Kind != decode.KindICMPv4 && ls[end].Kind != decode.KindICMPv6 {
+		end++
+	}
+	for i := end - 1; i > ipAt; i-- {
 		if l := &ls[i]; appKind(l.Kind) && l.Proto != "" {
 			fp.App = l.Proto
 			break
 		}
 	}
 	if fp.App != "" || fp.Fields.set {
-		fp.Fields.extract(p, ipAt+1)
+		fp.Fields.extract(p, ipAt+1, end)
 	}
-	// order the endpoints: smaller address, then smaller port, is A
+	fp.order(src, dst, sport, dport, swapOK)
+	return true
+}
+
+// order sets the key's addresses and ports from a packet's source and
+// destination: the smaller address, then the smaller port, is A; FromB is
+// set when the packet's source is B. swapOK false keeps the ports as
+// given in both directions (ICMP: identifier and type are no ports).
+func (fp *Packet) order(src, dst []byte, sport, dport uint16, swapOK bool) {
+	k := &fp.Key
 	var c int
 	if len(src) == 4 {
 		s4, d4 := binary.BigEndian.Uint32(src), binary.BigEndian.Uint32(dst)
@@ -300,7 +315,6 @@ layers:
 		k.PortA, k.PortB = sport, dport
 	}
 	fp.keyHash()
-	return true
 }
 
 // layerClass is 1 for the kinds of layer Extract's first loop looks at.

@@ -172,5 +172,35 @@ func (r *Runner) FlowStats() (flows, evicted, capped uint64) {
 	if r.flows == nil {
 		return 0, 0, 0
 	}
-	return r.flows.flows, r.flows.tab.Stats().Evicted, r.flows.capped
+	return (&FlowWriter{r.flows}).FlowStats()
+}
+
+// FlowIDPlaceholder returns what a packet document's flow.id is until the
+// flow writer knows it (see encode.Meta.FlowID): an engine that makes its
+// own documents (the tshark engine) ends them with it.
+func FlowIDPlaceholder() []byte { return flowIDPlaceholder }
+
+// FlowWriter is the flow stage for engines that make documents themselves
+// (the tshark engine): it tracks the packets of batches made by AddFlowDoc
+// in the order it is given them, like the native pipeline's writer.
+type FlowWriter struct{ s *flowStage }
+
+// NewFlowWriter returns a flow writer with its own table.
+func NewFlowWriter(cfg FlowConfig) *FlowWriter { return &FlowWriter{s: newFlowStage(cfg)} }
+
+// Batch tracks b's packets and rewrites its documents: the flow documents
+// due before each packet, then the packet's own document with its
+// flow.id, unless left out by MaxPacketsPerFlow.
+func (w *FlowWriter) Batch(b *Batch) { w.s.batch(b) }
+
+// Flush writes every flow still tracked into b (emptied).
+func (w *FlowWriter) Flush(b *Batch) { w.s.flush(b) }
+
+// Packets reports whether packet documents are kept (--records both).
+func (w *FlowWriter) Packets() bool { return w.s.cfg.Packets }
+
+// FlowStats reports flow documents written, flows evicted from a full
+// table, and packet documents left out by MaxPacketsPerFlow.
+func (w *FlowWriter) FlowStats() (flows, evicted, capped uint64) {
+	return w.s.flows, w.s.tab.Stats().Evicted, w.s.capped
 }

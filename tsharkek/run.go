@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/valyala/fastjson"
 
@@ -63,6 +64,12 @@ type Config struct {
 	// last document (its records count when nothing was filtered out),
 	// err the file's error (nil: read to its end).
 	OnDone func(path string, records uint64, err error)
+
+	// Flows, if set, makes flow records (--records flows|both): the
+	// packets are tracked by it in file order, their documents carry
+	// flow.id (kept only with FlowWriter.Packets), and the flow documents
+	// go to the sink with them.
+	Flows *pipeline.FlowWriter
 
 	// flushIdle hands a batch on as soon as tshark has printed nothing
 	// more (live capture: documents must not wait for a full batch).
@@ -194,35 +201,49 @@ func writeJobs(cfg *Config, jobs <-chan *job, sink pipeline.Sink, st *pipeline.S
 	var docs uint64
 	var sinkErr error
 	stopped := false
+	var tick <-chan time.Time
+	if cfg.Flows != nil && cfg.flushIdle {
+		// live: flows end by their idle timeout while no packet comes
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		tick = t.C
+	}
 	for j := range jobs {
 		name := j.path
 		st.Current.Store(&name)
 		st.Size.Store(-1)
 		last := j.skip // frame number of the file's last document
-		for b := range j.out {
+		for {
+			b, ok := nextBatch(j.out, tick, pool)
+			if !ok {
+				break
+			}
 			if !stopped {
-				n := b.Len()
+				if cfg.Flows != nil {
+					cfg.Flows.Batch(b)
+				}
+				n := b.DocCount()
 				if cfg.Count > 0 && docs+uint64(n) >= cfg.Count {
 					n = int(cfg.Count - docs)
 					b.CutDocs(n)
 					stopped = true
 					stop()
 				}
-				if n > 0 {
+				if n > 0 || b.Flows() > 0 {
 					if err := sink.Write(b); err != nil {
 						sinkErr = err
 						stopped = true
 						stop()
 					}
 				}
-				if n > 0 {
-					_, _, num := b.Doc(n - 1)
+				if k := b.Len(); k > 0 {
+					_, _, num := b.Doc(k - 1)
 					last = max(last, num)
 				}
 				docs += uint64(n)
 				st.Docs.Add(uint64(n))
-				for i := 0; i < n; i++ {
-					if b.Malformed(i) {
+				for i := range b.Len() {
+					if d, _, _ := b.Doc(i); d != nil && b.Malformed(i) {
 						st.Malformed.Add(1)
 					}
 				}
@@ -241,7 +262,37 @@ func writeJobs(cfg *Config, jobs <-chan *job, sink pipeline.Sink, st *pipeline.S
 			cfg.OnDone(j.path, last, err)
 		}
 	}
+	if cfg.Flows != nil && !stopped {
+		// the flows still tracked at the end of the run
+		b := pool.Get().(*pipeline.Batch)
+		b.ResetDocs(nil)
+		cfg.Flows.Flush(b)
+		if len(b.Out()) > 0 {
+			sinkErr = sink.Write(b)
+		}
+		pool.Put(b)
+	}
 	return sinkErr
+}
+
+// liveIdleMargin is how far behind the clock a live flow tick expires
+// flows: packets reach the flow table through dumpcap's and tshark's
+// buffers, and one still on its way must not find its flow ended.
+const liveIdleMargin = 5 * time.Second
+
+// nextBatch returns the next batch of out, or, when tick fires first, an
+// empty batch that makes the flow writer expire the flows idle at the
+// time (less liveIdleMargin); false when out is closed.
+func nextBatch(out <-chan *pipeline.Batch, tick <-chan time.Time, pool *sync.Pool) (*pipeline.Batch, bool) {
+	select {
+	case b, ok := <-out:
+		return b, ok
+	case now := <-tick:
+		b := pool.Get().(*pipeline.Batch)
+		b.ResetDocs(nil)
+		b.SetFlowTick(now.Add(-liveIdleMargin).UnixNano())
+		return b, true
+	}
 }
 
 // readFile runs tshark on one file and sends its documents, in batches, to
@@ -373,6 +424,10 @@ func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, pos st
 	var p fastjson.Parser
 	var enc *encode.EKEncoder
 	meta := encode.Meta{FileName: src.Name, FileDate: src.Date, PcapFile: pos}
+	flows, packets := cfg.Flows != nil, cfg.Flows == nil || cfg.Flows.Packets()
+	if flows {
+		meta.FlowID = pipeline.FlowIDPlaceholder()
+	}
 	var long, doc []byte
 	var b *pipeline.Batch
 	send := func() error {
@@ -410,18 +465,34 @@ func decodeStream(ctx context.Context, cfg *Config, src *pipeline.Source, pos st
 		if err != nil {
 			return fmt.Errorf("tshark output line %d: %w", lineNo, err)
 		}
-		var info encode.EKInfo
-		doc, info, err = enc.Encode(doc[:0], &meta, v)
-		if err != nil {
-			return fmt.Errorf("tshark output line %d: %w", lineNo, err)
-		}
-		st.Packets.Add(1)
 		if b == nil {
 			b = pool.Get().(*pipeline.Batch)
 			b.ResetDocs(src)
 		}
-		b.AddDoc(doc, info.Timestamp, info.Number, info.Malformed)
-		if b.DocsFull() || (cfg.flushIdle && br.Buffered() == 0) {
+		var info encode.EKInfo
+		if flows {
+			doc, info, err = enc.EncodeFlow(doc[:0], &meta, v, b.NextFlowPacket(), b)
+		} else {
+			doc, info, err = enc.Encode(doc[:0], &meta, v)
+		}
+		if err != nil {
+			return fmt.Errorf("tshark output line %d: %w", lineNo, err)
+		}
+		st.Packets.Add(1)
+		if !flows {
+			b.AddDoc(doc, info.Timestamp, info.Number, info.Malformed)
+		} else {
+			d := pipeline.DocInfo{TS: info.Timestamp, Number: info.Number, Malformed: info.Malformed, OrigLen: info.OrigLen, Flow: info.Flow}
+			if info.PcapOffset >= 0 {
+				d.PcapFile, d.PcapOffset = pos, info.PcapOffset
+			}
+			if packets {
+				b.AddFlowDoc(doc, d)
+			} else {
+				b.AddFlowDoc(nil, d) // no packet document
+			}
+		}
+		if b.FlowDocsFull() || (cfg.flushIdle && br.Buffered() == 0) {
 			return send()
 		}
 		return nil

@@ -44,7 +44,7 @@ func (e *engineFlags) validate() error {
 // runTsharkEngine reads the files of in with tshark and writes their
 // documents to sink (NDJSON through out, or the index sink idx), as run
 // does for the native engine: same progress, summary and exit status.
-func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos *encode.Protocols,
+func runTsharkEngine(o *options, e *engineFlags, ff *flowFlags, in *pipeline.FileInput, protos *encode.Protocols,
 	sink pipeline.Sink, out *bufio.Writer, idx *indexSink, prog *progress, stderr io.Writer) int {
 	fail := func(err error) int {
 		if idx != nil {
@@ -90,6 +90,7 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 		Next:   in.Next,
 		Resume: in.Resume,
 		OnDone: in.OnDone,
+		Flows:  ff.writer(),
 	}
 	start := time.Now()
 	prog.start(&st, start)
@@ -110,6 +111,9 @@ func runTsharkEngine(o *options, e *engineFlags, in *pipeline.FileInput, protos 
 		fmt.Fprintf(stderr, "espcap-fast: tshark engine: %d packets read, %d documents written, %d malformed%s, %d of %d files failed, %s (%.0f packets/s)\n",
 			st.Packets.Load()+st.Filtered.Load(), st.Docs.Load(), st.Malformed.Load(), filtered, st.FilesFailed.Load(), len(in.Paths),
 			el.Round(time.Millisecond), float64(st.Packets.Load()+st.Filtered.Load())/el.Seconds())
+	}
+	if cfg.Flows != nil {
+		ff.summary(stderr, o.quiet, cfg.Flows)
 	}
 	if errors.Is(runErr, context.Canceled) {
 		runErr = nil

@@ -24,7 +24,7 @@ import (
 // --duration or a signal, and returns the exit status. A signal or the
 // duration stops dumpcap cleanly: everything it captured is dissected and
 // written, the sink flushed, the summary printed, status 0.
-func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdout, stderr io.Writer) int {
+func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, ff *flowFlags, stdout, stderr io.Writer) int {
 	fail := func(code int, format string, args ...any) int {
 		fmt.Fprintf(stderr, "espcap-fast: --engine tshark: "+format+"\n", args...)
 		return code
@@ -95,6 +95,7 @@ func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdou
 			Protocols:  protos,
 			FieldsFunc: fields,
 			Warn:       prog.warn,
+			Flows:      ff.writer(),
 		},
 		Dumpcap:    dumpcap,
 		Interfaces: nics,
@@ -120,6 +121,9 @@ func runTsharkLive(o *options, e *engineFlags, es *esFlags, lf *liveFlags, stdou
 		idxCode = idx.finish(ctx)
 	}
 	tsharkLiveSummary(stderr, o, res, &st, start)
+	if cfg.Flows != nil {
+		ff.summary(stderr, o.quiet, cfg.Flows)
+	}
 	switch {
 	case runErr != nil:
 		return fail(1, "%v", runErr)

@@ -28,6 +28,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	index := fs.String("index", "", "indices (or data stream) to search, comma-separated patterns (default: <--index-prefix>*, or --data-stream)")
 	records := fs.String("records", "packets", "what the query finds: packets (packet documents), or flows (flow documents: all the packets of each flow, from the positions it lists, default index <flow prefix>*)")
 	flowPrefix := fs.String("flow-index-prefix", "flows-", "with --records flows: the flow indices' prefix (default index <prefix>*)")
+	flowStream := fs.String("flow-data-stream", "", "with --records flows: the flow data stream (default with --data-stream: as an import names it)")
 	from := fs.String("from", "", "only documents with @timestamp at or after this (a date such as 2024-05-01T10:00:00Z, or date math such as now-1h)")
 	to := fs.String("to", "", "only documents with @timestamp before this")
 	maxOpen := fs.Int("max-open", export.DefaultMaxOpen, "most capture files open at once")
@@ -37,7 +38,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(w, "Writes the packets of the matching documents, read from the capture files their pcap.file and pcap.offset\n")
 		fmt.Fprintf(w, "name, in time order. The first argument is the query ('*' for all), the rest a tcpdump filter applied\n")
 		fmt.Fprintf(w, "on the way out. Exit status 1 when a packet could not be written (its file missing or changed).\n\n")
-		printFlags(w, fs, append([]string{"w", "index", "records", "flow-index-prefix", "from", "to", "max-open"}, searchFlagNames...)...)
+		printFlags(w, fs, append([]string{"w", "index", "records", "flow-index-prefix", "flow-data-stream", "from", "to", "max-open"}, searchFlagNames...)...)
 	}
 	if done, code := parseArgs(fs, args, stdout, stderr, usage); done {
 		return code
@@ -50,6 +51,12 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		}
 		if *records == "flows" {
 			*index = *flowPrefix + "*"
+			switch {
+			case *flowStream != "":
+				*index = *flowStream
+			case es.dataStream != "":
+				*index = flowDataStreamFor(es.dataStream)
+			}
 		}
 	}
 	var q, bpf string

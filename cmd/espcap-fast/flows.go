@@ -19,6 +19,7 @@ type flowFlags struct {
 	maxFlows      int
 	maxPacketsPer uint64
 	indexPrefix   string // --flow-index-prefix
+	dataStream    string // --flow-data-stream
 }
 
 func registerFlowFlags(fs *flag.FlagSet) *flowFlags {
@@ -29,13 +30,15 @@ func registerFlowFlags(fs *flag.FlagSet) *flowFlags {
 	fs.DurationVar(&f.update, "flow-update", 0, "write an interim flow document (flow.final false) of a flow still active after this long, and again after each such period (0: none)")
 	fs.IntVar(&f.maxFlows, "max-flows", flow.DefaultMaxFlows, "flows tracked at once; beyond it the least recently seen one is written (end_reason evicted)")
 	fs.StringVar(&f.indexPrefix, "flow-index-prefix", "flows-", "with --node: flow documents go to <prefix>YYYY-MM-DD (UTC day of the flow start; see --index-period), _id the flow.id")
+	fs.StringVar(&f.dataStream, "flow-data-stream", "", "with --node: flow documents go to this data stream (default with --data-stream D: "+
+		"logs-DATASET.flow-NAMESPACE for D logs-DATASET-NAMESPACE, else D-flows); interim updates are documents of their own")
 	fs.Uint64Var(&f.maxPacketsPer, "max-packets-per-flow", 0, "with --records both: packet documents only for the first N packets of each flow in each direction (0: all)")
 	return f
 }
 
 // validate checks the flags against the rest of the run: flow records are
-// made by the native engine from files, written to stdout or indexed (then
-// it tells the sink the flow index prefix through es).
+// written to stdout or indexed (then it tells the sink the flow documents'
+// index prefix or data stream through es).
 func (f *flowFlags) validate(engine string, es *esFlags) error {
 	switch f.records {
 	case "packets":
@@ -55,11 +58,6 @@ func (f *flowFlags) validate(engine string, es *esFlags) error {
 	}
 	if f.timeout < 0 || f.update < 0 {
 		return errors.New("--flow-timeout and --flow-update must not be negative")
-	}
-	// not built yet (issue 10): refuse rather than write packets only
-	switch {
-	case engine == "tshark":
-		return fmt.Errorf("--records %s: not supported with --engine tshark yet; use the native engine", f.records)
 	}
 	if len(es.nodes) > 0 {
 		return f.validateNode(es)
@@ -81,6 +79,15 @@ func (f *flowFlags) config() *pipeline.FlowConfig {
 		Packets:           f.records == "both",
 		MaxPacketsPerFlow: f.maxPacketsPer,
 	}
+}
+
+// writer returns the flow writer of a tshark engine run (nil: packets
+// only).
+func (f *flowFlags) writer() *pipeline.FlowWriter {
+	if c := f.config(); c != nil {
+		return pipeline.NewFlowWriter(*c)
+	}
+	return nil
 }
 
 // summary reports the flow counters after a run.

@@ -23,11 +23,10 @@ func TestRecordsFlags(t *testing.T) {
 		{[]string{"-r", pcap, "--records", "sessions"}, 2, 0, 0, "--records \"sessions\""},
 		{[]string{"-r", pcap, "--max-packets-per-flow", "1"}, 2, 0, 0, "needs --records both"},
 		{[]string{"-r", pcap, "--records", "flows", "--max-flows", "0"}, 2, 0, 0, "--max-flows"},
-		{[]string{"-r", pcap, "--records", "flows", "--node", "http://127.0.0.1:1", "--data-stream", "pk"}, 2, 0, 0, "not supported with --data-stream"},
+		{[]string{"-r", pcap, "--records", "flows", "--node", "http://127.0.0.1:1", "--data-stream", "pk", "--flow-data-stream", "pk"}, 2, 0, 0, "must differ from --data-stream"},
+		{[]string{"-r", pcap, "--records", "flows", "--node", "http://127.0.0.1:1", "--data-stream", "pk", "--flow-data-stream", "Fl"}, 2, 0, 0, "--flow-data-stream \"Fl\": index names must be lowercase"},
 		{[]string{"-r", pcap, "--records", "both", "--node", "http://127.0.0.1:1", "--flow-index-prefix", "packets-"}, 2, 0, 0, "must differ from --index-prefix"},
 		{[]string{"-r", pcap, "--records", "flows", "--node", "http://127.0.0.1:1", "--flow-index-prefix", "Flows-"}, 2, 0, 0, "--flow-index-prefix \"Flows-\": index names must be lowercase"},
-		{[]string{"-r", pcap, "--records", "both", "--engine", "tshark"}, 2, 0, 0, "not supported with --engine tshark"},
-		{[]string{"-i", "lo", "--records", "flows", "--engine", "tshark"}, 2, 0, 0, "not supported with --engine tshark"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args[2:], " "), func(t *testing.T) {

@@ -1,16 +1,22 @@
 package main
 
-// Flow documents in the Elasticsearch sink (--records flows|both --node):
-// their own time-named indices (--flow-index-prefix), the flow.id as _id,
-// and the bulk action "index" with an external version, so that the final
-// document of a flow replaces its interim updates whatever order the bulk
-// requests arrive in, and a re-import changes nothing. See
-// docs/ELASTICSEARCH.md, "Flow records".
+// Flow documents in the Elasticsearch sink (--records flows|both --node).
+// Into indices: their own time-named indices (--flow-index-prefix), the
+// flow.id as _id, and the bulk action "index" with an external version, so
+// that the final document of a flow replaces its interim updates whatever
+// order the bulk requests arrive in, and a re-import changes nothing. Into
+// a data stream (--data-stream, --flow-data-stream), which takes only
+// "create": their own data stream, the final document under the flow.id,
+// each interim update a document of its own under <flow.id>-<event.end>, so
+// that a re-import is all duplicates. See docs/ELASTICSEARCH.md, "Flow
+// records".
 
 import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/espcap/espcap-fast/bulk"
@@ -18,19 +24,73 @@ import (
 )
 
 // validateNode checks the flow flags of an indexing run and hands the flow
-// index prefix to the sink.
+// documents' target (index prefix or data stream) to the sink.
 func (f *flowFlags) validateNode(es *esFlags) error {
+	ds := f.dataStream
+	if ds == "" && es.dataStream != "" {
+		ds = flowDataStreamFor(es.dataStream)
+	}
+	if ds != "" {
+		if err := checkIndexName(ds, "--flow-data-stream"); err != nil {
+			return err
+		}
+		if ds == es.dataStream {
+			return fmt.Errorf("--flow-data-stream %q: must differ from --data-stream (packet and flow documents have different templates)", ds)
+		}
+		es.flowPrefix, es.flowDataStream = "", ds
+		return nil
+	}
 	if err := checkIndexName(f.indexPrefix, "--flow-index-prefix"); err != nil {
 		return err
 	}
-	switch {
-	case es.dataStream != "":
-		return fmt.Errorf("--records %s: not supported with --data-stream yet (flow documents are replaced by later ones, which data streams do not allow); use --index-prefix", f.records)
-	case f.indexPrefix == es.prefix:
+	if f.indexPrefix == es.prefix {
 		return fmt.Errorf("--flow-index-prefix %q: must differ from --index-prefix (packet and flow documents have different templates)", f.indexPrefix)
 	}
 	es.flowPrefix = f.indexPrefix
 	return nil
+}
+
+// flowDataStreamFor returns the default flow data stream beside the packet
+// data stream ds: for a name in Elastic's data stream naming scheme,
+// <type>-<dataset>-<namespace> (type logs, metrics or traces), the same
+// type and namespace with the dataset's ".packet" or ".packets" suffix
+// replaced by ".flow", or ".flow" appended (logs-espcap-default →
+// logs-espcap.flow-default, as Packetbeat's flows are
+// logs-network_traffic.flow-default); else ds + "-flows".
+func flowDataStreamFor(ds string) string {
+	parts := strings.Split(ds, "-")
+	if len(parts) == 3 && parts[1] != "" && parts[2] != "" {
+		switch parts[0] {
+		case "logs", "metrics", "traces":
+			dataset := strings.TrimSuffix(strings.TrimSuffix(parts[1], ".packets"), ".packet")
+			return parts[0] + "-" + dataset + ".flow-" + parts[2]
+		}
+	}
+	return ds + "-flows"
+}
+
+// flowTarget returns where flow document f goes: its index (or data
+// stream), its _id and its external version (0: none, the bulk action
+// "create"). The _id may use the sink's buffer s.flowID (valid until the
+// next call); the bulk indexer copies it.
+func (s *indexSink) flowTarget(f *pipeline.FlowDoc) (index string, id []byte, version int64) {
+	if ds := s.flags.flowDataStream; ds != "" {
+		if f.Final {
+			return ds, f.ID, 0
+		}
+		s.flowID = strconv.AppendInt(append(append(s.flowID[:0], f.ID...), '-'), f.End, 10)
+		return ds, s.flowID, 0
+	}
+	return s.flowIndexFor(f.Start), f.ID, flowVersion(f)
+}
+
+// flowStreamNamed is the flow data stream's part of the summary's "into"
+// line ("" when flow documents go to indices).
+func (s *indexSink) flowStreamNamed() string {
+	if s.flags.flowDataStream == "" {
+		return ""
+	}
+	return ", flows into data stream " + s.flags.flowDataStream
 }
 
 // flowIndexFor returns the flow index for a flow start (Unix ns).
@@ -78,8 +138,8 @@ func versioned(v int64) bulk.ItemOptions {
 func (s *indexSink) writeFlows(b *pipeline.Batch) error {
 	for i := range b.Flows() {
 		f := b.Flow(i)
-		err := s.ix.AddWith(s.ctx, s.flowIndexFor(f.Start), f.ID, f.Doc,
-			versioned(flowVersion(&f)))
+		index, id, v := s.flowTarget(&f)
+		err := s.ix.AddWith(s.ctx, index, id, f.Doc, versioned(v))
 		if err == nil {
 			continue
 		}
@@ -99,7 +159,8 @@ func (s *indexSink) writeFlows(b *pipeline.Batch) error {
 func (s *indexSink) deadLetterFlows(b *pipeline.Batch, i int) {
 	for j := i; j < b.Flows(); j++ {
 		f := b.Flow(j)
-		if err := s.ix.DeadLetter(s.flowIndexFor(f.Start), f.ID, f.Doc, "aborted", "interrupted before the document was sent"); err != nil {
+		index, id, _ := s.flowTarget(&f)
+		if err := s.ix.DeadLetter(index, id, f.Doc, "aborted", "interrupted before the document was sent"); err != nil {
 			s.notSent.Add(1)
 		}
 	}
@@ -109,15 +170,15 @@ func (s *indexSink) deadLetterFlows(b *pipeline.Batch, i int) {
 // and starts their retention (--retention).
 func (s *indexSink) startFlows(setup context.Context, logf func(string, ...any)) error {
 	e := s.flags
-	if e.flowPrefix == "" {
+	if e.flowPrefix == "" && e.flowDataStream == "" {
 		return nil
 	}
 	if !e.noTemplate {
-		if err := s.ix.InstallFlowTemplates(setup, e.flowPrefix); err != nil {
+		if err := s.ix.InstallFlowTemplates(setup, e.flowPrefix, e.flowDataStream); err != nil {
 			return fmt.Errorf("%w (--no-template skips the template)", err)
 		}
 	}
-	if e.retention > 0 {
+	if e.retention > 0 && e.flowPrefix != "" {
 		startRetention(s.ctx, s.ix, e.flowPrefix, time.Duration(e.retention), logf)
 	}
 	return nil

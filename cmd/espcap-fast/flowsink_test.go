@@ -79,19 +79,14 @@ func packetFlowIDs(t *testing.T, base, target string) map[string]int {
 	return out
 }
 
-// TestNodeFlows: --records both --node indexes exactly the packet
-// documents and the flow documents that the same run writes to stdout, the
-// flows into <flow prefix>YYYY-MM-DD of their start under their flow.id;
-// every packet's flow.id names an indexed flow; importing again adds
-// nothing (all duplicates); --records flows indexes flows only.
-func TestNodeFlows(t *testing.T) {
-	base := estest.URL(t)
-	files := []string{"--file", sample, "--file", dnsSample}
-	out, errs, code := espcap(t, append([]string{"-q", "--records", "both"}, files...)...)
+// offlineRecords returns the packet and the flow documents that
+// --records both writes to stdout for args.
+func offlineRecords(t *testing.T, args ...string) (packets, flows []map[string]any) {
+	t.Helper()
+	out, errs, code := espcap(t, append([]string{"-q", "--records", "both"}, args...)...)
 	if code != 0 {
 		t.Fatalf("offline run: exit %d: %s", code, errs)
 	}
-	var packets, flows []map[string]any
 	for _, d := range docs(t, out) {
 		if isFlowDoc(d) {
 			flows = append(flows, d)
@@ -99,35 +94,68 @@ func TestNodeFlows(t *testing.T) {
 			packets = append(packets, d)
 		}
 	}
-	out, _, _ = espcap(t, append([]string{"-q", "--records", "flows"}, files...)...)
-	if n := len(docs(t, out)); n != len(flows) || len(flows) < 10 || len(packets) < 1000 {
-		t.Fatalf("offline: %d packets, %d flows with --records both, %d with --records flows", len(packets), len(flows), n)
-	}
-	wantFlows, _ := flowIDs(flows)
-	wantPkt, withID := flowIDs(packets)
-	if len(wantFlows) != len(flows) {
-		t.Fatalf("%d flow documents have %d distinct flow.ids", len(flows), len(wantFlows))
-	}
+	return packets, flows
+}
 
-	pfx, fpfx := testPrefix(t, base, "flowpk"), testPrefix(t, base, "flowfl")
-	args := append([]string{"--records", "both", "--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
-		"--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, files...)
-	// the first run goes through a spool on disk (flow documents keep
-	// their bulk action and version there), the second adds nothing
-	spooled := []string{"--spool", t.TempDir(), "--spool-mem", "0"}
+// checkPacketFlowIDs checks that the packet documents of target name only
+// the flows of wantFlows, and the same flows as many times as offline
+// (wantPkt, withID: see flowIDs).
+func checkPacketFlowIDs(t *testing.T, base, target string, wantFlows, wantPkt map[string]int, withID int) {
+	t.Helper()
+	pkt := packetFlowIDs(t, base, target)
+	n := 0
+	for id, c := range pkt {
+		n += c
+		if _, ok := wantFlows[id]; !ok {
+			t.Errorf("packets name flow %s, not an indexed flow document", id)
+		}
+	}
+	if n != withID || fmt.Sprint(keys(pkt)) != fmt.Sprint(keys(wantPkt)) {
+		t.Errorf("%s: indexed packets carry %d flow.ids of %d flows, offline %d of %d", target, n, len(pkt), withID, len(wantPkt))
+	}
+}
+
+// importTwice runs the import args twice, the first time through a spool
+// on disk (flow documents keep their bulk action and version there): the
+// first summary must say that all docs documents were indexed, the second
+// that they all were duplicates. check(run, stderr) runs after each.
+func importTwice(t *testing.T, args []string, docs int, check func(run int, errs string)) {
+	t.Helper()
 	for run, want := range []string{
-		fmt.Sprintf("%d docs indexed, 0 duplicates", len(packets)+len(flows)),
-		fmt.Sprintf("0 docs indexed, %d duplicates", len(packets)+len(flows)),
+		fmt.Sprintf("%d docs indexed, 0 duplicates", docs),
+		fmt.Sprintf("0 docs indexed, %d duplicates", docs),
 	} {
 		runArgs := args
 		if run == 0 {
-			runArgs = append(spooled, args...)
+			runArgs = append([]string{"--spool", t.TempDir(), "--spool-mem", "0"}, args...)
 		}
 		_, errs, code := espcap(t, runArgs...)
 		t.Logf("run %d:\n%s", run+1, errs)
 		if code != 0 || !strings.Contains(errs, want) {
 			t.Fatalf("run %d: exit %d, summary should say %q", run+1, code, want)
 		}
+		check(run, errs)
+	}
+}
+
+// checkNodeFlows imports files with --records both into indices named
+// after name twice (see importTwice) and checks after each run that they
+// hold exactly the packet and flow documents given (those of the same
+// run to stdout): each flow under its flow.id in the index of its start
+// day, every packet's flow.id an indexed flow.
+func checkNodeFlows(t *testing.T, base, name string, files []string, packets, flows []map[string]any) {
+	t.Helper()
+	wantFlows, _ := flowIDs(flows)
+	wantPkt, withID := flowIDs(packets)
+	if len(wantFlows) != len(flows) {
+		t.Fatalf("%d flow documents have %d distinct flow.ids", len(flows), len(wantFlows))
+	}
+
+	pfx, fpfx := testPrefix(t, base, name+"pk"), testPrefix(t, base, name+"fl")
+	args := append([]string{"--records", "both", "--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
+		"--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, files...)
+	// the first run goes through a spool on disk, the second adds nothing
+	importTwice(t, args, len(packets)+len(flows), func(run int, _ string) {
 		refresh(t, base, pfx)
 		refresh(t, base, fpfx)
 		if n := countIn(t, base, pfx+"*"); n != len(packets) {
@@ -143,22 +171,28 @@ func TestNodeFlows(t *testing.T) {
 				t.Errorf("flow %s: in index %q, want %q (_id the flow.id, index of its start)", id, got[id], want)
 			}
 		}
-		pkt := packetFlowIDs(t, base, pfx+"*")
-		n := 0
-		for id, c := range pkt {
-			n += c
-			if _, ok := wantFlows[id]; !ok {
-				t.Errorf("packets name flow %s, not an indexed flow document", id)
-			}
-		}
-		if n != withID || fmt.Sprint(keys(pkt)) != fmt.Sprint(keys(wantPkt)) {
-			t.Errorf("run %d: indexed packets carry %d flow.ids of %d flows, offline %d of %d", run+1, n, len(pkt), withID, len(wantPkt))
-		}
+		checkPacketFlowIDs(t, base, pfx+"*", wantFlows, wantPkt, withID)
+	})
+}
+
+// TestNodeFlows: --records both --node indexes exactly the packet
+// documents and the flow documents that the same run writes to stdout, the
+// flows into <flow prefix>YYYY-MM-DD of their start under their flow.id;
+// every packet's flow.id names an indexed flow; importing again adds
+// nothing (all duplicates); --records flows indexes flows only.
+func TestNodeFlows(t *testing.T) {
+	base := estest.URL(t)
+	files := []string{"--file", sample, "--file", dnsSample}
+	packets, flows := offlineRecords(t, files...)
+	out, _, _ := espcap(t, append([]string{"-q", "--records", "flows"}, files...)...)
+	if n := len(docs(t, out)); n != len(flows) || len(flows) < 10 || len(packets) < 1000 {
+		t.Fatalf("offline: %d packets, %d flows with --records both, %d with --records flows", len(packets), len(flows), n)
 	}
+	checkNodeFlows(t, base, "flow", files, packets, flows)
 
 	// --records flows: no packet documents
 	pfx2, fpfx2 := testPrefix(t, base, "flowonlypk"), testPrefix(t, base, "flowonlyfl")
-	_, errs, code = espcap(t, append([]string{"--records", "flows", "--node", base, "--index-prefix", pfx2, "--flow-index-prefix", fpfx2,
+	_, errs, code := espcap(t, append([]string{"--records", "flows", "--node", base, "--index-prefix", pfx2, "--flow-index-prefix", fpfx2,
 		"--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, files...)...)
 	if code != 0 || !strings.Contains(errs, fmt.Sprintf("%d docs indexed, 0 duplicates", len(flows))) {
 		t.Fatalf("--records flows: exit %d: %s", code, errs)
@@ -172,18 +206,27 @@ func TestNodeFlows(t *testing.T) {
 	}
 }
 
+// offlineUpdates returns the arguments of a run with interim updates
+// (--records flows --flow-update 1s over the sample captures), the flow
+// documents it writes to stdout and their flow.ids.
+func offlineUpdates(t *testing.T) (args []string, all []map[string]any, ids map[string]int) {
+	t.Helper()
+	args = []string{"--file", sample, "--file", dnsSample, "--records", "flows", "--flow-update", "1s"}
+	out, errs, code := espcap(t, append([]string{"-q"}, args...)...)
+	if code != 0 {
+		t.Fatalf("offline run: exit %d: %s", code, errs)
+	}
+	all = docs(t, out)
+	ids, _ = flowIDs(all)
+	return args, all, ids
+}
+
 // TestNodeFlowUpdates: interim updates (--flow-update) are replaced by the
 // final document of their flow, even with small bulk requests in parallel
 // (the external version orders them): one final document per flow.
 func TestNodeFlowUpdates(t *testing.T) {
 	base := estest.URL(t)
-	files := []string{"--file", sample, "--file", dnsSample, "--records", "flows", "--flow-update", "1s"}
-	out, errs, code := espcap(t, append([]string{"-q"}, files...)...)
-	if code != 0 {
-		t.Fatalf("offline run: exit %d: %s", code, errs)
-	}
-	all := docs(t, out)
-	ids, _ := flowIDs(all)
+	files, all, ids := offlineUpdates(t)
 	if len(all) <= len(ids) {
 		t.Fatalf("bad test data: %d flow documents of %d flows, no interim update", len(all), len(ids))
 	}
@@ -191,7 +234,7 @@ func TestNodeFlowUpdates(t *testing.T) {
 	// document's version)
 	for i, extra := range [][]string{nil, {"--spool", t.TempDir(), "--spool-mem", "0"}} {
 		pfx, fpfx := testPrefix(t, base, fmt.Sprintf("flowuppk%d", i)), testPrefix(t, base, fmt.Sprintf("flowupfl%d", i))
-		_, errs, code = espcap(t, append(append([]string{"--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
+		_, errs, code := espcap(t, append(append([]string{"--node", base, "--index-prefix", pfx, "--flow-index-prefix", fpfx,
 			"--chunk", "3", "--indexers", "8", "--dead-letter", filepath.Join(t.TempDir(), "dl.ndjson")}, extra...), files...)...)
 		t.Logf("%v:\n%s", extra, errs)
 		if code != 0 {

@@ -156,7 +156,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(o.nics) > 0 {
 		if eng.engine == "tshark" {
-			return runTsharkLive(&o, eng, es, live, stdout, stderr)
+			return runTsharkLive(&o, eng, es, live, flows, stdout, stderr)
 		}
 		return runLive(&o, es, live, flows, stdout, stderr)
 	}
@@ -207,7 +207,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer imp.close()
 	if eng.engine == "tshark" {
-		return runTsharkEngine(&o, eng, in, protos, sink, out, idx, prog, stderr)
+		return runTsharkEngine(&o, eng, flows, in, protos, sink, out, idx, prog, stderr)
 	}
 	store, err := o.write.open(prog.warn, in.Paths)
 	if err != nil {

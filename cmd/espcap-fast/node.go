@@ -52,6 +52,8 @@ type esFlags struct {
 	statsInterval time.Duration
 	spool         *spoolFlags // nil: no spool (query, template)
 	flowPrefix    string      // flow documents' index prefix ("": none; see flowsink.go)
+	// flowDataStream is the flow documents' data stream ("": none)
+	flowDataStream string
 }
 
 // registerESFlags defines the Elasticsearch flags on fs.
@@ -154,6 +156,9 @@ func (e *esFlags) config(logf func(string, ...any)) (bulk.Config, error) {
 		}
 		if e.flowPrefix != "" {
 			cfg.RefreshOnClose += "," + e.flowPrefix + "*"
+		}
+		if e.flowDataStream != "" {
+			cfg.RefreshOnClose += "," + e.flowDataStream
 		}
 	}
 	apiKey, err := readSecret(e.apiKeyFile, "ES_API_KEY", logf)
@@ -264,6 +269,7 @@ type indexSink struct {
 	finishOnce sync.Once
 	code       int
 
+	flowID   []byte          // the _id of an interim flow document (flowTarget)
 	srcID    string          // last Source.ID seen
 	idPrefix []byte          // its document id prefix
 	pktIx    periodIndex     // the packet documents' index (indexFor)
@@ -487,7 +493,7 @@ func (x *periodIndex) forTime(prefix string, period encode.IndexPeriod, ts int64
 // sorted, at most ten and a count of the rest.
 func (s *indexSink) indexList() string {
 	if s.flags.dataStream != "" {
-		return "data stream " + s.flags.dataStream
+		return "data stream " + s.flags.dataStream + s.flowStreamNamed()
 	}
 	names := make([]string, 0, len(s.indices))
 	for n := range s.indices {
@@ -503,9 +509,9 @@ func (s *indexSink) indexList() string {
 	}
 	sort.Strings(names)
 	if len(names) > 10 {
-		return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
+		return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10) + s.flowStreamNamed()
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(names, ", ") + s.flowStreamNamed()
 }
 
 // docIDPrefix appends the document id prefix for a source id: the id

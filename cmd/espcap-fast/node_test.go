@@ -569,9 +569,7 @@ func TestNodeFlagErrors(t *testing.T) {
 // full Elasticsearch distributions) and skips elsewhere.
 func TestNodeDataStream(t *testing.T) {
 	base := estest.URL(t)
-	if st, _ := esCall(t, base, http.MethodGet, "/_data_stream", nil); st != http.StatusOK {
-		t.Skipf("%s has no data stream API (GET /_data_stream: HTTP %d); the integ-test distribution of Elasticsearch lacks it", base, st)
-	}
+	needDataStreams(t, base)
 	ds := "espcap-it-" + testRun + "-stream"
 	t.Cleanup(func() {
 		esCall(t, base, http.MethodDelete, "/_data_stream/"+ds, nil)

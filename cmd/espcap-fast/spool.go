@@ -243,7 +243,8 @@ func (p *spoolStage) write(s *indexSink, b *pipeline.Batch) error {
 	}
 	for i := range b.Flows() {
 		f := b.Flow(i)
-		p.buf = appendRecord(p.buf, s.flowIndexFor(f.Start), f.ID, f.Doc, flowVersion(&f))
+		index, id, v := s.flowTarget(&f)
+		p.buf = appendRecord(p.buf, index, id, f.Doc, v)
 		docs++
 	}
 	if docs == 0 {

@@ -30,7 +30,7 @@ func mappedTypes(t *testing.T) map[string]string {
 // flowMappedTypes is mappedTypes for flow documents.
 func flowMappedTypes(t *testing.T) map[string]string {
 	t.Helper()
-	ts, err := bulk.FlowTemplates("flows-", bulk.Target{Backend: "elasticsearch", Version: "8.19.9"})
+	ts, err := bulk.FlowTemplates("flows-", "", bulk.Target{Backend: "elasticsearch", Version: "8.19.9"})
 	if err != nil {
 		t.Fatal(err)
 	}
