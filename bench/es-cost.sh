@@ -38,9 +38,11 @@
 #                             the feeder's bodies are built before the
 #                             measurement. Its levers (compare with "feed"):
 #         id=auto|short|time  no _id (the server makes time-based ids and
-#                             skips the version lookup); a 16-byte
-#                             base64url id of the same identity; or a 22-byte
-#                             one led by the packet's timestamp (time-ordered)
+#                             skips the version lookup); a 16-character
+#                             base64url id of the same identity (8 bytes of
+#                             the file id, 4 of the packet number); or a
+#                             22-character one led by the packet's time in
+#                             µs (time-ordered, as the server's own ids)
 #         fields=lean         the packet's duplicated fields left out (LEAN
 #                             below): what a leaner document would cost
 #       A variant's rounds report their CPU also as a share of today's; the
@@ -92,7 +94,7 @@ while getopts "p:n:r:u:f:q:FV:QWPh" o; do
 	Q) noq=1 ;;
 	W) warm=1 ;;
 	P) prof=1 ;;
-	*) sed -n '2,77p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,79p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 command -v python3 >/dev/null || { echo "es-cost: python3 not found" >&2; exit 1; }
