@@ -9,12 +9,13 @@ import (
 	"github.com/espcap/espcap-fast/internal/estest"
 )
 
-// TestRetentionLifecycle runs an import with --retention against the test
+// TestNodeRetentionLifecycle (named Node: scripts/test.sh runs it on every
+// flavor) runs an import with --retention against the test
 // server (every flavor of the matrix): the run says that espcap-fast prunes
 // the indices itself and what the server has, which must agree with what
 // the test asks the server directly (none of the integration-test servers
 // has ILM or ISM), and the old index is pruned.
-func TestRetentionLifecycle(t *testing.T) {
+func TestNodeRetentionLifecycle(t *testing.T) {
 	base := estest.URL(t)
 	prefix := testPrefix(t, base, "lifecycle")
 	old := prefix + "2015-01-01"
