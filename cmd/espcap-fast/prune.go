@@ -148,8 +148,10 @@ func prune(ctx context.Context, ix *bulk.Indexer, prefix string, keep time.Durat
 }
 
 // startRetention prunes the indices of the run's prefix now and then once a
-// day until ctx ends, logging what it deleted and any error.
+// day until ctx ends, logging how (lifecycleProbe), what it deleted and any
+// error.
 func startRetention(ctx context.Context, ix *bulk.Indexer, prefix string, keep time.Duration, logf func(string, ...any)) {
+	logf("retention %s: espcap-fast deletes the indices %s* older than that, at start and daily (%s)", time.Duration(keep), prefix, lifecycleProbe(ctx, ix))
 	run := func() {
 		deleted, err := prune(ctx, ix, prefix, keep, time.Now(), false)
 		if len(deleted) > 0 {
