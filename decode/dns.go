@@ -56,6 +56,33 @@ func dnsHeuristic(b []byte) bool {
 	return o+4 <= len(b)
 }
 
+// dnsTCPHeuristic reports whether a TCP segment on ports that say nothing
+// holds one whole DNS message after its 2-byte length prefix (RFC 1035
+// 4.2.2): the prefix equals the rest of the segment, and the message passes
+// dnsHeuristic with a question of a known class (IN, CH, HS, ANY).
+// Wireshark has no DNS heuristic on TCP, so this is kept strict: a segment
+// that carries a part of a message, or two, is left alone.
+func dnsTCPHeuristic(b []byte) bool {
+	if len(b) < 2+13 || int(binary.BigEndian.Uint16(b)) != len(b)-2 {
+		return false
+	}
+	m := b[2:]
+	if !dnsHeuristic(m) {
+		return false
+	}
+	o := 12
+	for m[o] != 0 {
+		o += 1 + int(m[o])
+	}
+	qtype, qclass := binary.BigEndian.Uint16(m[o+1:]), binary.BigEndian.Uint16(m[o+3:])
+	switch qclass &^ 0x8000 { // the top bit: mDNS's unicast-response bit
+	case 1, 3, 4, 255:
+	default:
+		return false
+	}
+	return qtype != 0
+}
+
 // dns decodes a DNS message (over TCP after its 2-byte length prefix). The
 // layer is kept even when the message is cut short or malformed, with the
 // fields decoded before the damage; the packet is then flagged.

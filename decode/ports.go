@@ -84,6 +84,8 @@ func (d *Decoder) tcpApp(sport, dport uint16, b []byte) next {
 			continue
 		}
 		switch pr.Kind {
+		case KindDNS:
+			return nDNSTCP
 		case KindTLS:
 			d.tlsLayer(b)
 			return nDone

@@ -115,7 +115,7 @@ var registry = []Protocol{
 	{Name: "teredo", Kind: KindTeredo, UDP: []uint16{teredoPort}, Probe: teredoProbe, step: nTeredo},
 	// applications
 	{Name: "quic", Kind: KindQUIC, App: true, UDP: []uint16{443}, Probe: quicProbe, step: nQUIC},
-	{Name: "dns", Kind: KindDNS, App: true, UDP: []uint16{53}, TCP: []uint16{53}, step: nDNS},
+	{Name: "dns", Kind: KindDNS, App: true, UDP: []uint16{53}, TCP: []uint16{53}, Heuristic: dnsTCPHeuristic, step: nDNS},
 	{Name: "mdns", Kind: KindDNS, App: true, UDP: []uint16{5353}, step: nDNS},
 	{Name: "llmnr", Kind: KindDNS, App: true, UDP: []uint16{5355}, step: nDNS},
 	{Name: "dhcp", Kind: KindDHCP, App: true, UDP: []uint16{67, 68}, step: nDHCP},

@@ -79,13 +79,14 @@ func TestEveryStepHasAFunction(t *testing.T) {
 }
 
 // TestHeuristicsInRegistryOrder: the TCP heuristics are those of the
-// protocols Wireshark has TCP heuristics for (and SSH), in registry order.
+// protocols Wireshark has TCP heuristics for (and SSH, and a strict one for
+// DNS over TCP), in registry order.
 func TestHeuristicsInRegistryOrder(t *testing.T) {
 	got := ""
 	for _, pr := range heuristics {
 		got += pr.Name + " "
 	}
-	if want := "http tls ssh sip "; got != want {
+	if want := "dns http tls ssh sip "; got != want {
 		t.Errorf("heuristics %q, want %q", got, want)
 	}
 }
