@@ -24,8 +24,9 @@ type ByteKeeper interface {
 // the packet's fields and reports in info.Flow whether it did (the packet
 // has an IP header); the document then ends with m.FlowID as its flow.id
 // (when not empty: the flow stage writes the real one over it). The texts
-// the flow keeps (HTTP, TLS SNI and ALPN, DHCP host name) are copied
-// through keep, since pkt's strings do not outlive the next line.
+// the flow packet points to (HTTP, DHCP host name) are copied through
+// keep, since pkt's strings do not outlive the next line; the TLS ones are
+// copied into the flow packet itself.
 func (e *EKEncoder) EncodeFlow(dst []byte, m *Meta, pkt *fastjson.Value, fp *flow.Packet, keep ByteKeeper) ([]byte, EKInfo, error) {
 	e.fp, e.keep = fp, keep
 	b, info, err := e.Encode(dst, m, pkt)
@@ -235,8 +236,9 @@ func (e *EKEncoder) flowApp(chain string, from int) {
 func (e *EKEncoder) flowTLS(a *flow.AppFields, v *fastjson.Value) {
 	switch client, server := ekHellos(v); {
 	case client:
-		a.SetTLSClientHello(e.kept(ekFirst(v, "tls_tls_handshake_extensions_server_name")),
-			e.kept(ekFirst(v, "tls_tls_handshake_extensions_alpn_str")),
+		// SetTLSClientHello copies all four: nothing to keep in the batch
+		a.SetTLSClientHello(ekFirst(v, "tls_tls_handshake_extensions_server_name"),
+			ekFirst(v, "tls_tls_handshake_extensions_alpn_str"),
 			ekFirst(v, "tls_tls_handshake_ja3"), ekFirst(v, "tls_tls_handshake_ja4"))
 	case server:
 		ver := ekFirst(v, "tls_tls_handshake_extensions_supported_version")

@@ -62,7 +62,7 @@ func (b *Batch) Malformed(i int) bool { return b.recs[i].malformed }
 // keepBytes is the room of a document batch for the texts its flow
 // packets keep (KeepBytes): 1 KiB per packet, more than a packet's
 // application texts cut at flow.MaxField (HTTP method, host, URI and user
-// agent, TLS SNI and ALPN, DHCP host name: 7 × 128 bytes).
+// agent, DHCP host name: 5 × 128 bytes).
 const keepBytes = BatchPackets * 1024
 
 // DocInfo describes a document added with AddFlowDoc.
