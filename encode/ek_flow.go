@@ -99,7 +99,7 @@ func (e *EKEncoder) flowPacket(chain, own string, ipEnd int, ipv *fastjson.Value
 	for rest := after; rest != ""; {
 		var p string
 		p, rest, _ = strings.Cut(rest, ":")
-		if n := ekAppName(p); n != "" {
+		if n := flow.AppName(p); n != "" {
 			h.App = n
 		}
 	}
@@ -110,19 +110,6 @@ func (e *EKEncoder) flowPacket(chain, own string, ipEnd int, ipv *fastjson.Value
 		e.flowApp(chain, len(chain)-len(after))
 	}
 	return true
-}
-
-// ekAppName returns the name of p if it is one of the application
-// protocols a flow is named after (as flow.Extract names them: the last
-// one in the packet; tshark's names are the native decoder's), as a
-// constant string (p points into tshark's line); "" otherwise.
-func ekAppName(p string) string {
-	for _, n := range [...]string{"dns", "mdns", "llmnr", "dhcp", "dhcpv6", "ntp", "http", "ssdp", "tls", "quic"} {
-		if n == p {
-			return n
-		}
-	}
-	return ""
 }
 
 // flowTransport fills h's transport from its layer tv (tshark protocol

@@ -335,6 +335,25 @@ func appKind(k decode.Kind) bool {
 	return false
 }
 
+// AppName returns name, as a string of its own, when the protocol of that
+// Wireshark name names a flow's application protocol, as Extract chooses
+// it from decoded layers (a registry entry of an appKind kind: dns, mdns,
+// http, ssdp, tls, ...); "" otherwise. It serves an engine that has
+// protocol names instead of decoded layers (the tshark engine), whose
+// names may point into a buffer that does not last.
+func AppName(name string) string { return appNames[name] }
+
+// appNames are the names AppName accepts, from decode's registry.
+var appNames = func() map[string]string {
+	m := map[string]string{}
+	for _, pr := range decode.Protocols() {
+		if appKind(pr.Kind) {
+			m[pr.Name] = pr.Name
+		}
+	}
+	return m
+}()
+
 // tcpFlags returns the 8 flag bits of a TCP header.
 func tcpFlags(h []byte) uint8 {
 	if len(h) < 14 {

@@ -126,3 +126,17 @@ func TestRecordSize(t *testing.T) {
 		t.Errorf("the fields a packet touches end at byte %d, past 128", off)
 	}
 }
+
+// TestAppName: the protocol names that name a flow's application are those
+// of the registry entries whose layers Extract takes the name from.
+func TestAppName(t *testing.T) {
+	for _, c := range []struct{ name, want string }{
+		{"dns", "dns"}, {"mdns", "mdns"}, {"llmnr", "llmnr"}, {"dhcp", "dhcp"}, {"dhcpv6", "dhcpv6"},
+		{"ntp", "ntp"}, {"http", "http"}, {"ssdp", "ssdp"}, {"tls", "tls"}, {"quic", "quic"},
+		{"tcp", ""}, {"udp", ""}, {"ip", ""}, {"ssh", ""}, {"sip", ""}, {"teredo", ""}, {"data", ""}, {"", ""},
+	} {
+		if got := AppName(c.name); got != c.want {
+			t.Errorf("AppName(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
