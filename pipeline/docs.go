@@ -45,14 +45,20 @@ func (b *Batch) CutDocs(n int) {
 			continue
 		}
 		if seen == n {
-			b.out = b.out[:r.docOff]
-			for len(b.flows) > 0 && b.flows[len(b.flows)-1].end > len(b.out) {
-				b.flows = b.flows[:len(b.flows)-1]
-			}
+			b.cutOut(r.docOff)
 			b.recs = b.recs[:i]
 			return
 		}
 		seen++
+	}
+}
+
+// cutOut cuts the batch's output at off, with the flow documents that
+// reach past it.
+func (b *Batch) cutOut(off int) {
+	b.out = b.out[:off]
+	for len(b.flows) > 0 && b.flows[len(b.flows)-1].end > off {
+		b.flows = b.flows[:len(b.flows)-1]
 	}
 }
 

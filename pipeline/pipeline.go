@@ -436,10 +436,7 @@ func (r *Runner) trim(b *Batch, docs *uint64) (n, malformed int) {
 			continue
 		}
 		if r.cfg.Count > 0 && *docs >= r.cfg.Count {
-			b.out = b.out[:rec.docOff]
-			for len(b.flows) > 0 && b.flows[len(b.flows)-1].end > len(b.out) {
-				b.flows = b.flows[:len(b.flows)-1]
-			}
+			b.cutOut(rec.docOff)
 			for j := i; j < len(b.recs); j++ {
 				b.recs[j].docEnd = -1
 			}
