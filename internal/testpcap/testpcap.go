@@ -113,14 +113,27 @@ func MustLoad(t testing.TB, pattern string, max int) []Packet {
 // folders, the oracle and expected-output folders, and pcapng-format (its
 // packets are placeholders, for container parsing only; see INDEX.md).
 func SharedCaptures(dir string) []string {
+	return captures(dir, func(n string) bool {
+		return n == "oracle" || n == "expected" || n == "pcapng-format" || strings.HasSuffix(n, "-malformed")
+	})
+}
+
+// AllCaptures returns every .pcap, .pcapng and .cap file under dir,
+// recursively and sorted: the malformed and placeholder captures included.
+func AllCaptures(dir string) []string {
+	return captures(dir, func(string) bool { return false })
+}
+
+// captures returns the capture files under dir, sorted, skipping the
+// folders whose name skip accepts.
+func captures(dir string, skip func(name string) bool) []string {
 	var files []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
 		if d.IsDir() {
-			switch n := d.Name(); {
-			case n == "oracle", n == "expected", n == "pcapng-format", strings.HasSuffix(n, "-malformed"):
+			if skip(d.Name()) {
 				return filepath.SkipDir
 			}
 			return nil
