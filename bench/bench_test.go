@@ -474,3 +474,67 @@ func BenchmarkPipelineFlows(b *testing.B) {
 		})
 	}
 }
+
+// flowHeaderAhead is how many packets ahead the flow fast path's
+// benchmarks prefetch: the header parser takes a few tens of ns, less
+// than a cache miss, so prefetching only the next frame (as
+// BenchmarkDecode does for the full decoder) leaves it waiting on memory.
+const flowHeaderAhead = 8
+
+// BenchmarkFlowHeader is the flow fast path's header parser alone:
+// decode.ParseFlowHeader and, for a plain packet, flow.FromHeader, on
+// every packet (a packet that is not plain costs its failed parse only).
+// The plain fraction is reported as a metric.
+func BenchmarkFlowHeader(b *testing.B) { benchFlowHeader(b, headerOnly) }
+
+// BenchmarkFlowHeaderFallback is the flow fast path as --records flows
+// would run it before Table.Observe: the header parser, and the full
+// decoder and flow.Extract for the packets it does not call plain.
+func BenchmarkFlowHeaderFallback(b *testing.B) { benchFlowHeader(b, headerFallback) }
+
+// BenchmarkDecodeExtract is what the flow fast path replaces: the full
+// decoder and flow.Extract on every packet.
+func BenchmarkDecodeExtract(b *testing.B) { benchFlowHeader(b, decodeAll) }
+
+// How benchFlowHeader makes a packet's flow.Packet.
+const (
+	headerOnly     = iota // ParseFlowHeader and FromHeader; nothing for the others
+	headerFallback        // ParseFlowHeader and FromHeader, else Decode and Extract
+	decodeAll             // Decode and Extract, every packet
+)
+
+func benchFlowHeader(b *testing.B, mode int) {
+	pk := load(b)
+	d := decode.NewDecoder()
+	var h decode.FlowHeader
+	var fp flow.Packet
+	ahead := flowHeaderAhead
+	if mode == decodeAll {
+		ahead = 0 // the next frame, as BenchmarkDecode
+	}
+	plain := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := startClock()
+	// j is the packet, k the one prefetched (ahead of the next)
+	for i, j, k := 0, 0, ahead%len(pk); i < b.N; i++ {
+		if k++; k == len(pk) {
+			k = 0
+		}
+		decode.Prefetch(pk[k].data)
+		p := &pk[j]
+		if j++; j == len(pk) {
+			j = 0
+		}
+		if mode != decodeAll && decode.ParseFlowHeader(p.data, p.linkType, &h) {
+			flow.FromHeader(&h, &fp)
+			plain++
+		} else if mode != headerOnly {
+			flow.Extract(d.Decode(p.data, p.linkType, p.origLen), &fp)
+		}
+	}
+	report(b, start)
+	if mode != decodeAll {
+		b.ReportMetric(float64(plain)/float64(b.N), "plain/packet")
+	}
+}

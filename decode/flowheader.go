@@ -122,7 +122,7 @@ func ParseFlowHeader(data []byte, linkType uint16, h *FlowHeader) bool {
 	default:
 		return false
 	}
-	if tags {
+	if tags && et != 0x0800 && et != 0x86dd {
 		for n := 0; et == 0x8100 || et == 0x9100 || et == 0x88a8; n++ {
 			if n == 2 || len(data)-off < 4 {
 				return false
@@ -161,8 +161,7 @@ func ParseFlowHeader(data []byte, linkType uint16, h *FlowHeader) bool {
 		}
 		h.IPv6, h.Proto = false, ip[9]
 		h.Src, h.Dst = [16]byte{}, [16]byte{}
-		copy(h.Src[:4], ip[12:16])
-		copy(h.Dst[:4], ip[16:20])
+		*(*[4]byte)(h.Src[:4]), *(*[4]byte)(h.Dst[:4]) = [4]byte(ip[12:16]), [4]byte(ip[16:20])
 		ipPayload, th = field-hl, hl
 	case 0x86dd:
 		if len(ip) < 40 || ip[0]>>4 != 6 {
@@ -194,7 +193,7 @@ func ParseFlowHeader(data []byte, linkType uint16, h *FlowHeader) bool {
 		}
 		h.SrcPort = binary.BigEndian.Uint16(seg[0:2])
 		h.DstPort = binary.BigEndian.Uint16(seg[2:4])
-		if flowNestsTCP(h.SrcPort, h.DstPort, len(seg) > do) {
+		if nestsTCPAny && flowNestsTCP(h.SrcPort, h.DstPort, len(seg) > do) {
 			return false
 		}
 		h.Flags = seg[13]
@@ -265,6 +264,9 @@ var (
 	// nestsTCPHeuristic: a tunnel has a TCP heuristic, so any TCP
 	// segment with a payload may carry one.
 	nestsTCPHeuristic bool
+	// nestsTCPAny: some TCP segments may carry a tunnel (none do today:
+	// the check costs one test then)
+	nestsTCPAny bool
 )
 
 func init() {
@@ -278,9 +280,10 @@ func init() {
 		}
 		for _, port := range pr.TCP {
 			nestsTCP[port/64] |= 1 << (port % 64)
+			nestsTCPAny = true
 		}
 		if pr.Heuristic != nil {
-			nestsTCPHeuristic = true
+			nestsTCPHeuristic, nestsTCPAny = true, true
 		}
 	}
 }

@@ -8,7 +8,9 @@ import "github.com/espcap/espcap-fast/decode"
 // plain packet is looked at below its application layers, so fp.App is ""
 // and fp.Fields are empty.
 func FromHeader(h *decode.FlowHeader, fp *Packet) {
-	fp.Key = Key{VLAN: h.VLAN, Proto: h.Proto, IPv6: h.IPv6, HasPorts: true}
+	k := &fp.Key
+	*k = Key{}
+	k.VLAN, k.Proto, k.IPv6, k.HasPorts = h.VLAN, h.Proto, h.IPv6, true
 	fp.FromB, fp.Flags, fp.Payload, fp.App = false, h.Flags, h.Payload, ""
 	fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
 	fp.hashed = false
