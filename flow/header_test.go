@@ -230,6 +230,8 @@ func TestFlowHeaderCrafted(t *testing.T) {
 		{"tcp options", ser(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcpOpts), decode.LinkTypeEthernet, true},
 		{"ethernet padding", append(bytes.Clone(ser(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(1, 2))), 0, 0, 0, 0, 0, 0), decode.LinkTypeEthernet, true},
 		{"ipv4 length 0 (TSO)", with(v4tcp, 16, 0, 0), decode.LinkTypeEthernet, true},
+		{"ipv4 length 0 (TSO) past 64 KiB", with(ser(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(51000, 8000), payload(70000)), 16, 0, 0),
+			decode.LinkTypeEthernet, true},
 		{"ipv4 length below the header", with(v4tcp, 16, 0, 19), decode.LinkTypeEthernet, false},
 		{"ipv4 header length 4", with(v4tcp, 14, 0x44), decode.LinkTypeEthernet, false},
 		{"ipv4 length past the capture", with(v4tcp, 16, 0x05, 0xdc), decode.LinkTypeEthernet, true},
