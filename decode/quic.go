@@ -177,3 +177,20 @@ func (d *Decoder) udpTuple(fromServer bool) uint64 {
 	mix(byte(dport))
 	return h
 }
+
+// KeepsState reports whether decoding the transport payload of the plain
+// packet h describes (data is its frame) changes what a Decoder remembers
+// across packets: a QUIC long-header packet on a QUIC port, as a client
+// Initial's keys decrypt the server's (see Forget). A caller that decodes
+// only some of a batch's packets in full decodes these with the others.
+func KeepsState(h *FlowHeader, data []byte) bool {
+	if h.Proto != 17 || h.PayloadAt >= h.PayloadEnd || h.PayloadEnd > len(data) || data[h.PayloadAt]&0x80 == 0 {
+		return false
+	}
+	for _, port := range [2]uint16{h.SrcPort, h.DstPort} {
+		if e := udpEntry[port]; e != 0 && registry[e-1].step == nQUIC {
+			return true
+		}
+	}
+	return false
+}

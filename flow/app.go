@@ -225,6 +225,25 @@ func (a *AppSummary) merge(f *AppFields) {
 	}
 }
 
+// complete reports whether the summary holds all that a flow of
+// application app keeps: TLS and QUIC, both hellos' fingerprints (so the
+// ClientHello's server name and ALPN and the ServerHello's version too);
+// HTTP, the first request's method, host, URI and user agent and the first
+// response's status; NTP and DHCPv6, which give nothing but their name.
+// DNS (its answers add up), DHCP and unknown applications are never
+// complete: they are read for Config.Inspect packets.
+func (a *AppSummary) complete(app string) bool {
+	switch app {
+	case "tls", "quic":
+		return a.ja3n > 0 && a.ja3sn > 0
+	case "http":
+		return a.method.n > 0 && a.host.n > 0 && a.uri.n > 0 && a.ua.n > 0 && a.HTTPStatus != 0
+	case "ntp", "dhcpv6":
+		return true
+	}
+	return false
+}
+
 // addAnswer keeps a DNS answer address unless it is there or the list is full.
 func (a *AppSummary) addAnswer(ip [16]byte, v4 bool) {
 	if a.nAnswers == MaxAnswers {

@@ -97,32 +97,36 @@ func (k *Key) equal(o *Key) bool {
 // Packet is what the table needs of one packet: its key, which side sent
 // it, and its TCP flags and payload length.
 type Packet struct {
+	// the fields every packet sets come first, in the first two cache
+	// lines: a worker writes them and the flow stage reads them on
+	// another core, and a packet FromHeader fills touches no others
+
 	Key Key
 	// FromB is set when the packet was sent by the key's B endpoint.
 	FromB bool
 	// Flags are the TCP flags (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08,
 	// ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80); 0 for other transports.
 	Flags uint8
+
+	// IP fragments: whether this is its datagram's first fragment (which
+	// has the transport header) or a later one (which gets the ports the
+	// first one had; see Table.Observe), and the datagram's
+	// identification.
+	fragFirst bool
+	fragLater bool
+	// hash is Key.Hash(), when hashed: Extract computes it (in the
+	// pipeline's workers, which run in parallel, rather than in the
+	// goroutine that owns the table)
+	hashed bool
+	fragID uint32
 	// Payload is the transport payload length (TCP segment data, UDP data).
 	Payload int
+	hash    uint64
 	// App is the highest application layer's protocol name ("dns", "http",
 	// "tls", ...; "" if none), as network.protocol names it.
 	App string
 	// Fields are the application fields a flow keeps.
 	Fields AppFields
-
-	// IP fragments: the datagram's identification, and whether this is
-	// its first fragment (which has the transport header) or a later one
-	// (which gets the ports the first one had; see Table.Observe).
-	fragID    uint32
-	fragFirst bool
-	fragLater bool
-
-	// hash is Key.Hash(), when hashed: Extract computes it (in the
-	// pipeline's workers, which run in parallel, rather than in the
-	// goroutine that owns the table)
-	hash   uint64
-	hashed bool
 }
 
 // keyHash returns p.Key.Hash(), computed once.

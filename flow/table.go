@@ -73,7 +73,20 @@ type Config struct {
 	// Emit receives every record the table writes. The record is valid
 	// only during the call.
 	Emit func(r *Record)
+	// Inspect is how many packets with a transport payload of each flow
+	// have their application layers read (Zeek's dpd_max_packets, nDPI's
+	// and Suricata's give-up points): past them, or once the flow's
+	// application said all a flow keeps of it (see AppSummary.complete),
+	// the flow is settled and its packets are only counted. 0 takes
+	// DefaultInspect; a negative value reads every packet.
+	Inspect int
 }
+
+// DefaultInspect is the default Config.Inspect.
+const DefaultInspect = 32
+
+// MaxInspect is the largest Config.Inspect that is not "every packet".
+const MaxInspect = 255
 
 // Stats counts what a table did.
 type Stats struct {
@@ -126,6 +139,10 @@ type Record struct {
 	tcp   [2]uint8 // st* bits per side
 	hist  [2]uint8 // h* letters seen per side
 	list  uint8
+	// inspected counts the packets with a payload whose application
+	// layers were read; settled: no more will be (Config.Inspect)
+	inspected uint8
+	settled   bool
 	// Start and End are the first and last packet times (Unix ns).
 	End, Start int64
 	// Packets and Bytes (frame length on the wire) sent by each side.
@@ -252,6 +269,7 @@ type Table struct {
 	nextExpire, expireEvery int64
 	update                  int64
 	emit                    func(*Record)
+	inspect                 int // Config.Inspect, negative: every packet
 
 	recs []Record // the slab; grows to MaxFlows
 	free []int32  // free entries in recs
@@ -329,7 +347,13 @@ func NewTable(cfg Config) *Table {
 	if cfg.Emit == nil {
 		cfg.Emit = func(*Record) {}
 	}
-	t := &Table{cfg: cfg, emit: cfg.Emit, update: int64(cfg.Update)}
+	switch {
+	case cfg.Inspect == 0:
+		cfg.Inspect = DefaultInspect
+	case cfg.Inspect > MaxInspect:
+		cfg.Inspect = MaxInspect
+	}
+	t := &Table{cfg: cfg, emit: cfg.Emit, update: int64(cfg.Update), inspect: cfg.Inspect}
 	t.timeout = [numLists]int64{int64(cfg.TCPTimeout), int64(cfg.UDPTimeout), int64(cfg.OtherTimeout), int64(cfg.CloseDelay)}
 	t.expireEvery = t.timeout[0]
 	for l, d := range t.timeout {
@@ -592,6 +616,7 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 		return t.start(p, side, ts, wireLen, h)
 	}
 	r.count(p, side, ts, wireLen)
+	t.inspected(r, p)
 	// Moving an entry to the tail of its list on every packet would touch
 	// its two neighbours (two cache misses): it moves when its list changes
 	// or it was linked more than slack ago, and Expire moves an entry it
@@ -623,11 +648,53 @@ func (t *Table) start(p *Packet, side int, ts int64, wireLen int, h uint64) *Rec
 	}
 	r.setID()
 	r.count(p, side, ts, wireLen)
+	t.inspected(r, p)
 	// (alloc may have grown the index or evicted a flow: look again)
 	t.setSlot(t.lookup(&p.Key, h), e, h)
 	t.link(e, r.listFor())
 	t.stats.Flows++
 	return r
+}
+
+// inspected counts a packet with a payload, whose application layers
+// count() has merged, against the flow's Config.Inspect, and settles the
+// flow when they are spent or its application has said all a flow keeps.
+func (t *Table) inspected(r *Record, p *Packet) {
+	if r.settled || p.Payload <= 0 || t.inspect < 0 {
+		return
+	}
+	r.inspected++
+	if int(r.inspected) >= t.inspect || r.Summary.complete(r.App) {
+		r.settled = true
+	}
+}
+
+// Wants reports whether Observe would read the application layers of p,
+// sent at ts: false when p has no payload, or when p's flow is tracked and
+// settled (see Config.Inspect) and p continues it. A caller that has only
+// parsed p's headers (see FromHeader) decodes it fully when Wants says
+// true; it may say true where Observe then reads nothing.
+func (t *Table) Wants(p *Packet, ts int64) bool {
+	if p.Payload <= 0 {
+		return false
+	}
+	if t.inspect < 0 || p.fragFirst || p.fragLater {
+		return true
+	}
+	x := slotEntry(t.index[t.lookup(&p.Key, p.keyHash())])
+	if x == 0 {
+		return true
+	}
+	r := &t.recs[x-1]
+	switch {
+	case !r.settled:
+		return true
+	case p.Key.Proto == protoTCP && p.Flags&(SYN|ACK) == SYN:
+		return true // may start a new flow on a closed one's ports
+	}
+	// Observe's Expire ends the flow first when it has been idle past
+	// its timeout
+	return ts-r.End > t.timeout[r.list]
 }
 
 // listFor returns the list (timeout) for the record's state.
@@ -689,11 +756,13 @@ func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	}
 	f := p.Flags
 	r.Flags[side] |= f
-	if p.App != "" && r.App == "" {
-		r.App = p.App
-	}
-	if p.Fields.set {
-		r.Summary.merge(&p.Fields)
+	if !r.settled {
+		if p.App != "" && r.App == "" {
+			r.App = p.App
+		}
+		if p.Fields.set {
+			r.Summary.merge(&p.Fields)
+		}
 	}
 	var h uint8
 	if p.Key.Proto == protoTCP {

@@ -17,6 +17,7 @@ type seg struct {
 	flags      string // letters: S A F R P
 	payload    int
 	cport      uint16 // client port (default 40000)
+	data       []byte // the payload, if not payload zero bytes
 }
 
 var (
@@ -52,10 +53,14 @@ func tcpFrame(t testing.TB, s seg) []byte {
 		}
 	}
 	tcp.SetNetworkLayerForChecksum(ip)
+	payload := s.data
+	if payload == nil {
+		payload = make([]byte, s.payload)
+	}
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 	buf := gopacket.NewSerializeBuffer()
 	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		eth, ip, tcp, gopacket.Payload(make([]byte, s.payload)))
+		eth, ip, tcp, gopacket.Payload(payload))
 	if err != nil {
 		t.Fatal(err)
 	}

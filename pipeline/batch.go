@@ -42,6 +42,10 @@ type record struct {
 	docEnd    int
 	malformed bool
 	hasFlow   bool // Batch.fps holds the packet's flow key, flags and payload length (flow records on)
+	// light: only the packet's headers were parsed (FlowConfig.light);
+	// the flow stage decodes it in full if its flow wants its application
+	// layers
+	light bool
 	// tsSaturated: the reader saturated the timestamp (tagged malformed)
 	tsSaturated bool
 	// pcapFile is the capture file holding the packet as export opens it

@@ -33,11 +33,16 @@ const flowIDTail = 3
 type flowStage struct {
 	tab    *flow.Table
 	cfg    FlowConfig
-	out    []byte // the documents of the batch being rewritten
-	cur    *Batch // the batch being rewritten (its flows list)
+	dec    *decode.Decoder // decodes the packets FlowConfig.light skipped whose flows want them
+	out    []byte          // the documents of the batch being rewritten
+	cur    *Batch          // the batch being rewritten (its flows list)
 	spare  []byte
 	flows  uint64 // flow documents written
 	capped uint64 // packet documents left out by MaxPacketsPerFlow
+	// light counts the packets tracked by their headers alone
+	// (FlowConfig.light), redecoded those of them decoded here because
+	// their flows wanted their application layers
+	light, redecoded uint64
 	// heldPositions counts the packet positions the tracked flows hold
 	// (flow.Record.Positions), at most maxHeldPositions
 	heldPositions int
@@ -49,7 +54,7 @@ type flowStage struct {
 const maxHeldPositions = 1 << 22
 
 func newFlowStage(cfg FlowConfig) *flowStage {
-	s := &flowStage{cfg: cfg, spare: make([]byte, 0, 2*BatchBytes)}
+	s := &flowStage{cfg: cfg, spare: make([]byte, 0, 2*BatchBytes), dec: decode.NewDecoder()}
 	tc := cfg.Table
 	tc.Emit = s.emit
 	s.tab = flow.NewTable(tc)
@@ -84,6 +89,14 @@ func (s *flowStage) batch(b *Batch) {
 		rec := &b.recs[i]
 		if rec.hasFlow {
 			fp := &b.fps[i]
+			if rec.light {
+				s.light++
+				if fp.Payload > 0 && s.tab.Wants(fp, rec.ts) {
+					// the worker parsed its headers only
+					flow.Extract(s.dec.Decode(b.data[rec.off:rec.off+rec.n], rec.linkType, rec.origLen), fp)
+					s.redecoded++
+				}
+			}
 			r := s.tab.Observe(fp, rec.ts, rec.origLen)
 			if rec.pcapFile != "" {
 				if s.heldPositions < maxHeldPositions {
@@ -163,6 +176,25 @@ func (s *FlowConfig) track(rec *record, fp *flow.Packet, p *decode.Packet, m *en
 		m.FlowID = flowIDPlaceholder
 	}
 	return s.Packets
+}
+
+// light fills the flow packet fp of record rec from the frame's headers
+// alone (decode.ParseFlowHeader) when they give its flow and no document of
+// it is wanted (--records flows), and reports whether it did; the worker
+// then skips the full decode. The flow stage decodes such a packet in full
+// if its flow still reads application layers (flow.Table.Wants), which
+// needs the frame: payloadOK false (live capture, whose frames are gone by
+// then) keeps to packets without a payload. A packet whose decoding
+// changes the decoder's state (decode.KeepsState) is decoded by the
+// worker, with the rest of its batch.
+func (s *FlowConfig) light(rec *record, fp *flow.Packet, h *decode.FlowHeader, data []byte, payloadOK bool) bool {
+	if s.Packets || !decode.ParseFlowHeader(data, rec.linkType, h) ||
+		h.Payload > 0 && (!payloadOK || decode.KeepsState(h, data)) {
+		return false
+	}
+	flow.FromHeader(h, fp)
+	rec.hasFlow, rec.light, rec.docEnd = true, true, -1
+	return true
 }
 
 // FlowStats reports the flow stage's counters once a run has ended: flow

@@ -243,3 +243,50 @@ func TestFlowDocsCount(t *testing.T) {
 		}
 	}
 }
+
+// TestLightFlows: with --records flows the workers parse most packets'
+// headers only and the flow stage decodes those whose flows want their
+// application layers; the flow documents are byte for byte those of
+// --records both, where every packet is decoded, with one worker or
+// several, whatever the inspection limit.
+func TestLightFlows(t *testing.T) {
+	for _, inspect := range []int{0, 2, -1} {
+		for _, workers := range []int{1, 3} {
+			t.Run(fmt.Sprintf("inspect=%d/workers=%d", inspect, workers), func(t *testing.T) {
+				tc := flow.Config{Inspect: inspect}
+				_, want, _ := flowRun(t, FlowConfig{Packets: true, Table: tc}, workers)
+				var sink outSink
+				r, err := runFiles(t, context.Background(), Config{Workers: workers, Flows: &FlowConfig{Table: tc}}, &sink, captures(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range sink.errs {
+					t.Error(e)
+				}
+				var got []map[string]any
+				for _, line := range bytes.Split(bytes.TrimSuffix(sink.out.Bytes(), []byte("\n")), []byte("\n")) {
+					var doc map[string]any
+					if err := json.Unmarshal(line, &doc); err != nil {
+						t.Fatalf("invalid JSON: %v\n%s", err, line)
+					}
+					got = append(got, doc)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%d flow documents, --records both has %d", len(got), len(want))
+				}
+				for i := range got {
+					g, _ := json.Marshal(got[i])
+					w, _ := json.Marshal(want[i])
+					if !bytes.Equal(g, w) {
+						t.Fatalf("flow document %d differs:\n got %s\nwant %s", i, g, w)
+					}
+				}
+				s := r.flows
+				t.Logf("%d flows; %d packets tracked by their headers, %d of them decoded by the flow stage", len(got), s.light, s.redecoded)
+				if s.light == 0 || s.redecoded == 0 || s.redecoded == s.light {
+					t.Errorf("%d packets tracked by their headers, %d of them decoded: the light path is not taken", s.light, s.redecoded)
+				}
+			})
+		}
+	}
+}

@@ -242,6 +242,7 @@ type liveWorker struct {
 	pkts   [BatchPackets]ring.Packet
 	store  *pcapstore.Writer // --write (nil: none)
 	pos    [BatchPackets]storePos
+	hdr    decode.FlowHeader // FlowConfig.light's
 }
 
 // storePos is where the store wrote a packet.
@@ -303,6 +304,10 @@ func (w *liveWorker) block(blk *ring.Block) {
 			rec := record{n: len(p.Data), origLen: p.Len, ts: p.Timestamp, number: number, linkType: w.lt}
 			if w.store != nil && w.pos[i].file != "" {
 				rec.pcapFile, rec.pcapOff = w.pos[i].file, w.pos[i].off
+			}
+			if fc := r.cfg.Flows; fc != nil && fc.light(&rec, b.flowPacket(len(b.recs)), &w.hdr, p.Data, false) {
+				b.recs = append(b.recs, rec)
+				continue
 			}
 			dp := w.dec.Decode(p.Data, w.lt, p.Len)
 			if fc := r.cfg.Flows; fc != nil && !fc.track(&rec, b.flowPacket(len(b.recs)), dp, &w.meta) {

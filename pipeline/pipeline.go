@@ -271,6 +271,7 @@ func (r *Runner) worker(n int) {
 		bpf = filter.NewSet(r.cfg.BPF, 262144)
 	}
 	var meta encode.Meta
+	var hdr decode.FlowHeader
 	for b := range r.work {
 		dec.Forget() // a document depends on its batch, not on the worker's earlier ones
 		meta.FileName, meta.FileDate = b.src.Name, b.src.Date
@@ -287,6 +288,9 @@ func (r *Runner) worker(n int) {
 				decode.Prefetch(b.data[next.off : next.off+next.n])
 			}
 			if rec.filtered || store == nil && !r.keep(bpf, b, rec, data) {
+				continue
+			}
+			if fc := r.cfg.Flows; fc != nil && fc.light(rec, b.flowPacket(i), &hdr, data, true) {
 				continue
 			}
 			p := dec.Decode(data, rec.linkType, rec.origLen)

@@ -18,6 +18,7 @@ type flowFlags struct {
 	update        time.Duration
 	maxFlows      int
 	maxPacketsPer uint64
+	inspect       int    // --flow-inspect
 	indexPrefix   string // --flow-index-prefix
 	dataStream    string // --flow-data-stream
 }
@@ -32,6 +33,7 @@ func registerFlowFlags(fs *flag.FlagSet) *flowFlags {
 	fs.StringVar(&f.indexPrefix, "flow-index-prefix", "flows-", "with --node: flow documents go to <prefix>YYYY-MM-DD (UTC day of the flow start; see --index-period), _id the flow.id")
 	fs.StringVar(&f.dataStream, "flow-data-stream", "", "with --node: flow documents go to this data stream (default with --data-stream D: "+
 		"logs-DATASET.flow-NAMESPACE for D logs-DATASET-NAMESPACE, else D-flows); interim updates are documents of their own")
+	fs.IntVar(&f.inspect, "flow-inspect", flow.DefaultInspect, fmt.Sprintf("application layers read for a flow's summary (server name, HTTP, DNS, ...): in its first N packets with a payload, or until its application said all a flow keeps; later packets are only counted (0: every packet; at most %d)", flow.MaxInspect))
 	fs.Uint64Var(&f.maxPacketsPer, "max-packets-per-flow", 0, "with --records both: packet documents only for the first N packets of each flow in each direction (0: all)")
 	return f
 }
@@ -56,6 +58,9 @@ func (f *flowFlags) validate(engine string, es *esFlags) error {
 	if f.maxFlows < 1 {
 		return errors.New("--max-flows must be at least 1")
 	}
+	if f.inspect < 0 || f.inspect > flow.MaxInspect {
+		return fmt.Errorf("--flow-inspect must be between 0 (every packet) and %d", flow.MaxInspect)
+	}
 	if f.timeout < 0 || f.update < 0 {
 		return errors.New("--flow-timeout and --flow-update must not be negative")
 	}
@@ -75,10 +80,20 @@ func (f *flowFlags) config() *pipeline.FlowConfig {
 			TCPTimeout: f.timeout, UDPTimeout: f.timeout, OtherTimeout: f.timeout,
 			Update:   f.update,
 			MaxFlows: f.maxFlows,
+			Inspect:  f.inspectConfig(),
 		},
 		Packets:           f.records == "both",
 		MaxPacketsPerFlow: f.maxPacketsPer,
 	}
+}
+
+// inspectConfig returns flow.Config.Inspect for --flow-inspect: 0 there
+// means every packet.
+func (f *flowFlags) inspectConfig() int {
+	if f.inspect == 0 {
+		return -1
+	}
+	return f.inspect
 }
 
 // writer returns the flow writer of a tshark engine run (nil: packets
