@@ -204,6 +204,11 @@ var steps = [nApp]step{
 func (d *Decoder) run(nx next, data []byte) {
 	d.walk = walk{ipPayload: -1}
 	d.df.truncated = false
+	d.loop(nx, data)
+}
+
+// loop runs the steps from nx on data (run's loop, for a walk set up).
+func (d *Decoder) loop(nx next, data []byte) {
 	for nx != nDone {
 		if len(data) == 0 && nx != nTCPApp && nx != nUDPApp {
 			return

@@ -34,8 +34,9 @@ type flowStage struct {
 	tab    *flow.Table
 	cfg    FlowConfig
 	dec    *decode.Decoder // decodes the packets FlowConfig.light skipped whose flows want them
-	out    []byte          // the documents of the batch being rewritten
-	cur    *Batch          // the batch being rewritten (its flows list)
+	hdr    decode.FlowHeader
+	out    []byte // the documents of the batch being rewritten
+	cur    *Batch // the batch being rewritten (its flows list)
 	spare  []byte
 	flows  uint64 // flow documents written
 	capped uint64 // packet documents left out by MaxPacketsPerFlow
@@ -92,8 +93,12 @@ func (s *flowStage) batch(b *Batch) {
 			if rec.light {
 				s.light++
 				if fp.Payload > 0 && s.tab.Wants(fp, rec.ts) {
-					// the worker parsed its headers only
-					flow.Extract(s.dec.Decode(b.data[rec.off:rec.off+rec.n], rec.linkType, rec.origLen), fp)
+					// the worker parsed its headers only: decode
+					// the application layers after them
+					data := b.data[rec.off : rec.off+rec.n]
+					if decode.ParseFlowHeader(data, rec.linkType, &s.hdr) {
+						flow.AddApp(s.dec.DecodePayload(&s.hdr, data, rec.linkType, rec.origLen), fp)
+					}
 					s.redecoded++
 				}
 			}
