@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"math/bits"
 	"unsafe"
 
 	"github.com/gopacket/gopacket/layers"
@@ -62,11 +63,26 @@ func (k *Key) AddrLen() int {
 // Hash returns a hash of the key, the same for both directions (the key is
 // normalized).
 func (k *Key) Hash() uint64 {
+	return hashWords(binary.LittleEndian.Uint64(k.A[0:8]), binary.LittleEndian.Uint64(k.A[8:16]),
+		binary.LittleEndian.Uint64(k.B[0:8]), binary.LittleEndian.Uint64(k.B[8:16]), k.rest())
+}
+
+// rest returns the key's ports, VLAN ids and protocol as Hash mixes them.
+func (k *Key) rest() uint64 {
+	return uint64(k.PortA)<<16 | uint64(k.PortB) | uint64(k.VLAN[0])<<32 | uint64(k.VLAN[1])<<44 | uint64(k.Proto)<<56
+}
+
+// hashWords is Hash of a key whose addresses, read as little-endian
+// words, are a0 a1 (A) and b0 b1 (B), and whose rest() is x. It lets order
+// hash an IPv4 key from the values it has in registers rather than read
+// back the bytes it has just stored (a load that store forwarding cannot
+// serve, and that waits for the stores to reach the cache).
+func hashWords(a0, a1, b0, b1, x uint64) uint64 {
 	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
-	h := binary.LittleEndian.Uint64(k.A[0:8])*m1 ^ binary.LittleEndian.Uint64(k.A[8:16])
-	h = (h ^ binary.LittleEndian.Uint64(k.B[0:8])) * m2
-	h = (h ^ binary.LittleEndian.Uint64(k.B[8:16])) * m1
-	h ^= uint64(k.PortA)<<16 | uint64(k.PortB) | uint64(k.VLAN[0])<<32 | uint64(k.VLAN[1])<<44 | uint64(k.Proto)<<56
+	h := a0*m1 ^ a1
+	h = (h ^ b0) * m2
+	h = (h ^ b1) * m1
+	h ^= x
 	// MurmurHash3's finalizer: every input bit reaches the low bits, which
 	// pick the index slot
 	h ^= h >> 33
@@ -292,8 +308,9 @@ layers:
 func (fp *Packet) order(src, dst []byte, sport, dport uint16, swapOK bool) {
 	k := &fp.Key
 	var c int
+	var s4, d4 uint32
 	if len(src) == 4 {
-		s4, d4 := binary.BigEndian.Uint32(src), binary.BigEndian.Uint32(dst)
+		s4, d4 = binary.BigEndian.Uint32(src), binary.BigEndian.Uint32(dst)
 		c = cmp.Compare(s4, d4)
 		binary.BigEndian.PutUint32(k.A[:], min(s4, d4))
 		binary.BigEndian.PutUint32(k.B[:], max(s4, d4))
@@ -317,6 +334,14 @@ func (fp *Packet) order(src, dst []byte, sport, dport uint16, swapOK bool) {
 		}
 	} else {
 		k.PortA, k.PortB = sport, dport
+	}
+	if len(src) == 4 && c != 0 {
+		// the words Hash would read back: the address's 4 bytes (big
+		// endian) then zeros, as a little-endian word
+		lo, hi := min(s4, d4), max(s4, d4)
+		fp.hash = hashWords(uint64(bits.ReverseBytes32(lo)), 0, uint64(bits.ReverseBytes32(hi)), 0, k.rest())
+		fp.hashed = true
+		return
 	}
 	fp.keyHash()
 }
