@@ -186,10 +186,11 @@ func (s *FlowConfig) track(rec *record, fp *flow.Packet, p *decode.Packet, m *en
 // light fills the flow packet fp of record rec from the frame's headers
 // alone (decode.ParseFlowHeader) when they give its flow and no document of
 // it is wanted (--records flows), and reports whether it did; the worker
-// then skips the full decode. The flow stage decodes such a packet in full
-// if its flow still reads application layers (flow.Table.Wants), which
-// needs the frame: payloadOK false (live capture, whose frames are gone by
-// then) keeps to packets without a payload. A packet whose decoding
+// then skips the full decode. The flow stage decodes such a packet's
+// application layers if its flow still reads them (flow.Table.Wants), which
+// needs the frame: payloadOK false (a live batch without room left for a
+// copy of the frame, whose ring block is released before the flow stage
+// runs) keeps to packets without a payload. A packet whose decoding
 // changes the decoder's state (decode.KeepsState) is decoded by the
 // worker, with the rest of its batch.
 func (s *FlowConfig) light(rec *record, fp *flow.Packet, h *decode.FlowHeader, data []byte, payloadOK bool) bool {

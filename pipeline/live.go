@@ -251,6 +251,19 @@ type storePos struct {
 	off  int64
 }
 
+// room reports whether b can keep a copy of an n-byte frame for the flow
+// stage (FlowConfig.light): with --records flows a live batch gets room for
+// BatchBytes of frames, made once and reused.
+func (w *liveWorker) room(b *Batch, fc *FlowConfig, n int) bool {
+	if fc.Packets {
+		return false
+	}
+	if cap(b.data) == 0 {
+		b.data = make([]byte, 0, BatchBytes)
+	}
+	return cap(b.data)-len(b.data) >= n
+}
+
 // write writes the first n packets of w.pkts, batch seq, to the pcap store
 // before any is decoded (the documents point into the store; a single
 // file shared by the workers gets the batches in order).
@@ -305,7 +318,13 @@ func (w *liveWorker) block(blk *ring.Block) {
 			if w.store != nil && w.pos[i].file != "" {
 				rec.pcapFile, rec.pcapOff = w.pos[i].file, w.pos[i].off
 			}
-			if fc := r.cfg.Flows; fc != nil && fc.light(&rec, b.flowPacket(len(b.recs)), &w.hdr, p.Data, false) {
+			if fc := r.cfg.Flows; fc != nil && fc.light(&rec, b.flowPacket(len(b.recs)), &w.hdr, p.Data, w.room(b, fc, len(p.Data))) {
+				if w.hdr.Payload > 0 {
+					// the flow stage decodes it if its flow
+					// wants it, after the block is released
+					rec.off = len(b.data)
+					b.data = append(b.data, p.Data...)
+				}
 				b.recs = append(b.recs, rec)
 				continue
 			}
