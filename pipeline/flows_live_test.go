@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"testing"
@@ -45,16 +43,8 @@ func TestLightFlowsLive(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(bytes.NewReader(sink.out.Bytes()))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var doc map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &doc); err != nil {
-				t.Fatal(err)
-			}
-			if ev, _ := doc["event"].(map[string]any); ev["dataset"] != "espcap.flow" {
-				continue
-			}
+		_, docs := splitDocs(t, sink.out.Bytes())
+		for _, doc := range docs {
 			delete(doc, "@timestamp")
 			delete(doc, "event")
 			delete(doc["flow"].(map[string]any), "id")

@@ -80,7 +80,20 @@ func flowRun(t *testing.T, fc FlowConfig, workers int) (packets, flows []map[str
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(sink.out.Bytes()))
+	packets, flows = splitDocs(t, sink.out.Bytes())
+	for _, e := range sink.errs {
+		t.Error(e)
+	}
+	if n, _, _ := r.FlowStats(); n != uint64(len(flows)) {
+		t.Errorf("FlowStats counts %d flow documents, %d written", n, len(flows))
+	}
+	return packets, flows, sink.out.Bytes()
+}
+
+// splitDocs parses NDJSON output into packet and flow documents.
+func splitDocs(t *testing.T, out []byte) (packets, flows []map[string]any) {
+	t.Helper()
+	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var doc map[string]any
@@ -93,13 +106,7 @@ func flowRun(t *testing.T, fc FlowConfig, workers int) (packets, flows []map[str
 			packets = append(packets, doc)
 		}
 	}
-	for _, e := range sink.errs {
-		t.Error(e)
-	}
-	if n, _, _ := r.FlowStats(); n != uint64(len(flows)) {
-		t.Errorf("FlowStats counts %d flow documents, %d written", n, len(flows))
-	}
-	return packets, flows, sink.out.Bytes()
+	return packets, flows
 }
 
 func num(doc map[string]any, path ...string) float64 {
