@@ -278,13 +278,21 @@ func (r *Runner) worker(n int) {
 		if store != nil {
 			r.writeStore(store, bpf, b)
 		}
+		// how far ahead frames are prefetched: the next one while a
+		// frame is decoded and encoded; several ahead where most frames
+		// are only parsed (FlowConfig.light), which is shorter than
+		// the wait for memory
+		ahead := 1
+		if fc := r.cfg.Flows; fc != nil && !fc.Packets {
+			ahead = lightAhead
+		}
 		for i := range b.recs {
 			rec := &b.recs[i]
 			data := b.data[rec.off : rec.off+rec.n]
-			if i+1 < len(b.recs) {
+			if i+ahead < len(b.recs) {
 				// the next frame's first bytes load while this one is
 				// decoded and encoded
-				next := &b.recs[i+1]
+				next := &b.recs[i+ahead]
 				decode.Prefetch(b.data[next.off : next.off+next.n])
 			}
 			if rec.filtered || store == nil && !r.keep(bpf, b, rec, data) {
@@ -320,6 +328,11 @@ func (r *Runner) worker(n int) {
 		r.done <- b
 	}
 }
+
+// lightAhead is the prefetch distance, in frames, of a worker whose frames
+// are mostly only parsed (FlowConfig.light): 4 to 8 gave the parser about
+// 40 % more packets per CPU-second than 1 (BenchmarkFlowHeader).
+const lightAhead = 6
 
 // keep applies the BPF filter (nil: none) to a packet of b: false when the
 // filter drops it (counted) or fails (b.failed).
