@@ -538,3 +538,28 @@ func benchFlowHeader(b *testing.B, mode int) {
 		b.ReportMetric(float64(plain)/float64(b.N), "plain/packet")
 	}
 }
+
+// BenchmarkAppendFlow encodes flow documents (encode.AppendFlow): one op
+// is one document, of the flows of the benchmark capture.
+func BenchmarkAppendFlow(b *testing.B) {
+	pk := load(b)
+	d := decode.NewDecoder()
+	var recs []flow.Record
+	tab := flow.NewTable(flow.Config{Emit: func(r *flow.Record) { recs = append(recs, *r) }})
+	var fp flow.Packet
+	for j := range pk {
+		if flow.Extract(d.Decode(pk[j].data, pk[j].linkType, pk[j].origLen), &fp) {
+			tab.Observe(&fp, pk[j].ts, pk[j].origLen)
+		}
+	}
+	tab.Flush()
+	buf := make([]byte, 0, 1<<16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for i := range b.N {
+		buf = encode.AppendFlow(buf[:0], &recs[i%len(recs)])
+		n += len(buf)
+	}
+	b.ReportMetric(float64(n)/float64(b.N), "bytes/doc")
+}

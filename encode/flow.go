@@ -13,9 +13,11 @@ import (
 // It allocates nothing.
 func AppendFlow(dst []byte, r *flow.Record) []byte {
 	b := append(dst, `{"@timestamp":"`...)
+	at := len(b)
 	b = appendTime(b, r.Start)
+	start := b[at:len(b):len(b)] // event.start is the same text
 	b = append(b, `","event":{"kind":"event","category":["network"],"type":["connection"],"dataset":"espcap.flow","start":"`...)
-	b = appendTime(b, r.Start)
+	b = append(b, start...)
 	b = append(b, `","end":"`...)
 	b = appendTime(b, r.End)
 	b = append(b, `","duration":`...)
