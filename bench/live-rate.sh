@@ -14,7 +14,11 @@
 # reported: on a 2-core machine the generator and the capture share the
 # cores, so the limit found is the machine's, not the engine's alone.
 # $LIVE_RATE_ARGS adds flags to espcap-fast's (e.g. "--write /var/tmp/store
-# --write-max 2G" for the rate with the pcap store on).
+# --write-max 2G" for the rate with the pcap store on). espcap-fast's own CPU
+# (user+sys, from its start to its exit) per packet the kernel gave it is
+# the cap-cpu column, in ns. $LIVE_RATE_BIN runs that binary instead of one
+# built from this checkout (to compare two builds); $LIVE_RATE_WORKERS
+# lists the worker counts (default "1 2").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/live-lib.sh
@@ -40,12 +44,15 @@ cleanup() {
 trap cleanup EXIT
 veth_up "$ns" "$out" "$in"
 
-bin=$tmp/espcap-fast
-(cd "$here/.." && go build -o "$bin" ./cmd/espcap-fast)
+bin=${LIVE_RATE_BIN:-}
+if [ -z "$bin" ]; then
+	bin=$tmp/espcap-fast
+	(cd "$here/.." && go build -o "$bin" ./cmd/espcap-fast)
+fi
 total=$(capinfos -T -r -c "$cap" | awk -F'\t' '{print $2}')
 
-printf '%-8s %-10s %12s %12s %10s %12s %10s\n' workers offered replayed kernel drops documents gen-cpu
-for w in 1 2; do
+printf '%-8s %-10s %12s %12s %10s %12s %10s %8s\n' workers offered replayed kernel drops documents gen-cpu cap-cpu
+for w in ${LIVE_RATE_WORKERS:-1 2}; do
 	for r in "${rates[@]}"; do
 		if [ "$r" = topspeed ]; then
 			n=$total
@@ -58,18 +65,19 @@ for w in 1 2; do
 		slice=$tmp/slice.pcap
 		editcap -r -F pcap "$cap" "$slice" "1-$n" >/dev/null
 		# shellcheck disable=SC2086 # LIVE_RATE_ARGS is a list of flags
-		"$bin" -i "$out" --workers="$w" ${LIVE_RATE_ARGS:-} >/dev/null 2>"$tmp/err" &
+		/usr/bin/time -o "$tmp/captime" -f '%U %S' "$bin" -i "$out" --workers="$w" ${LIVE_RATE_ARGS:-} >/dev/null 2>"$tmp/err" &
 		pid=$!
 		sleep 1
 		/usr/bin/time -o "$tmp/time" -f '%e %U %S' \
 			ip netns exec "$ns" tcpreplay -q -i "$in" "${rate[@]}" "$slice" >"$tmp/replay" 2>&1 || true
 		sleep 1
-		kill -INT "$pid"
+		pkill -INT -P "$pid" # espcap-fast, the child of time
 		wait "$pid" || true
 		read -r el us sy <"$tmp/time"
 		live_figures "$tmp/replay" "$tmp/err"
 		docs=$(awk '/documents written/ {for (i = 1; i <= NF; i++) if ($i == "documents") print $(i-1)}' "$tmp/err" | tail -1)
 		cpu=$(awk -v e="$el" -v u="$us" -v s="$sy" 'BEGIN { if (e > 0) printf "%.0f%%", 100 * (u + s) / e }')
-		printf '%-8s %-10s %12s %12s %10s %12s %10s\n' "$w" "${pps:-$r}" "${sent:-?}" "${kpk:-?}" "${kdr:-?}" "${docs:-?}" "$cpu"
+		capcpu=$(awk -v k="${kpk:-0}" '{ u = $1; s = $2 } END { if (k > 0) printf "%.0f", (u + s) * 1e9 / k }' "$tmp/captime")
+		printf '%-8s %-10s %12s %12s %10s %12s %10s %8s\n' "$w" "${pps:-$r}" "${sent:-?}" "${kpk:-?}" "${kdr:-?}" "${docs:-?}" "$cpu" "${capcpu:-?}"
 	done
 done
