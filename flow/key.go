@@ -146,24 +146,19 @@ const (
 // is computed from) and the transport layer after it, with the VLAN ids
 // found before the first IP header. It returns false when p has no IP
 // header.
+//
+// Most packets have no VLAN tag and no ICMP layer, and then the flow's IP
+// header is the last one, which the decoder noted; Extract itself handles
+// those whose header is IPv4, or IPv6 without extension headers, with TCP
+// or UDP after it, and leaves the others to extractAny.
 func Extract(p *decode.Packet, fp *Packet) bool {
 	ls := p.Layers
-	// most packets have no VLAN tag and no ICMP layer: the flow's IP
-	// header is the last one, which the decoder noted
 	ipAt := p.LastIP()
 	if ipAt < 0 || ipAt+1 >= len(ls) ||
 		p.Count(decode.KindICMPv4)|p.Count(decode.KindICMPv6)|p.Count(decode.KindDot1Q)|p.Count(decode.KindDot1AD) != 0 {
 		ipAt, end, vlan := scanLayers(p)
 		return extractAny(p, fp, ipAt, end, vlan)
 	}
-	return extractFast(p, fp, ipAt)
-}
-
-// extractFast is Extract for the most common packets: no VLAN tag, no ICMP
-// layer, and the last IP header (at ipAt) IPv4, or IPv6 without extension
-// headers, with TCP or UDP after it; it leaves other packets to extractAny.
-func extractFast(p *decode.Packet, fp *Packet, ipAt int) bool {
-	ls := p.Layers
 	var sport, dport uint16
 	var payload int
 	var flags uint8
