@@ -227,7 +227,7 @@ func Extract(p *decode.Packet, fp *Packet) bool {
 		}
 	}
 	if fp.App != "" || fp.Fields.set {
-		fp.Fields.extract(p, ipAt+1, len(ls))
+		fp.Fields.extract(p, ipAt+2, len(ls)) // (ipAt+1 is TCP or UDP)
 	}
 	return true
 }
