@@ -187,13 +187,15 @@ func Extract(p *decode.Packet, fp *Packet) bool {
 		}
 		more := ip.Flags&layers.IPv4MoreFragments != 0
 		fp.fragID, fp.fragFirst, fp.fragLater = uint32(ip.Id), more && ip.FragOffset == 0, ip.FragOffset != 0
-		// the key, ordered as order does, and its hash
-		a, b := binary.BigEndian.Uint32(ip.SrcIP), binary.BigEndian.Uint32(ip.DstIP)
-		fp.FromB = false
-		if a > b || (a == b && sport > dport) {
-			fp.FromB = true
-			a, b, sport, dport = b, a, dport, sport
-		}
+		// the key, ordered as order does (address, then port: compared
+		// as one number, and swapped without a branch, as the direction
+		// of a packet is not predictable), and its hash
+		s := uint64(binary.BigEndian.Uint32(ip.SrcIP))<<16 | uint64(sport)
+		d := uint64(binary.BigEndian.Uint32(ip.DstIP))<<16 | uint64(dport)
+		fp.FromB = s > d
+		lo, hi := min(s, d), max(s, d)
+		a, b := uint32(lo>>16), uint32(hi>>16)
+		sport, dport = uint16(lo), uint16(hi)
 		proto := uint8(ip.Protocol)
 		*k = Key{PortA: sport, PortB: dport, Proto: proto, HasPorts: true}
 		binary.BigEndian.PutUint32(k.A[:], a)

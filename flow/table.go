@@ -3,6 +3,7 @@ package flow
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"math/bits"
 	"time"
 	"unsafe"
 
@@ -730,17 +731,21 @@ func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	}
 	if nh := h &^ r.hist[side]; nh != 0 {
 		r.hist[side] |= nh
-		up := side == int(r.OrigSide)
-		for b := 0; b < len(histLetters); b++ {
-			if nh&(1<<b) != 0 && int(r.HistLen) < len(r.History) {
-				c := histLetters[b]
-				if !up {
-					c += 'a' - 'A'
-				}
-				r.History[r.HistLen] = c
-				r.HistLen++
-			}
-		}
+		r.addHistory(nh, side == int(r.OrigSide))
+	}
+}
+
+// addHistory appends the letters of the h* bits nh to the history, in the
+// order of histLetters, upper case from the initiator (up), while there is
+// room. It visits only the bits that are set (usually one).
+func (r *Record) addHistory(nh uint8, up bool) {
+	var lower byte
+	if !up {
+		lower = 'a' - 'A'
+	}
+	for ; nh != 0 && int(r.HistLen) < len(r.History); nh &= nh - 1 {
+		r.History[r.HistLen] = histLetters[bits.TrailingZeros8(nh)] + lower
+		r.HistLen++
 	}
 }
 
