@@ -6,6 +6,7 @@ import (
 	"github.com/gopacket/gopacket"
 
 	"github.com/espcap/espcap-fast/decode/quicinitial"
+	"github.com/espcap/espcap-fast/decode/tlshello"
 )
 
 // Decoder decodes frames into its Packet. It is not safe for concurrent use:
@@ -25,6 +26,10 @@ type Decoder struct {
 	// apps holds the decoders of the protocols added through the
 	// registry, by kind.
 	apps [numKinds]AppLayers
+
+	// fingerprints remembers the hashed fingerprints of the TLS hellos
+	// decoded (see tlshello.Cache)
+	fingerprints tlshello.Cache
 }
 
 // walk is what the steps of one packet's decoding pass on to later ones.
@@ -52,6 +57,9 @@ func NewDecoder() *Decoder {
 		d.apps[pr.Kind] = pr.New()
 	}
 	d.pkt.apps = &d.apps
+	for i := range d.pkt.TLS {
+		d.pkt.TLS[i].SetCache(&d.fingerprints)
+	}
 	return d
 }
 

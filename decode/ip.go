@@ -60,12 +60,12 @@ func (d *Decoder) ipv4(nx next, data []byte) (next, []byte) {
 	if err := l.DecodeFromBytes(data, df); err != nil {
 		p.fail(KindIPv4, err)
 		if ipv4Partial(l, data) {
-			p.commit(KindIPv4, i, "ip")
+			p.commitIP(KindIPv4, i, "ip")
 			p.Layers[len(p.Layers)-1].Partial = true
 		}
 		return nDone, nil
 	}
-	p.commit(KindIPv4, i, "ip")
+	p.commitIP(KindIPv4, i, "ip")
 	d.walk.ipPayload = fragPayload(p, int(l.Length)-int(l.IHL)*4, l.Payload)
 	fragment := l.Flags&layers.IPv4MoreFragments != 0 || l.FragOffset != 0
 	if fragment {
@@ -101,12 +101,12 @@ func (d *Decoder) ipv6(nx next, data []byte) (next, []byte) {
 	} else if err := l.DecodeFromBytes(data, df); err != nil {
 		p.fail(KindIPv6, err)
 		if ipv6Partial(l, data) {
-			p.commit(KindIPv6, i, "ipv6")
+			p.commitIP(KindIPv6, i, "ipv6")
 			p.Layers[len(p.Layers)-1].Partial = true
 		}
 		return nDone, nil
 	}
-	p.commit(KindIPv6, i, "ipv6")
+	p.commitIP(KindIPv6, i, "ipv6")
 	proto := uint8(l.NextHeader)
 	payload := l.Payload
 	if l.HopByHop != nil {

@@ -110,9 +110,12 @@ type Packet struct {
 	// OrigLen is the frame's length on the wire.
 	OrigLen int
 
-	Layers  []Layer
-	layers  [MaxLayers]Layer
-	counts  [numKinds]uint8
+	Layers []Layer
+	layers [MaxLayers]Layer
+	counts [numKinds]uint8
+	// lastIP is the index in Layers of the last IPv4 or IPv6 header plus
+	// one (0: none)
+	lastIP  uint8
 	Flags   Flags
 	Err     error // first decoding error, with the layer it happened in
 	ErrKind Kind
@@ -172,6 +175,11 @@ func (p *Packet) App(k Kind) AppLayers {
 // Count returns how many layers of kind k the packet has.
 func (p *Packet) Count(k Kind) int { return int(p.counts[k]) }
 
+// LastIP returns the index in Layers of the packet's last (innermost)
+// IPv4 or IPv6 header, or -1 when it has none. The decoder notes it as it
+// goes, so that finding it costs no walk over the layers.
+func (p *Packet) LastIP() int { return int(p.lastIP) - 1 }
+
 // First returns the first (outermost) layer of kind k and true, or false.
 func (p *Packet) First(k Kind) (Layer, bool) {
 	if p.counts[k] == 0 {
@@ -194,6 +202,7 @@ func (p *Packet) reset(data []byte, linkType uint16, origLen int) {
 	p.OrigLen = origLen
 	p.Layers = p.layers[:0]
 	p.counts = [numKinds]uint8{}
+	p.lastIP = 0
 	p.Flags = 0
 	p.Err = nil
 	p.ErrKind = KindNone
@@ -217,6 +226,13 @@ func (p *Packet) add(k Kind) int {
 func (p *Packet) commit(k Kind, i int, proto string) {
 	p.counts[k]++
 	p.Layers = append(p.Layers, Layer{Kind: k, Index: uint8(i), Proto: proto})
+}
+
+// commitIP commits instance i of kind k (IPv4 or IPv6) as commit does,
+// and notes it as the last IP header.
+func (p *Packet) commitIP(k Kind, i int, proto string) {
+	p.lastIP = uint8(len(p.Layers) + 1)
+	p.commit(k, i, proto)
 }
 
 func (p *Packet) fail(k Kind, err error) {

@@ -82,11 +82,15 @@ func (a *AppFields) reset() {
 	a.answer4, a.nAnswers = 0, 0
 }
 
+// http takes the fields of an HTTP message head; a segment that continues
+// a message (neither request nor response) has none, and leaves a unset
+// (merging it would change nothing).
 func (a *AppFields) http(m *httphead.Message) {
-	a.set = true
 	if m.Request {
+		a.set = true
 		a.HTTPMethod, a.HTTPHost, a.HTTPURI, a.HTTPUA = m.Method, m.Host, m.URI, m.UserAgent
 	} else if m.Response {
+		a.set = true
 		a.HTTPStatus = m.StatusCode
 	}
 }

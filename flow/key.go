@@ -63,33 +63,17 @@ func (k *Key) AddrLen() int {
 // Hash returns a hash of the key, the same for both directions (the key is
 // normalized).
 func (k *Key) Hash() uint64 {
-	return hashWords(binary.LittleEndian.Uint64(k.A[0:8]), binary.LittleEndian.Uint64(k.A[8:16]),
-		binary.LittleEndian.Uint64(k.B[0:8]), binary.LittleEndian.Uint64(k.B[8:16]), k.rest())
+	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
+	h := binary.LittleEndian.Uint64(k.A[0:8])*m1 ^ binary.LittleEndian.Uint64(k.A[8:16])
+	h = (h ^ binary.LittleEndian.Uint64(k.B[0:8])) * m2
+	h = (h ^ binary.LittleEndian.Uint64(k.B[8:16])) * m1
+	return mix(h ^ k.rest())
 }
 
-// rest returns the key's ports, VLAN ids and protocol as Hash mixes them.
+// rest returns the word Hash makes of the key's ports, VLAN ids and
+// protocol.
 func (k *Key) rest() uint64 {
 	return uint64(k.PortA)<<16 | uint64(k.PortB) | uint64(k.VLAN[0])<<32 | uint64(k.VLAN[1])<<44 | uint64(k.Proto)<<56
-}
-
-// hashWords is Hash of a key whose addresses, read as little-endian
-// words, are a0 a1 (A) and b0 b1 (B), and whose rest() is x. It lets order
-// hash an IPv4 key from the values it has in registers rather than read
-// back the bytes it has just stored (a load that store forwarding cannot
-// serve, and that waits for the stores to reach the cache).
-func hashWords(a0, a1, b0, b1, x uint64) uint64 {
-	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
-	h := a0*m1 ^ a1
-	h = (h ^ b0) * m2
-	h = (h ^ b1) * m1
-	h ^= x
-	// MurmurHash3's finalizer: every input bit reaches the low bits, which
-	// pick the index slot
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	return h ^ h>>33
 }
 
 // keyWords overlays the bytes of a Key that hold its fields (all but the
@@ -171,72 +155,137 @@ const (
 // is computed from) and the transport layer after it, with the VLAN ids
 // found before the first IP header. It returns false when p has no IP
 // header.
+//
+// Most packets have no VLAN tag and no ICMP layer, and then the flow's IP
+// header is the last one, which the decoder noted; Extract itself handles
+// those whose header is IPv4, or IPv6 without extension headers, with TCP
+// or UDP after it, and leaves the others to extractAny.
 func Extract(p *decode.Packet, fp *Packet) bool {
-	fp.Key, fp.FromB, fp.Flags, fp.Payload, fp.App = Key{}, false, 0, 0, ""
-	fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
+	ls := p.Layers
+	ipAt := p.LastIP()
+	if ipAt < 0 || ipAt+1 >= len(ls) ||
+		p.Count(decode.KindICMPv4)|p.Count(decode.KindICMPv6)|p.Count(decode.KindDot1Q)|p.Count(decode.KindDot1AD) != 0 {
+		ipAt, end, vlan := scanLayers(p)
+		return extractAny(p, fp, ipAt, end, vlan)
+	}
+	var sport, dport uint16
+	var payload int
+	var flags uint8
+	switch l := &ls[ipAt+1]; l.Kind {
+	case decode.KindTCP:
+		t := &p.TCP[l.Index]
+		sport, dport = uint16(t.SrcPort), uint16(t.DstPort)
+		flags = tcpFlags(t.Contents)
+		if payload = p.TCPSegLen[l.Index]; payload < 0 {
+			payload = len(t.Payload)
+		}
+	case decode.KindUDP:
+		u := &p.UDP[l.Index]
+		sport, dport = uint16(u.SrcPort), uint16(u.DstPort)
+		if payload = int(u.Length) - 8; payload < 0 {
+			payload = len(u.Payload)
+		}
+	default:
+		return extractAny(p, fp, ipAt, len(ls), [2]uint16{})
+	}
+	k := &fp.Key
+	if l := &ls[ipAt]; l.Kind == decode.KindIPv4 {
+		ip := &p.IPv4[l.Index]
+		if len(ip.SrcIP) != 4 || len(ip.DstIP) != 4 {
+			return extractAny(p, fp, ipAt, len(ls), [2]uint16{})
+		}
+		more := ip.Flags&layers.IPv4MoreFragments != 0
+		fp.fragID, fp.fragFirst, fp.fragLater = uint32(ip.Id), more && ip.FragOffset == 0, ip.FragOffset != 0
+		// the key, ordered as order does (address, then port: compared
+		// as one number, and swapped without a branch, as the direction
+		// of a packet is not predictable), and its hash
+		s := uint64(binary.BigEndian.Uint32(ip.SrcIP))<<16 | uint64(sport)
+		d := uint64(binary.BigEndian.Uint32(ip.DstIP))<<16 | uint64(dport)
+		fp.FromB = s > d
+		lo, hi := min(s, d), max(s, d)
+		a, b := uint32(lo>>16), uint32(hi>>16)
+		sport, dport = uint16(lo), uint16(hi)
+		proto := uint8(ip.Protocol)
+		*k = Key{PortA: sport, PortB: dport, Proto: proto, HasPorts: true}
+		binary.BigEndian.PutUint32(k.A[:], a)
+		binary.BigEndian.PutUint32(k.B[:], b)
+		fp.hash = hash4(a, b, uint64(sport)<<16|uint64(dport)|uint64(proto)<<56)
+	} else {
+		ip, ext := &p.IPv6[l.Index], &p.IPv6Ext[l.Index]
+		if len(ip.SrcIP) != 16 || len(ip.DstIP) != 16 ||
+			ext.HopOptsNxt&ext.RoutingNxt&ext.FragNxt&ext.DstOptsNxt >= 0 {
+			return extractAny(p, fp, ipAt, len(ls), [2]uint16{}) // extension headers
+		}
+		fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
+		src, dst := [16]byte(ip.SrcIP), [16]byte(ip.DstIP)
+		s0, d0 := binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(dst[:8])
+		s1, d1 := binary.BigEndian.Uint64(src[8:]), binary.BigEndian.Uint64(dst[8:])
+		fp.FromB = false
+		if s0 > d0 || s0 == d0 && (s1 > d1 || s1 == d1 && sport > dport) {
+			fp.FromB = true
+			src, dst, sport, dport = dst, src, dport, sport
+		}
+		*k = Key{A: src, B: dst, PortA: sport, PortB: dport, Proto: uint8(ip.NextHeader), IPv6: true, HasPorts: true}
+		fp.hash = k.Hash()
+	}
+	fp.Flags, fp.Payload, fp.hashed = flags, payload, true
+	// the application layers
+	fp.App = ""
+	for i := len(ls) - 1; i > ipAt+1; i-- {
+		if l := &ls[i]; appKinds[l.Kind] && l.Proto != "" {
+			fp.App = l.Proto
+			break
+		}
+	}
+	if fp.App != "" || fp.Fields.set {
+		fp.Fields.extract(p, ipAt+2, len(ls)) // (ipAt+1 is TCP or UDP)
+	}
+	return true
+}
+
+// hash4 is Key.Hash of a key with IPv4 addresses a and b (as big-endian
+// numbers) and w the word Hash makes of its ports, VLAN ids and protocol.
+func hash4(a, b uint32, w uint64) uint64 {
+	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
+	h := uint64(bits.ReverseBytes32(a)) * m1
+	h = (h ^ uint64(bits.ReverseBytes32(b))) * m2
+	h *= m1
+	return mix(h ^ w)
+}
+
+// mix is MurmurHash3's finalizer: every input bit reaches the low bits,
+// which pick the index slot.
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
+}
+
+// extractAny is Extract for any packet, given what scanLayers finds (for a
+// packet without VLAN tags and ICMP layers: p.LastIP(), the number of its
+// layers and no VLAN id).
+func extractAny(p *decode.Packet, fp *Packet, ipAt, end int, vlan [2]uint16) bool {
+	ls := p.Layers
+	fp.FromB, fp.Flags, fp.Payload, fp.App = false, 0, 0, ""
 	fp.hashed = false
 	k := &fp.Key
+	*k = Key{VLAN: vlan}
+	if ipAt < 0 {
+		fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
+		return false
+	}
 	var src, dst []byte
-	ipAt := -1
-	nvlan := 0
-	ls := p.Layers
-	// the layers to look at: all, unless the packet has one IP header as
-	// its second layer and no VLAN tag or ICMP layer (most packets), when
-	// that header is all the loop would find
-	from, to := 0, len(ls)
-	if len(ls) > 1 && (ls[1].Kind == decode.KindIPv4 || ls[1].Kind == decode.KindIPv6) &&
-		p.Count(decode.KindIPv4)+p.Count(decode.KindIPv6) == 1 &&
-		p.Count(decode.KindICMPv4)|p.Count(decode.KindICMPv6)|p.Count(decode.KindDot1Q)|p.Count(decode.KindDot1AD) == 0 {
-		from, to = 1, 2
+	if l := &ls[ipAt]; l.Kind == decode.KindIPv4 {
+		ip := &p.IPv4[l.Index]
+		src, dst, k.Proto = ip.SrcIP, ip.DstIP, uint8(ip.Protocol)
+		more := ip.Flags&layers.IPv4MoreFragments != 0
+		fp.fragID, fp.fragFirst, fp.fragLater = uint32(ip.Id), more && ip.FragOffset == 0, ip.FragOffset != 0
+	} else {
+		src, dst = ipv6Key(p, l.Index, fp)
 	}
-	// the innermost IP header that is not quoted by an ICMP error: for
-	// tunnelled traffic the inner connection (as Zeek and Arkime track it)
-layers:
-	for i := from; i < to; i++ {
-		l := &ls[i] // not a copy: a Layer holds a string
-		c := layerClass[l.Kind]
-		if c == 0 {
-			continue // most layers: a quick way past the switch
-		}
-		switch l.Kind {
-		case decode.KindDot1Q, decode.KindDot1AD:
-			if nvlan < 2 && ipAt < 0 {
-				if l.Kind == decode.KindDot1Q {
-					k.VLAN[nvlan] = p.Dot1Q[l.Index].VLANIdentifier
-				} else {
-					k.VLAN[nvlan] = p.Dot1AD[l.Index].VLANIdentifier
-				}
-				nvlan++
-			}
-		case decode.KindICMPv4, decode.KindICMPv6:
-			break layers
-		case decode.KindIPv4:
-			ip := &p.IPv4[l.Index]
-			src, dst, k.Proto, k.IPv6 = ip.SrcIP, ip.DstIP, uint8(ip.Protocol), false
-			ipAt = i
-			more := ip.Flags&layers.IPv4MoreFragments != 0
-			fp.fragID, fp.fragFirst, fp.fragLater = uint32(ip.Id), more && ip.FragOffset == 0, ip.FragOffset != 0
-		case decode.KindIPv6:
-			ip := &p.IPv6[l.Index]
-			src, dst, k.IPv6 = ip.SrcIP, ip.DstIP, true
-			k.Proto = uint8(ip.NextHeader)
-			ext := &p.IPv6Ext[l.Index]
-			if ext.HopOptsNxt >= 0 {
-				k.Proto = uint8(ext.HopOptsNxt)
-			}
-			for _, nx := range [3]int{ext.RoutingNxt, ext.FragNxt, ext.DstOptsNxt} {
-				if nx >= 0 {
-					k.Proto = uint8(nx)
-				}
-			}
-			ipAt = i
-			fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
-			if ext.FragNxt >= 0 {
-				fp.fragID, fp.fragFirst, fp.fragLater = ext.FragIdent, ext.FragMore && ext.FragOffset == 0, ext.FragOffset != 0
-			}
-		}
-	}
-	if ipAt < 0 || (len(src) != 4 && len(src) != 16) || len(src) != len(dst) {
+	if (len(src) != 4 && len(src) != 16) || len(src) != len(dst) {
 		return false
 	}
 	var sport, dport uint16
@@ -264,32 +313,15 @@ layers:
 		case decode.KindSCTP:
 			s := &p.SCTP[l.Index]
 			sport, dport, k.HasPorts = uint16(s.SrcPort), uint16(s.DstPort), true
-		case decode.KindICMPv4:
-			c := &p.ICMPv4[l.Index]
-			k.ICMP = true
-			sport, dport, k.ICMPPair = icmpPorts(c.TypeCode.Type(), c.TypeCode.Code(), c.Id, false)
+		case decode.KindICMPv4, decode.KindICMPv6:
+			sport, dport = icmpKey(p, l, fp)
 			swapOK = false
-			fp.Payload = len(c.Payload)
-		case decode.KindICMPv6:
-			c := &p.ICMPv6[l.Index]
-			k.ICMP = true
-			var id uint16
-			if len(c.Payload) >= 2 {
-				id = binary.BigEndian.Uint16(c.Payload)
-			}
-			sport, dport, k.ICMPPair = icmpPorts(c.TypeCode.Type(), c.TypeCode.Code(), id, true)
-			swapOK = false
-			fp.Payload = len(c.Payload)
 		}
 	}
-	// the application layers of the packet itself: not those of a
-	// datagram an ICMP error quotes
-	end := ipAt + 1
-	for end < len(ls) && ls[end].Kind != decode.KindICMPv4 && ls[end].Kind != decode.KindICMPv6 {
-		end++
-	}
+	// the application layers of the packet itself (before end: not those
+	// of a datagram an ICMP error quotes)
 	for i := end - 1; i > ipAt; i-- {
-		if l := &ls[i]; appKind(l.Kind) && l.Proto != "" {
+		if l := &ls[i]; appKinds[l.Kind] && l.Proto != "" {
 			fp.App = l.Proto
 			break
 		}
@@ -299,6 +331,85 @@ layers:
 	}
 	fp.order(src, dst, sport, dport, swapOK)
 	return true
+}
+
+// scanLayers finds, by a walk over the layers of p, the index
+// of the innermost IP header that an ICMP error does not quote (-1: none),
+// the index of the first ICMP layer after it (or the number of layers) and
+// the ids of the first two VLAN tags before the first IP header.
+func scanLayers(p *decode.Packet) (ipAt, end int, vlan [2]uint16) {
+	ipAt = -1
+	nvlan := 0
+	ls := p.Layers
+layers:
+	for i := range ls {
+		l := &ls[i] // not a copy: a Layer holds a string
+		switch l.Kind {
+		case decode.KindDot1Q, decode.KindDot1AD:
+			if nvlan < 2 && ipAt < 0 {
+				if l.Kind == decode.KindDot1Q {
+					vlan[nvlan] = p.Dot1Q[l.Index].VLANIdentifier
+				} else {
+					vlan[nvlan] = p.Dot1AD[l.Index].VLANIdentifier
+				}
+				nvlan++
+			}
+		case decode.KindICMPv4, decode.KindICMPv6:
+			break layers
+		case decode.KindIPv4, decode.KindIPv6:
+			ipAt = i
+		}
+	}
+	end = ipAt + 1
+	for end < len(ls) && ls[end].Kind != decode.KindICMPv4 && ls[end].Kind != decode.KindICMPv6 {
+		end++
+	}
+	return ipAt, end, vlan
+}
+
+// ipv6Key sets the protocol and fragment fields of fp from IPv6 header i
+// of p (the last next header after its extension headers) and returns its
+// addresses.
+func ipv6Key(p *decode.Packet, i uint8, fp *Packet) (src, dst []byte) {
+	ip := &p.IPv6[i]
+	k := &fp.Key
+	k.IPv6 = true
+	k.Proto = uint8(ip.NextHeader)
+	ext := &p.IPv6Ext[i]
+	if ext.HopOptsNxt >= 0 {
+		k.Proto = uint8(ext.HopOptsNxt)
+	}
+	for _, nx := range [3]int{ext.RoutingNxt, ext.FragNxt, ext.DstOptsNxt} {
+		if nx >= 0 {
+			k.Proto = uint8(nx)
+		}
+	}
+	fp.fragID, fp.fragFirst, fp.fragLater = 0, false, false
+	if ext.FragNxt >= 0 {
+		fp.fragID, fp.fragFirst, fp.fragLater = ext.FragIdent, ext.FragMore && ext.FragOffset == 0, ext.FragOffset != 0
+	}
+	return ip.SrcIP, ip.DstIP
+}
+
+// icmpKey sets the ICMP fields of fp's key and its payload from ICMP layer
+// l of p, and returns the key's ports (see Key).
+func icmpKey(p *decode.Packet, l *decode.Layer, fp *Packet) (sport, dport uint16) {
+	k := &fp.Key
+	k.ICMP = true
+	if l.Kind == decode.KindICMPv4 {
+		c := &p.ICMPv4[l.Index]
+		sport, dport, k.ICMPPair = icmpPorts(c.TypeCode.Type(), c.TypeCode.Code(), c.Id, false)
+		fp.Payload = len(c.Payload)
+		return sport, dport
+	}
+	c := &p.ICMPv6[l.Index]
+	var id uint16
+	if len(c.Payload) >= 2 {
+		id = binary.BigEndian.Uint16(c.Payload)
+	}
+	sport, dport, k.ICMPPair = icmpPorts(c.TypeCode.Type(), c.TypeCode.Code(), id, true)
+	fp.Payload = len(c.Payload)
+	return sport, dport
 }
 
 // order sets the key's addresses and ports from a packet's source and
@@ -336,20 +447,19 @@ func (fp *Packet) order(src, dst []byte, sport, dport uint16, swapOK bool) {
 		k.PortA, k.PortB = sport, dport
 	}
 	if len(src) == 4 && c != 0 {
-		// the words Hash would read back: the address's 4 bytes (big
-		// endian) then zeros, as a little-endian word
-		lo, hi := min(s4, d4), max(s4, d4)
-		fp.hash = hashWords(uint64(bits.ReverseBytes32(lo)), 0, uint64(bits.ReverseBytes32(hi)), 0, k.rest())
-		fp.hashed = true
+		// hashed from the values in registers: reading back the bytes
+		// just stored is a load that store forwarding cannot serve,
+		// which waits for the stores to reach the cache
+		fp.hash, fp.hashed = hash4(min(s4, d4), max(s4, d4), k.rest()), true
 		return
 	}
 	fp.keyHash()
 }
 
-// layerClass is 1 for the kinds of layer Extract's first loop looks at.
-var layerClass = func() (c [256]uint8) {
-	for _, k := range []decode.Kind{decode.KindDot1Q, decode.KindDot1AD, decode.KindICMPv4, decode.KindICMPv6, decode.KindIPv4, decode.KindIPv6} {
-		c[k] = 1
+// appKinds is appKind as a table.
+var appKinds = func() (c [256]bool) {
+	for k := range c {
+		c[k] = appKind(decode.Kind(k))
 	}
 	return c
 }()

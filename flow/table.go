@@ -2,8 +2,8 @@ package flow
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
+	"math/bits"
 	"time"
 	"unsafe"
 
@@ -265,8 +265,10 @@ type Table struct {
 	timeout [numLists]int64
 	slack   [numLists]int64 // timeout/16: see Observe
 	// Observe calls Expire only once the packet time reaches nextExpire,
-	// every expireEvery (the smallest slack) of capture time
+	// every expireEvery (the smallest slack) of capture time, or goes back
+	// before expireFrom (nextExpire-2*expireEvery: see setNextExpire)
 	nextExpire, expireEvery int64
+	expireFrom              int64
 	update                  int64
 	emit                    func(*Record)
 	inspect                 int // Config.Inspect, negative: every packet
@@ -360,6 +362,7 @@ func NewTable(cfg Config) *Table {
 		t.slack[l] = d / 16
 		t.expireEvery = min(t.expireEvery, d/16)
 	}
+	t.setNextExpire(0)
 	n := 1024
 	for n < 2*min(cfg.MaxFlows, 4096) {
 		n *= 2
@@ -587,9 +590,9 @@ func (t *Table) PrefetchRecord(p *Packet) {
 // become due (idle flows, a closed flow whose key a new SYN reuses, interim
 // updates) are emitted before it returns.
 func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
-	if ts >= t.nextExpire || ts < t.nextExpire-2*t.expireEvery {
+	if ts >= t.nextExpire || ts < t.expireFrom {
 		t.Expire(ts)
-		t.nextExpire = ts + t.expireEvery
+		t.setNextExpire(ts + t.expireEvery)
 	}
 	if p.fragFirst || p.fragLater {
 		p = t.fragment(p)
@@ -624,7 +627,7 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 	// last-seen time within slack; and as Observe runs Expire only every
 	// expireEvery of capture time, a flow ends at most 1/16 of the
 	// smallest timeout after its own.
-	if l := r.listFor(); l != r.list || r.End-r.linked > t.slack[l] {
+	if l := r.nextList(p); l != r.list || r.End-r.linked > t.slack[l] {
 		t.unlink(e)
 		t.link(e, l)
 	}
@@ -637,11 +640,29 @@ func (t *Table) Observe(p *Packet, ts int64, wireLen int) *Record {
 	return r
 }
 
+// setNextExpire makes Observe run Expire once the packet time reaches at
+// or goes back before at-2*expireEvery.
+func (t *Table) setNextExpire(at int64) {
+	t.nextExpire, t.expireFrom = at, at-2*t.expireEvery
+}
+
+// nextList returns listFor() after r counted packet p: its list, unless p
+// has a flag that can close the flow (r.list is listFor() before the
+// packet, and only FIN and RST change a TCP flow's list).
+func (r *Record) nextList(p *Packet) uint8 {
+	if p.Flags&(FIN|RST) == 0 {
+		return r.list
+	}
+	return r.listFor()
+}
+
 // start makes a new flow for p, whose key's Hash is h.
 func (t *Table) start(p *Packet, side int, ts int64, wireLen int, h uint64) *Record {
 	e := t.alloc()
 	r := &t.recs[e]
-	*r = Record{Key: p.Key, Start: ts, lastReport: ts, Positions: r.reusedPositions()}
+	pos := r.reusedPositions()
+	*r = Record{}
+	r.Key, r.Start, r.lastReport, r.Positions = p.Key, ts, ts, pos
 	r.OrigSide = uint8(side)
 	if p.Key.Proto == protoTCP && p.Flags&(SYN|ACK) == SYN|ACK {
 		r.OrigSide = uint8(1 - side)
@@ -779,17 +800,21 @@ func (r *Record) count(p *Packet, side int, ts int64, wireLen int) {
 	}
 	if nh := h &^ r.hist[side]; nh != 0 {
 		r.hist[side] |= nh
-		up := side == int(r.OrigSide)
-		for b := 0; b < len(histLetters); b++ {
-			if nh&(1<<b) != 0 && int(r.HistLen) < len(r.History) {
-				c := histLetters[b]
-				if !up {
-					c += 'a' - 'A'
-				}
-				r.History[r.HistLen] = c
-				r.HistLen++
-			}
-		}
+		r.addHistory(nh, side == int(r.OrigSide))
+	}
+}
+
+// addHistory appends the letters of the h* bits nh to the history, in the
+// order of histLetters, upper case from the initiator (up), while there is
+// room. It visits only the bits that are set (usually one).
+func (r *Record) addHistory(nh uint8, up bool) {
+	var lower byte
+	if !up {
+		lower = 'a' - 'A'
+	}
+	for ; nh != 0 && int(r.HistLen) < len(r.History); nh &= nh - 1 {
+		r.History[r.HistLen] = histLetters[bits.TrailingZeros8(nh)] + lower
+		r.HistLen++
 	}
 }
 
@@ -810,5 +835,5 @@ func (r *Record) setID() {
 	buf[42] = r.OrigSide
 	binary.BigEndian.PutUint64(buf[44:], uint64(r.Start))
 	sum := sha256.Sum256(buf[:52])
-	base64.RawURLEncoding.Encode(r.ID[:], sum[:16])
+	encodeID(&r.ID, (*[16]byte)(sum[:16]))
 }

@@ -139,6 +139,11 @@ type Hello struct {
 
 	scratch []uint16 // sorting buffer for JA4
 	buf     []byte   // string buffer for the hashed fingerprints
+	cache   *Cache   // see SetCache
+	// the cache slot of the hello's fingerprints, valid while the slot's
+	// gen is slotGen (see cached)
+	slot    *cacheSlot
+	slotGen uint64
 }
 
 // Reset clears h, keeping the backing arrays of its slices for reuse.
@@ -154,6 +159,7 @@ func (h *Hello) Reset() {
 		SignatureAlgorithms: h.SignatureAlgorithms[:0],
 		scratch:             h.scratch[:0],
 		buf:                 h.buf[:0],
+		cache:               h.cache,
 	}
 }
 
@@ -561,6 +567,13 @@ func (h *Hello) AppendJA3Hash(dst []byte) []byte {
 	if !h.fingerprintable(HandshakeTypeClientHello) {
 		return dst
 	}
+	if s := h.cached(); s != nil {
+		return append(dst, s.ja3[:]...)
+	}
+	return h.appendJA3Hash(dst)
+}
+
+func (h *Hello) appendJA3Hash(dst []byte) []byte {
 	h.buf = h.AppendJA3(h.buf[:0])
 	sum := md5.Sum(h.buf)
 	return appendHex(dst, sum[:])
@@ -573,6 +586,13 @@ func (h *Hello) AppendJA3SHash(dst []byte) []byte {
 	if !h.fingerprintable(HandshakeTypeServerHello) {
 		return dst
 	}
+	if s := h.cached(); s != nil {
+		return append(dst, s.ja3[:]...)
+	}
+	return h.appendJA3SHash(dst)
+}
+
+func (h *Hello) appendJA3SHash(dst []byte) []byte {
 	h.buf = h.AppendJA3S(h.buf[:0])
 	sum := md5.Sum(h.buf)
 	return appendHex(dst, sum[:])
@@ -654,7 +674,14 @@ const (
 // ("t13d1516h2_8daaf6152771_b186095e22b6"; "q13..." for a hello carried
 // by QUIC). It returns dst
 // unchanged if h is not a complete ClientHello.
-func (h *Hello) AppendJA4(dst []byte) []byte { return h.appendJA4(dst, ja4Hashed) }
+func (h *Hello) AppendJA4(dst []byte) []byte {
+	if h.fingerprintable(HandshakeTypeClientHello) {
+		if s := h.cached(); s != nil {
+			return append(dst, s.ja4[:s.ja4n]...)
+		}
+	}
+	return h.appendJA4(dst, ja4Hashed)
+}
 
 // AppendJA4R appends the raw JA4 fingerprint (JA4_r: the sorted cipher and
 // extension lists and the signature algorithms in hex instead of their

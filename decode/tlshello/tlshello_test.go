@@ -276,6 +276,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(clientHello(0x0301, nil, nil))
 	f.Add([]byte("\x80\x2e\x01\x03\x01\x00\x15\x00\x00\x00\x10\x00\x00\x39\x00\x00\x38\x00\x00\x35\x00\x00\x33\x00\x00\x32\x00\x00\x04\x00\x00\x05\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11"))
 	f.Add([]byte("\x14\x03\x03\x00\x01\x01\x16\x03\x03\x00\x04\x02\x00\x00\x00"))
+	var cache Cache // shared by the inputs, as a decoder's is by its packets
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var h Hello
 		if !h.Parse(b) {
@@ -296,6 +297,18 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(ja4) != 0 && len(ja4) != 36 {
 			t.Fatalf("JA4 %q", ja4)
+		}
+		// the cache gives what is computed afresh
+		ja3h, ja3sh := h.AppendJA3Hash(nil), h.AppendJA3SHash(nil)
+		h.SetCache(&cache)
+		if got := h.AppendJA3Hash(nil); !bytes.Equal(got, ja3h) {
+			t.Fatalf("JA3 %s from the cache, %s computed", got, ja3h)
+		}
+		if got := h.AppendJA4(nil); !bytes.Equal(got, ja4) {
+			t.Fatalf("JA4 %s from the cache, %s computed", got, ja4)
+		}
+		if got := h.AppendJA3SHash(nil); !bytes.Equal(got, ja3sh) {
+			t.Fatalf("JA3S %s from the cache, %s computed", got, ja3sh)
 		}
 	})
 }
