@@ -300,7 +300,7 @@ func (w *liveWorker) block(blk *ring.Block) {
 			if i+1 < n {
 				decode.Prefetch(w.pkts[i+1].Data)
 			}
-			rec := record{n: len(p.Data), origLen: p.Len, ts: p.Timestamp, number: number, linkType: w.lt}
+			rec := record{data: p.Data, origLen: p.Len, ts: p.Timestamp, number: number, linkType: w.lt}
 			if w.store != nil && w.pos[i].file != "" {
 				rec.pcapFile, rec.pcapOff = w.pos[i].file, w.pos[i].off
 			}
