@@ -9,9 +9,10 @@ import (
 	"testing"
 )
 
-// readRecords reads every record of r without copying Data, and the error
-// that ended the read (nil at the clean end).
-func readRecords(r *Reader) ([]Record, error) {
+// readRecords reads every record of r, and the error that ended the read
+// (nil at the clean end); clone copies each record's Data (for a reader
+// that is not Stable).
+func readRecords(r *Reader, clone bool) ([]Record, error) {
 	var out []Record
 	for {
 		var rec Record
@@ -22,32 +23,22 @@ func readRecords(r *Reader) ([]Record, error) {
 		if err != nil {
 			return out, err
 		}
+		if clone {
+			rec.Data = bytes.Clone(rec.Data)
+		}
 		out = append(out, rec)
 	}
 }
 
-// bufferedRecords reads data (named name in errors) through a buffer (NewReader), copying each
-// record's Data; the error is that of NewReader or of the read.
+// bufferedRecords reads data (named name in errors) through a buffer
+// (NewReader); the error is that of NewReader or of the read.
 func bufferedRecords(data []byte, name string) ([]Record, error) {
 	r, err := NewReader(bytes.NewReader(data), name)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	var out []Record
-	var rec Record
-	for {
-		err := r.Next(&rec)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		c := rec
-		c.Data = bytes.Clone(rec.Data)
-		out = append(out, c)
-	}
+	return readRecords(r, true)
 }
 
 // mappedBytes reads data as a mapped file's bytes (the parsing Open uses
@@ -65,7 +56,7 @@ func mappedBytes(data []byte) (recs []Record, err error, mapped bool) {
 	if !r.Stable() {
 		return nil, errors.New("mapped reader not Stable"), true
 	}
-	recs, err = readRecords(r)
+	recs, err = readRecords(r, false)
 	return recs, err, true
 }
 
@@ -154,7 +145,7 @@ func TestOpenMapped(t *testing.T) {
 		if r.Stable() != (r.Compression() == "") {
 			t.Errorf("%s: Stable %v with compression %q", path, r.Stable(), r.Compression())
 		}
-		got, err := readRecords(r)
+		got, err := readRecords(r, false)
 		if r.Stable() {
 			// (the records were not copied: they still hold)
 			if d := sameRecords(want, wantErr, got, err); d != "" {
@@ -206,7 +197,7 @@ func TestMappedGrowing(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	rest, err := readRecords(r)
+	rest, err := readRecords(r, false)
 	got = append(got, rest...)
 	want, wantErr := bufferedRecords(full[:cut], path)
 	if !errors.Is(wantErr, ErrTruncated) {
@@ -233,14 +224,7 @@ func TestMappedGrowing(t *testing.T) {
 // buffer: the same records and the same errors, never a read outside the
 // bytes.
 func FuzzMapped(f *testing.F) {
-	names, _ := filepath.Glob(filepath.Join("testdata", "*.pcap*"))
-	for _, n := range names {
-		if b, err := os.ReadFile(n); err == nil {
-			f.Add(b)
-		}
-	}
-	_, ng := manyRecords(f, 1)
-	f.Add(ng)
+	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, wantErr := bufferedRecords(data, "in")
 		got, err, mapped := mappedBytes(data)
