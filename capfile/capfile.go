@@ -205,6 +205,7 @@ type Reader struct {
 	maps     [][]byte
 	advised  int
 	adviseAt int
+	random   bool // SeekRecord was called: no advance
 }
 
 // countingReader counts the bytes read from the underlying file.

@@ -138,9 +138,26 @@ func (r *Reader) mapFrom(off, size int64) bool {
 	r.maps = append(r.maps, m)
 	r.buf, r.base, r.r, r.w = m, at, int(off-at), len(m)
 	r.advised = 0
-	adviseSequential(m)
-	r.advance()
+	if !r.random {
+		adviseSequential(m)
+		r.advance()
+	}
 	return true
+}
+
+// seeking is told of a SeekRecord: the pages are no longer made present
+// ahead of the reader, nor read ahead by the kernel beyond its usual
+// window (export reads a few records here and there); BytesRead stays
+// where it was.
+func (r *Reader) seeking() {
+	if r.random {
+		return
+	}
+	r.random = true
+	r.adviseAt = math.MaxInt
+	for _, m := range r.maps {
+		adviseNormal(m)
+	}
 }
 
 // unmap releases the mappings.

@@ -21,6 +21,9 @@ func unmapFile(m []byte) error { return unix.Munmap(m) }
 // order: it reads ahead further and drops the pages read sooner.
 func adviseSequential(m []byte) { unix.Madvise(m, unix.MADV_SEQUENTIAL) }
 
+// adviseNormal undoes adviseSequential: the kernel reads ahead as usual.
+func adviseNormal(m []byte) { unix.Madvise(m, unix.MADV_NORMAL) }
+
 // adviseSoon makes the kernel start reading m (page-aligned) into the page
 // cache without waiting for it.
 func adviseSoon(m []byte) { unix.Madvise(m, unix.MADV_WILLNEED) }

@@ -18,3 +18,5 @@ func adviseSoon([]byte)       {}
 func populate([]byte) bool    { return false }
 
 var pageSize = int64(os.Getpagesize())
+
+func adviseNormal([]byte) {}

@@ -27,6 +27,9 @@ func (r *Reader) SeekRecord(off int64) error {
 		return r.errAt(off, errorf(ErrCorrupt, "offset %d is inside the %d-byte file header", off, pcapHeaderLen))
 	}
 	r.err = nil
+	if r.maps != nil {
+		r.seeking()
+	}
 	if off >= r.base && off <= r.base+int64(r.w) {
 		// within the buffer: the source stays where it is
 		r.r = int(off - r.base)

@@ -1,6 +1,10 @@
 package pipeline
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/espcap/espcap-fast/capfile"
+)
 
 // Pin keeps the bytes of packets added by reference (Feeder.AddShared)
 // valid: a source whose bytes outlive the batches that refer to them — a
@@ -38,4 +42,25 @@ func (p *Pin) Unpin() {
 	case n < 0:
 		panic("pipeline: Pin unpinned more often than held")
 	}
+}
+
+// pinReader returns a Pin that closes r once the batches holding its
+// records have been written, when r's records stay valid until it is
+// closed (a mapped file); nil when r reuses its buffer (standard input, a
+// FIFO, a compressed file), whose records are copied.
+func pinReader(r *capfile.Reader) *Pin {
+	if !r.Stable() {
+		return nil
+	}
+	return NewPin(func() { r.Close() })
+}
+
+// closeReader closes r when the source is done with it: now, or with a
+// Pin once the last batch holding its records has been written.
+func closeReader(r *capfile.Reader, pin *Pin) {
+	if pin == nil {
+		r.Close()
+		return
+	}
+	pin.Unpin()
 }

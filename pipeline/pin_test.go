@@ -2,11 +2,16 @@ package pipeline
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"os"
+	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	espcapfast "github.com/espcap/espcap-fast"
+	"github.com/espcap/espcap-fast/capfile"
 	"github.com/espcap/espcap-fast/encode"
 	"github.com/espcap/espcap-fast/internal/testpcap"
 )
@@ -117,5 +122,81 @@ func TestAddShared(t *testing.T) {
 		if copied.docs == 0 || !bytes.Equal(copied.out.Bytes(), shared.out.Bytes()) {
 			t.Errorf("count %d: %d documents copied, %d by reference, or they differ", count, copied.docs, shared.docs)
 		}
+	}
+}
+
+// closedSink checks, for every batch, that the reader of its file has not
+// been closed (unmapped) yet.
+type closedSink struct {
+	collectSink
+	mu      sync.Mutex // readers: filled by the reading goroutine
+	readers map[string]*capfile.Reader
+	early   int
+}
+
+func (s *closedSink) Write(b *Batch) error {
+	s.mu.Lock()
+	r := s.readers[b.Source().Name]
+	s.mu.Unlock()
+	if r != nil && !r.Stable() {
+		s.early++
+	}
+	return s.collectSink.Write(b)
+}
+
+// TestFileInputPins reads mapped and compressed files: a mapped file's
+// packets go by reference and the file is closed only after its last batch
+// was written, and every file is closed at the end. (That the documents
+// are those of a copy: TestAddShared, and the command's NDJSON compared
+// before and after.)
+func TestFileInputPins(t *testing.T) {
+	files := captures(t)
+	dir := t.TempDir()
+	gz := filepath.Join(dir, "dhcp.pcap.gz")
+	data, err := os.ReadFile("../capfile/testdata/dhcp.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(data)
+	zw.Close()
+	if err := os.WriteFile(gz, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, gz)
+	protos, err := encode.ParseProtocols(espcapfast.ProtocolsList)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &closedSink{readers: map[string]*capfile.Reader{}}
+	var opened []*capfile.Reader
+	mapped := 0
+	in := &FileInput{Paths: files, OnOpen: func(r *capfile.Reader) {
+		opened = append(opened, r)
+		if r.Stable() {
+			sink.mu.Lock()
+			sink.readers[r.Name()] = r
+			sink.mu.Unlock()
+			mapped++
+		}
+	}}
+	r, err := New(Config{Workers: 2, Protocols: protos}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background(), func(f *Feeder) error { return in.Read(f, func(error) {}) }); err != nil {
+		t.Fatal(err)
+	}
+	if mapped == 0 || mapped == len(opened) || sink.early != 0 {
+		t.Fatalf("%d of %d files mapped; %d batches written after their file was closed", mapped, len(opened), sink.early)
+	}
+	for _, rd := range opened {
+		if rd.Stable() {
+			t.Errorf("%s: still open after the run", rd.Name())
+		}
+	}
+	if sink.docs == 0 {
+		t.Fatal("no documents")
 	}
 }

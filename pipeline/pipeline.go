@@ -174,7 +174,7 @@ func (f *Feeder) AddTS(data []byte, origLen int, ts int64, number uint64, linkTy
 // until every batch holding it has been written (see Pin). A source whose
 // bytes outlive the batches — a memory-mapped file, packets in one arena —
 // saves the copy; a stream (standard input, a FIFO), whose reader reuses
-// its buffer, uses Add or AddTS.
+// its buffer, uses Add or AddTS; AddShared with a nil pin is AddTS.
 func (f *Feeder) AddShared(pin *Pin, data []byte, origLen int, ts int64, number uint64, linkType uint16, iface int, tsSaturated bool) error {
 	return f.add(pin, data, origLen, ts, number, linkType, iface, tsSaturated)
 }
