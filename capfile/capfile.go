@@ -199,11 +199,12 @@ type Reader struct {
 	ifText  int // bytes of names and descriptions in ifaces (pcapng)
 
 	// a file read through mappings (see mapped.go): buf is the last of
-	// maps, which Close unmaps; buf[:advised] was made present, and Next
+	// maps, which Close unmaps; buf[released:advised] was made present, and Next
 	// calls advance once the reader is at adviseAt (math.MaxInt for a
 	// buffered reader)
 	maps     [][]byte
 	advised  int
+	released int // buf[:released] was taken out again
 	adviseAt int
 	random   bool // SeekRecord was called: no advance
 }

@@ -28,6 +28,15 @@ import (
 // BytesRead.
 const mapChunk = 4 << 20
 
+// mapBehind is how far behind the reader the pages of the mapping are
+// taken out of the process again (the page cache keeps them): the
+// records there were handed out long ago, so that the process does not
+// hold a whole file's pages (its resident size) until Close. A record
+// still held there is not lost: reading it maps its page again. It is
+// more than the records a pipeline holds at once (workers × 4 batches
+// of at most 1 MiB) for up to 16 workers.
+const mapBehind = 64 << 20
+
 // compressionOf names the compression whose magic number starts m ("":
 // none).
 func compressionOf(m []byte) string {
@@ -100,6 +109,10 @@ func (r *Reader) advance() {
 		}
 		r.advised = end
 	}
+	if behind := (r.r - mapBehind) &^ (mapChunk - 1); advise && behind > r.released {
+		release(r.buf[r.released:behind])
+		r.released = behind
+	}
 	if r.advised < n {
 		if advise {
 			adviseSoon(r.buf[r.advised:min(r.advised+mapChunk, n)])
@@ -137,7 +150,7 @@ func (r *Reader) mapFrom(off, size int64) bool {
 	}
 	r.maps = append(r.maps, m)
 	r.buf, r.base, r.r, r.w = m, at, int(off-at), len(m)
-	r.advised = 0
+	r.advised, r.released = 0, 0
 	if !r.random {
 		adviseSequential(m)
 		r.advance()

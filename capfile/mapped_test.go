@@ -241,3 +241,34 @@ func FuzzMapped(f *testing.F) {
 		}
 	})
 }
+
+// TestMappedReleased reads a file longer than mapBehind, keeping every
+// record without a copy: the pages far behind the reader are taken out of
+// the process, and the records there still read as they were.
+func TestMappedReleased(t *testing.T) {
+	var recs [][]byte
+	for i := range (mapBehind + 3*mapChunk) / 60000 {
+		recs = append(recs, bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 30000))
+	}
+	path := filepath.Join(t.TempDir(), "long.pcap")
+	if err := os.WriteFile(path, pcapFile(65535, 1, recs...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := readRecords(r, false)
+	if err != nil || len(got) != len(recs) {
+		t.Fatalf("%d records of %d: %v", len(got), len(recs), err)
+	}
+	if r.released == 0 {
+		t.Fatal("no page was taken out behind the reader")
+	}
+	for i := range got {
+		if !bytes.Equal(got[i].Data, recs[i]) {
+			t.Fatalf("record %d changed", i)
+		}
+	}
+}

@@ -24,6 +24,10 @@ func adviseSequential(m []byte) { unix.Madvise(m, unix.MADV_SEQUENTIAL) }
 // adviseNormal undoes adviseSequential: the kernel reads ahead as usual.
 func adviseNormal(m []byte) { unix.Madvise(m, unix.MADV_NORMAL) }
 
+// release takes the pages of m (page-aligned) out of the process: they
+// stay in the page cache, and touching one again maps it again.
+func release(m []byte) { unix.Madvise(m, unix.MADV_DONTNEED) }
+
 // adviseSoon makes the kernel start reading m (page-aligned) into the page
 // cache without waiting for it.
 func adviseSoon(m []byte) { unix.Madvise(m, unix.MADV_WILLNEED) }

@@ -20,3 +20,5 @@ func populate([]byte) bool    { return false }
 var pageSize = int64(os.Getpagesize())
 
 func adviseNormal([]byte) {}
+
+func release([]byte) {}
