@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -228,14 +229,24 @@ func (d *discard) Write(b *pipeline.Batch) error {
 
 // BenchmarkPipeline runs the whole offline pipeline (batching, workers,
 // ordering) from memory with 1 worker and with one per CPU.
+//
+// The packets go by reference (Feeder.AddShared), as those of a capture
+// file read through a mapping; "+copy" copies them into the batches, as
+// standard input, a FIFO or a compressed file does.
 func BenchmarkPipeline(b *testing.B) {
 	pk := load(b)
 	protos := protocols(b)
 	for _, workers := range []int{1, runtime.NumCPU()} {
-		b.Run("workers="+strconv.Itoa(workers), func(b *testing.B) {
-			runPipeline(b, pipeline.Config{Workers: workers, Protocols: protos}, pk,
-				func(i int) int64 { return pk[i%len(pk)].ts })
-		})
+		for _, copied := range []bool{false, true} {
+			name := "workers=" + strconv.Itoa(workers)
+			if copied {
+				name += "+copy"
+			}
+			b.Run(name, func(b *testing.B) {
+				runPipelineAt(b, pipeline.Config{Workers: workers, Protocols: protos}, pk,
+					func(i int) int64 { return pk[i%len(pk)].ts }, "", copied)
+			})
+		}
 	}
 }
 
@@ -264,12 +275,14 @@ func BenchmarkPipelineWrite(b *testing.B) {
 // runPipeline runs the offline pipeline over b.N packets of pk from memory,
 // packet i at time ts(i), into a discarding sink, and reports the rates.
 func runPipeline(b *testing.B, cfg pipeline.Config, pk []packet, ts func(i int) int64) *pipeline.Runner {
-	return runPipelineAt(b, cfg, pk, ts, "")
+	return runPipelineAt(b, cfg, pk, ts, "", false)
 }
 
 // runPipelineAt is runPipeline with packet positions in file pos (""
-// none): packet i at offset 24+100*i, as a file import gives them.
-func runPipelineAt(b *testing.B, cfg pipeline.Config, pk []packet, ts func(i int) int64, pos string) *pipeline.Runner {
+// none): packet i at offset 24+100*i, as a file import gives them. The
+// packets go by reference (their arena outlives the run, as a mapped
+// file outlives its batches), or copied into the batches.
+func runPipelineAt(b *testing.B, cfg pipeline.Config, pk []packet, ts func(i int) int64, pos string, copied bool) *pipeline.Runner {
 	r, err := pipeline.New(cfg, &discard{})
 	if err != nil {
 		b.Fatal(err)
@@ -282,12 +295,17 @@ func runPipelineAt(b *testing.B, cfg pipeline.Config, pk []packet, ts func(i int
 		if err := f.Begin(src); err != nil {
 			return err
 		}
+		var pin *pipeline.Pin // nil: AddShared copies
+		if !copied {
+			pin = pipeline.NewPin(nil)
+			defer pin.Unpin()
+		}
 		for i := 0; i < b.N; i++ {
 			p := &pk[i%len(pk)]
 			if pos != "" {
 				f.SetPosition(pos, 24+100*int64(i))
 			}
-			if err := f.Add(p.data, p.origLen, ts(i), uint64(i+1), p.linkType, 0); err != nil {
+			if err := f.AddShared(pin, p.data, p.origLen, ts(i), uint64(i+1), p.linkType, 0, false); err != nil {
 				return err
 			}
 		}
@@ -455,19 +473,20 @@ func BenchmarkFlowObserve(b *testing.B) {
 }
 
 // BenchmarkPipelineFlows runs the offline pipeline with --records flows (no
-// packet documents) and --records both.
+// packet documents) and --records both; the packets go by reference, or
+// copied for "+copy".
 func BenchmarkPipelineFlows(b *testing.B) {
 	pk := load(b)
 	protos := protocols(b)
-	for _, mode := range []string{"flows", "both", "both+positions"} {
+	for _, mode := range []string{"flows", "flows+copy", "both", "both+positions"} {
 		b.Run("records="+mode, func(b *testing.B) {
-			fc := &pipeline.FlowConfig{Packets: mode != "flows"}
+			fc := &pipeline.FlowConfig{Packets: !strings.HasPrefix(mode, "flows")}
 			pos := ""
 			if mode == "both+positions" {
 				pos = "/captures/bench.pcap" // pcap.file and pcap.offset in packet documents, positions in flows
 			}
 			r := runPipelineAt(b, pipeline.Config{Workers: runtime.NumCPU(), Protocols: protos, Flows: fc}, pk,
-				func(i int) int64 { return replayTS(pk, i%len(pk), i/len(pk)) }, pos)
+				func(i int) int64 { return replayTS(pk, i%len(pk), i/len(pk)) }, pos, strings.HasSuffix(mode, "+copy"))
 			flows, evicted, _ := r.FlowStats()
 			b.ReportMetric(float64(flows), "flowdocs")
 			b.ReportMetric(float64(evicted), "evicted")

@@ -23,6 +23,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync/atomic"
 
@@ -95,7 +96,8 @@ func (f Format) String() string {
 	return fmt.Sprintf("Format(%d)", int(f))
 }
 
-// Record is one packet record. Data is valid only until the next call to Next.
+// Record is one packet record. Data is valid only until the next call to
+// Next, or, when the reader is Stable, until it is closed.
 type Record struct {
 	Data    []byte // captured bytes
 	CapLen  int    // == len(Data)
@@ -195,6 +197,16 @@ type Reader struct {
 	st      []ifState
 	section int
 	ifText  int // bytes of names and descriptions in ifaces (pcapng)
+
+	// a file read through mappings (see mapped.go): buf is the last of
+	// maps, which Close unmaps; buf[released:advised] was made present, and Next
+	// calls advance once the reader is at adviseAt (math.MaxInt for a
+	// buffered reader)
+	maps     [][]byte
+	advised  int
+	released int // buf[:released] was taken out again
+	adviseAt int
+	random   bool // SeekRecord was called: no advance
 }
 
 // countingReader counts the bytes read from the underlying file.
@@ -228,7 +240,16 @@ func Open(path string) (*Reader, error) {
 			return nil, fmt.Errorf("capfile: %w", err)
 		}
 	}
-	r, err := newReader(f, name, fileSize(f))
+	size := fileSize(f)
+	if f != os.Stdin {
+		if r, err := openMapped(f, name, size); r != nil || err != nil {
+			if err != nil {
+				f.Close()
+			}
+			return r, err
+		}
+	}
+	r, err := newReader(f, name, size)
 	if err != nil {
 		if f != os.Stdin {
 			f.Close()
@@ -266,7 +287,7 @@ func NewReader(src io.Reader, name string) (*Reader, error) {
 }
 
 func newReader(src io.Reader, name string, size int64) (*Reader, error) {
-	r := &Reader{name: name, size: size, cnt: &countingReader{r: src}}
+	r := &Reader{name: name, size: size, cnt: &countingReader{r: src}, adviseAt: math.MaxInt}
 	bufSize := defaultBufSize
 	if size >= 0 && size < int64(bufSize) {
 		bufSize = max(int(size)+64, minBufSize)
@@ -279,15 +300,15 @@ func newReader(src io.Reader, name string, size int64) (*Reader, error) {
 		return nil, &Error{File: name, Offset: 0, Err: fmt.Errorf("reading file header: %w", err)}
 	}
 	raw := io.MultiReader(bytes.NewReader(magic[:n]), r.cnt)
-	switch {
-	case n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+	switch compressionOf(magic[:n]) {
+	case "gzip":
 		gz, err := gzip.NewReader(raw)
 		if err != nil {
 			return nil, &Error{File: name, Offset: 0, Err: fmt.Errorf("gzip: %w", err)}
 		}
 		r.gz, r.src, r.compression = gz, gz, "gzip"
 		bufSize = defaultBufSize
-	case n == 4 && magic == [4]byte{0x28, 0xb5, 0x2f, 0xfd}:
+	case "zstd":
 		zd, err := zstd.NewReader(raw, zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return nil, &Error{File: name, Offset: 0, Err: fmt.Errorf("zstd: %w", err)}
@@ -386,11 +407,12 @@ func (r *Reader) Size() int64 { return r.size }
 // except by appending.
 func (r *Reader) Interfaces() []Interface { return r.ifaces[:len(r.ifaces):len(r.ifaces)] }
 
-// Close releases the decompressor and closes the file if Open opened it.
-// It does not close the io.Reader given to NewReader.
+// Close releases the decompressor, unmaps the file and closes it if Open
+// opened it. It does not close the io.Reader given to NewReader.
 func (r *Reader) Close() error {
 	var err error
 	r.seeker = nil
+	r.unmap()
 	if r.zdec != nil {
 		r.zdec.Close()
 		r.zdec = nil
@@ -431,6 +453,9 @@ func (r *Reader) Next(rec *Record) error {
 	if err != nil {
 		r.err = err
 	}
+	if r.r >= r.adviseAt {
+		r.advance()
+	}
 	return err
 }
 
@@ -449,6 +474,9 @@ func (r *Reader) errAt(off int64, err error) error {
 func (r *Reader) fill(n int) error {
 	for r.w-r.r < n {
 		if r.rerr != nil {
+			if r.maps != nil && r.remap() {
+				continue
+			}
 			return r.rerr
 		}
 		if r.w == len(r.buf) {

@@ -10,11 +10,9 @@ import (
 	"testing"
 )
 
-// FuzzReader feeds arbitrary bytes to the reader: it must never panic, loop
-// forever or allocate without bound (its buffer stays within twice the input,
-// its interface table within MaxInterfaces and MaxInterfaceText), every record must be consistent, and
-// every failure must be an *Error.
-func FuzzReader(f *testing.F) {
+// addSeeds adds the test captures and a pcapng file of many records to the
+// seed corpus of a fuzz target.
+func addSeeds(f *testing.F) {
 	names, _ := filepath.Glob(filepath.Join("testdata", "*.pcap*"))
 	for _, n := range names {
 		if b, err := os.ReadFile(n); err == nil {
@@ -23,6 +21,14 @@ func FuzzReader(f *testing.F) {
 	}
 	_, ng := manyRecords(f, 1)
 	f.Add(ng)
+}
+
+// FuzzReader feeds arbitrary bytes to the reader: it must never panic, loop
+// forever or allocate without bound (its buffer stays within twice the input,
+// its interface table within MaxInterfaces and MaxInterfaceText), every record must be consistent, and
+// every failure must be an *Error.
+func FuzzReader(f *testing.F) {
+	addSeeds(f)
 	named := append(ngSHB(), ngIDB(1, 0, ngOpt(optIfName, []byte("eth0")), ngOpt(optIfDesc, []byte("uplink")))...)
 	named = append(named, ngIDB(1, 0, ngOpt(optIfName, []byte("eth1")))...)
 	f.Add(append(named, ngEPB(1, 0, []byte("pkt"))...))

@@ -20,16 +20,27 @@ var ErrNotSeekable = errors.New("capfile: not a seekable uncompressed pcap file"
 // know that it is the packet it wants). It returns ErrNotSeekable for other
 // files, and an *Error for an offset inside the file header.
 func (r *Reader) SeekRecord(off int64) error {
-	if r.format != Pcap || r.seeker == nil {
+	if r.format != Pcap || r.seeker == nil && r.maps == nil {
 		return ErrNotSeekable
 	}
 	if off < pcapHeaderLen {
 		return r.errAt(off, errorf(ErrCorrupt, "offset %d is inside the %d-byte file header", off, pcapHeaderLen))
 	}
 	r.err = nil
+	if r.maps != nil {
+		r.seeking()
+	}
 	if off >= r.base && off <= r.base+int64(r.w) {
 		// within the buffer: the source stays where it is
 		r.r = int(off - r.base)
+		return nil
+	}
+	if r.maps != nil {
+		// another part of the file: mapped from there (an offset past
+		// the end reads as the end)
+		if !r.mapFrom(off, fileSize(r.file)) {
+			r.r = r.w
+		}
 		return nil
 	}
 	if _, err := r.seeker.Seek(off, io.SeekStart); err != nil {

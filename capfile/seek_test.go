@@ -3,9 +3,11 @@ package capfile
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -138,7 +140,8 @@ func TestSeekRecordErrors(t *testing.T) {
 
 // FuzzSeekRecord reads one record at an arbitrary offset of arbitrary data:
 // no panic, a record that is consistent and lies where it was asked for,
-// and every failure an *Error, io.EOF or ErrNotSeekable.
+// and every failure an *Error, io.EOF or ErrNotSeekable; the same through a
+// mapping as through a buffer.
 func FuzzSeekRecord(f *testing.F) {
 	for _, n := range []string{"dhcp.pcap", "bigendian.pcap", "bad-caplen.pcap", "timestamp_invalid_nano.pcap"} {
 		if b, err := os.ReadFile(testdataPath(n)); err == nil {
@@ -152,34 +155,57 @@ func FuzzSeekRecord(f *testing.F) {
 			return
 		}
 		defer r.Close()
-		var rec Record
-		for range 3 { // the record, the one after it, and the same again
-			err := r.SeekRecord(off)
-			if errors.Is(err, ErrNotSeekable) {
-				return
-			}
-			var ce *Error
-			if err != nil {
-				if !errors.As(err, &ce) {
-					t.Fatalf("SeekRecord error is not *Error: %v", err)
-				}
-				return
-			}
-			for range 2 {
-				err = r.Next(&rec)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					if !errors.As(err, &ce) {
-						t.Fatalf("Next error is not *Error: %v", err)
-					}
-					break
-				}
-				if rec.CapLen != len(rec.Data) || rec.Offset < off || rec.Offset+int64(rec.CapLen) > int64(len(data)) {
-					t.Fatalf("record at %d (asked %d): caplen %d, %d bytes, file %d bytes", rec.Offset, off, rec.CapLen, len(rec.Data), len(data))
-				}
-			}
+		want := seekAndRead(t, r, data, off)
+		if compressionOf(data) != "" {
+			return
+		}
+		m := newMapped(data, "fuzz", int64(len(data)), nil)
+		defer m.Close()
+		if err := m.readFileHeader(); err != nil {
+			t.Fatalf("header read through a buffer, not through a mapping: %v", err)
+		}
+		if got := seekAndRead(t, m, data, off); !slices.Equal(got, want) {
+			t.Fatalf("through a mapping %q, through a buffer %q", got, want)
 		}
 	})
+}
+
+// seekAndRead reads the record at off of r (over data) and the one after
+// it, twice, checking each, and returns what it found: each record's
+// offset and length, or the error.
+func seekAndRead(t *testing.T, r *Reader, data []byte, off int64) []string {
+	var out []string
+	var rec Record
+	for range 3 { // the record, the one after it, and the same again
+		err := r.SeekRecord(off)
+		if errors.Is(err, ErrNotSeekable) {
+			return append(out, err.Error())
+		}
+		var ce *Error
+		if err != nil {
+			if !errors.As(err, &ce) {
+				t.Fatalf("SeekRecord error is not *Error: %v", err)
+			}
+			return append(out, err.Error())
+		}
+		for range 2 {
+			err = r.Next(&rec)
+			if err == io.EOF {
+				out = append(out, "EOF")
+				break
+			}
+			if err != nil {
+				if !errors.As(err, &ce) {
+					t.Fatalf("Next error is not *Error: %v", err)
+				}
+				out = append(out, err.Error())
+				break
+			}
+			if rec.CapLen != len(rec.Data) || rec.Offset < off || rec.Offset+int64(rec.CapLen) > int64(len(data)) {
+				t.Fatalf("record at %d (asked %d): caplen %d, %d bytes, file %d bytes", rec.Offset, off, rec.CapLen, len(rec.Data), len(data))
+			}
+			out = append(out, fmt.Sprint(rec.Offset, rec.CapLen, rec.Timestamp))
+		}
+	}
+	return out
 }

@@ -32,22 +32,17 @@ type Source struct {
 
 // record is one packet's place in a batch.
 type record struct {
-	off, n    int    // bytes in Batch.data
-	origLen   int    // on-the-wire length
-	ts        int64  // Unix nanoseconds
-	number    uint64 // frame number within the source
-	linkType  uint16
-	iface     int32
-	docOff    int // document bytes in Batch.out, docOff:docEnd; docEnd < 0 = no document
-	docEnd    int
-	malformed bool
-	hasFlow   bool // Batch.fps holds the packet's flow key, flags and payload length (flow records on)
-	// light: only the packet's headers were parsed (FlowConfig.light);
-	// the flow stage decodes it in full if its flow wants its application
-	// layers
-	light bool
-	// tsSaturated: the reader saturated the timestamp (tagged malformed)
-	tsSaturated bool
+	// data is the packet's captured bytes (read them with Batch.packet):
+	// a copy in Batch.data, or for a packet added by reference
+	// (Feeder.AddShared) the source's own bytes, which its Pin keeps valid;
+	// in a live batch the frame in the ring, valid only until its worker
+	// releases the block
+	data    []byte
+	origLen int    // on-the-wire length
+	ts      int64  // Unix nanoseconds
+	number  uint64 // frame number within the source
+	docOff  int    // document bytes in Batch.out, docOff:docEnd; docEnd < 0 = no document
+	docEnd  int
 	// pcapFile is the capture file holding the packet as export opens it
 	// (an absolute path; one string shared by all the packets of a file),
 	// "" when the packet has no position (standard input, a FIFO); pcapOff
@@ -55,15 +50,29 @@ type record struct {
 	// --write the worker points them at the store file it wrote the packet to.
 	pcapFile string
 	pcapOff  int64
-	filtered bool // the BPF filter dropped the packet (set with --write)
+	linkType uint16
+	iface    int32
+	// (the flags together after the small fields: a record stays 104 bytes)
+	malformed bool
+	hasFlow   bool // Batch.fps holds the packet's flow key, flags and payload length (flow records on)
+	// light: only the packet's headers were parsed (FlowConfig.light);
+	// the flow stage decodes its application layers if its flow wants
+	// them
+	light bool
+	// tsSaturated: the reader saturated the timestamp (tagged malformed)
+	tsSaturated bool
+	filtered    bool // the BPF filter dropped the packet (set with --write)
 }
 
 // Batch is a run of packets from one source, and after the workers are done
 // with it, their documents.
 type Batch struct {
-	seq    uint64
-	src    *Source
-	data   []byte
+	seq  uint64
+	src  *Source
+	data []byte // the copied packets' bytes
+	// pin keeps the bytes of the packets added by reference valid until
+	// the writer is done with the batch (nil: none added)
+	pin    *Pin
 	recs   []record
 	out    []byte
 	failed error
@@ -97,6 +106,7 @@ func newBatch() *Batch {
 }
 
 func (b *Batch) reset() {
+	b.unpin()
 	b.src = nil
 	b.data = b.data[:0]
 	b.recs = b.recs[:0]
@@ -123,14 +133,40 @@ func (b *Batch) flowPacket(i int) *flow.Packet {
 	return &b.fps[i]
 }
 
-// add copies a packet into the batch.
-func (b *Batch) add(data []byte, origLen int, ts int64, number uint64, linkType uint16, iface int) {
-	off := len(b.data)
-	b.data = append(b.data, data...)
+// add copies a packet into the batch (shared false), or adds it by
+// reference (the caller holds the batch's pin on its bytes).
+func (b *Batch) add(data []byte, shared bool, origLen int, ts int64, number uint64, linkType uint16, iface int) {
+	if !shared {
+		// (should append move b.data, the records before keep the old
+		// array, which holds their bytes unchanged)
+		off := len(b.data)
+		b.data = append(b.data, data...)
+		data = b.data[off:len(b.data):len(b.data)]
+	}
 	b.recs = append(b.recs, record{
-		off: off, n: len(data), origLen: origLen, ts: ts, number: number,
+		data: data, origLen: origLen, ts: ts, number: number,
 		linkType: linkType, iface: int32(iface), docEnd: -1,
 	})
+}
+
+// packet returns the captured bytes of packet i: every reader of a
+// packet's bytes (decoding, the BPF filter, the pcap store) goes through it,
+// whether the batch holds a copy or the packet was added by reference.
+func (b *Batch) packet(i int) []byte { return b.recs[i].data }
+
+// unpin drops the batch's hold on bytes added by reference, once the
+// writer is done with it: its records forget them first (no slice into a
+// file mapping survives its unmapping).
+func (b *Batch) unpin() {
+	if b.pin == nil {
+		return
+	}
+	for i := range b.recs {
+		b.recs[i].data = nil
+	}
+	p := b.pin
+	b.pin = nil
+	p.Unpin()
 }
 
 // Source returns where the batch's packets come from.

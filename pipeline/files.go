@@ -139,6 +139,7 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 		if in.OnOpen != nil {
 			in.OnOpen(r)
 		}
+		pin := pinReader(r) // (nil: the records are copied)
 		src := &Source{Name: path, ID: FileID(path)}
 		pos := "" // pcap.file of the packets: none for a stream
 		if st, err := os.Stat(path); err == nil && path != "-" {
@@ -169,7 +170,7 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 				c.Interfaces = names.update(ifs)
 				src = &c
 				if err := f.Begin(src); err != nil {
-					r.Close()
+					closeReader(r, pin)
 					return err
 				}
 			}
@@ -179,12 +180,12 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 			}
 			f.r.Stats.Bytes.Store(r.BytesRead())
 			f.SetPosition(pos, rec.Offset)
-			if err = f.AddTS(rec.Data, rec.OrigLen, rec.Timestamp, number, rec.LinkType, rec.Interface, rec.TimestampSaturated); err != nil {
-				r.Close()
+			if err = f.AddShared(pin, rec.Data, rec.OrigLen, rec.Timestamp, number, rec.LinkType, rec.Interface, rec.TimestampSaturated); err != nil {
+				closeReader(r, pin)
 				return err
 			}
 		}
-		r.Close()
+		closeReader(r, pin)
 		var ferr error
 		if err != io.EOF {
 			f.r.Stats.FilesFailed.Add(1)

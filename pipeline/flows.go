@@ -95,7 +95,7 @@ func (s *flowStage) batch(b *Batch) {
 				if fp.Payload > 0 && s.tab.Wants(fp, rec.ts) {
 					// the worker parsed its headers only: decode
 					// the application layers after them
-					data := b.data[rec.off : rec.off+rec.n]
+					data := b.packet(i)
 					if decode.ParseFlowHeader(data, rec.linkType, &s.hdr) {
 						flow.AddApp(s.dec.DecodePayload(&s.hdr, data, rec.linkType, rec.origLen), fp)
 					}

@@ -314,7 +314,7 @@ func (w *liveWorker) block(blk *ring.Block) {
 			if i+1 < n {
 				decode.Prefetch(w.pkts[i+1].Data)
 			}
-			rec := record{n: len(p.Data), origLen: p.Len, ts: p.Timestamp, number: number, linkType: w.lt}
+			rec := record{data: p.Data, origLen: p.Len, ts: p.Timestamp, number: number, linkType: w.lt}
 			if w.store != nil && w.pos[i].file != "" {
 				rec.pcapFile, rec.pcapOff = w.pos[i].file, w.pos[i].off
 			}
@@ -322,8 +322,9 @@ func (w *liveWorker) block(blk *ring.Block) {
 				if w.hdr.Payload > 0 {
 					// the flow stage decodes it if its flow
 					// wants it, after the block is released
-					rec.off = len(b.data)
+					off := len(b.data)
 					b.data = append(b.data, p.Data...)
+					rec.data = b.data[off:len(b.data):len(b.data)]
 				}
 				b.recs = append(b.recs, rec)
 				continue

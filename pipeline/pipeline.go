@@ -166,6 +166,24 @@ func (f *Feeder) Add(data []byte, origLen int, ts int64, number uint64, linkType
 // (capfile.Record.TimestampSaturated): such a packet's document is tagged
 // malformed and says why.
 func (f *Feeder) AddTS(data []byte, origLen int, ts int64, number uint64, linkType uint16, iface int, tsSaturated bool) error {
+	return f.add(nil, data, origLen, ts, number, linkType, iface, tsSaturated)
+}
+
+// AddShared is AddTS for a packet added by reference: its bytes are not
+// copied, the batch refers to data, which pin keeps valid and unchanged
+// until every batch holding it has been written (see Pin). A source whose
+// bytes outlive the batches — a memory-mapped file, packets in one arena —
+// saves the copy; a stream (standard input, a FIFO), whose reader reuses
+// its buffer, uses Add or AddTS; AddShared with a nil pin is AddTS.
+func (f *Feeder) AddShared(pin *Pin, data []byte, origLen int, ts int64, number uint64, linkType uint16, iface int, tsSaturated bool) error {
+	return f.add(pin, data, origLen, ts, number, linkType, iface, tsSaturated)
+}
+
+// add adds one packet: a copy when pin is nil, else by reference.
+func (f *Feeder) add(pin *Pin, data []byte, origLen int, ts int64, number uint64, linkType uint16, iface int, tsSaturated bool) error {
+	if pin != nil && f.b != nil && f.b.pin != pin && f.b.pin != nil {
+		f.flush() // a batch holds one pin
+	}
 	if f.b == nil {
 		select {
 		case f.b = <-f.r.free:
@@ -175,7 +193,11 @@ func (f *Feeder) AddTS(data []byte, origLen int, ts int64, number uint64, linkTy
 		f.b.reset()
 		f.b.src = f.src
 	}
-	f.b.add(data, origLen, ts, number, linkType, iface)
+	if pin != nil && f.b.pin == nil {
+		pin.hold()
+		f.b.pin = pin
+	}
+	f.b.add(data, pin != nil, origLen, ts, number, linkType, iface)
 	rec := &f.b.recs[len(f.b.recs)-1]
 	rec.tsSaturated = tsSaturated
 	rec.pcapFile, rec.pcapOff = f.pcapFile, f.pcapOff
@@ -288,12 +310,11 @@ func (r *Runner) worker(n int) {
 		}
 		for i := range b.recs {
 			rec := &b.recs[i]
-			data := b.data[rec.off : rec.off+rec.n]
+			data := b.packet(i)
 			if i+ahead < len(b.recs) {
-				// the next frame's first bytes load while this one is
-				// decoded and encoded
-				next := &b.recs[i+ahead]
-				decode.Prefetch(b.data[next.off : next.off+next.n])
+				// the next frames' first bytes load while this one is
+				// decoded and encoded (or parsed)
+				decode.Prefetch(b.packet(i + ahead))
 			}
 			if rec.filtered || store == nil && !r.keep(bpf, b, rec, data) {
 				continue
@@ -314,7 +335,7 @@ func (r *Runner) worker(n int) {
 			meta.Timestamp = rec.ts
 			meta.Number = rec.number
 			meta.PcapFile, meta.PcapOffset = rec.pcapFile, rec.pcapOff
-			meta.CapLen, meta.OrigLen = rec.n, rec.origLen
+			meta.CapLen, meta.OrigLen = len(data), rec.origLen
 			meta.Interface = ""
 			if ifs := b.src.Interfaces; int(rec.iface) < len(ifs) {
 				meta.Interface = ifs[rec.iface]
@@ -360,7 +381,7 @@ func (r *Runner) writeStore(w *pcapstore.Writer, bpf *filter.Set, b *Batch) {
 	defer w.EndSeq()
 	for i := range b.recs {
 		rec := &b.recs[i]
-		data := b.data[rec.off : rec.off+rec.n]
+		data := b.packet(i)
 		if !r.keep(bpf, b, rec, data) {
 			rec.filtered = true
 			continue
@@ -415,6 +436,7 @@ func (r *Runner) writer(stopReading func()) error {
 					stopReading()
 				}
 			}
+			b.unpin() // the sink is done with it: a mapped file may go
 			r.free <- b
 		}
 	}

@@ -92,7 +92,7 @@ type liveRecs struct{ recs []storedRec }
 
 func (s *liveRecs) Write(b *Batch) error {
 	for _, r := range b.recs {
-		s.recs = append(s.recs, storedRec{data: bytes.Repeat([]byte{0}, r.n), origLen: r.origLen, ts: r.ts, file: r.pcapFile, off: r.pcapOff})
+		s.recs = append(s.recs, storedRec{data: bytes.Repeat([]byte{0}, len(r.data)), origLen: r.origLen, ts: r.ts, file: r.pcapFile, off: r.pcapOff})
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ func (s *positionSink) Write(b *Batch) error {
 	for i := range b.recs {
 		r := &b.recs[i]
 		s.recs = append(s.recs, storedRec{
-			data: bytes.Clone(b.data[r.off : r.off+r.n]), origLen: r.origLen, ts: r.ts,
+			data: bytes.Clone(b.packet(i)), origLen: r.origLen, ts: r.ts,
 			file: r.pcapFile, off: r.pcapOff, doc: r.docEnd >= 0,
 		})
 	}
