@@ -226,8 +226,24 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // Open opens the named capture file; "-" reads standard input. gzip (1f 8b)
 // and zstd (28 b5 2f fd) compression are detected by magic number, not by
 // name, and then pcap or pcapng by the magic number of the decompressed data.
-// Errors about the content are *Error values.
-func Open(path string) (*Reader, error) {
+// Errors about the content are *Error values. The file is read through a
+// buffer: Record.Data is valid until the next call to Next.
+func Open(path string) (*Reader, error) { return open(path, false) }
+
+// OpenMapped is Open that reads a regular, uncompressed file through a
+// read-only memory mapping (see mapped.go): Record.Data stays valid until
+// Close (Reader.Stable) and no byte is copied. Other inputs are read as Open
+// reads them.
+//
+// A file that another process truncates or overwrites in place while it is
+// mapped makes a read past its new end fault (SIGBUS), which ends the
+// process unless the goroutine that reads has made faults panics
+// (debug.SetPanicOnFault) and recovers from them. The caller must read the
+// records, and every byte of them, only on such goroutines, as the
+// pipeline's file reader, workers and flow stage do.
+func OpenMapped(path string) (*Reader, error) { return open(path, true) }
+
+func open(path string, mapped bool) (*Reader, error) {
 	var f *os.File
 	name := path
 	if path == "-" {
@@ -241,7 +257,7 @@ func Open(path string) (*Reader, error) {
 		}
 	}
 	size := fileSize(f)
-	if f != os.Stdin {
+	if mapped && f != os.Stdin {
 		if r, err := openMapped(f, name, size); r != nil || err != nil {
 			if err != nil {
 				f.Close()
@@ -461,6 +477,10 @@ func (r *Reader) Next(rec *Record) error {
 
 // pos returns the stream offset of the next unread byte.
 func (r *Reader) pos() int64 { return r.base + int64(r.r) }
+
+// Offset returns the byte offset in the capture data (decompressed) that
+// the reader has reached: after Next, where the next record starts.
+func (r *Reader) Offset() int64 { return r.pos() }
 
 func (r *Reader) errAt(off int64, err error) error {
 	return &Error{File: r.name, Offset: off, Err: err}

@@ -138,7 +138,7 @@ func TestOpenMapped(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, wantErr := bufferedRecords(data, path)
-		r, err := Open(path)
+		r, err := OpenMapped(path)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
@@ -172,7 +172,7 @@ func TestMappedGrowing(t *testing.T) {
 	if err := os.WriteFile(path, full[:first], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(path)
+	r, err := OpenMapped(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestMappedReleased(t *testing.T) {
 	if err := os.WriteFile(path, pcapFile(65535, 1, recs...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(path)
+	r, err := OpenMapped(path)
 	if err != nil {
 		t.Fatal(err)
 	}

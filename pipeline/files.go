@@ -104,6 +104,7 @@ func (in *FileInput) next(ctx context.Context, i int) (string, error) {
 // next file is read. Read returns ErrCountReached or the context's error
 // when it stops early, else nil.
 func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
+	defer panicOnFault()() // files are mapped (see fault.go)
 	var rec capfile.Record
 	for i := 0; ; i++ {
 		if err := f.ctx.Err(); err != nil {
@@ -122,7 +123,7 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 				continue
 			}
 		}
-		r, err := capfile.Open(path)
+		r, err := capfile.OpenMapped(path)
 		if err != nil {
 			fe := &FileError{Name: path, Err: err}
 			if in.FromDir[path] && errors.Is(err, capfile.ErrNotCapture) {
@@ -158,7 +159,7 @@ func (in *FileInput) Read(f *Feeder, warn func(err error)) error {
 		var names ifaceNames
 		nIfaces := -1
 		for {
-			err = r.Next(&rec)
+			err = nextRecord(r, &rec)
 			if err != nil {
 				break
 			}

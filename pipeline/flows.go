@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"fmt"
+
 	"github.com/espcap/espcap-fast/decode"
 	"github.com/espcap/espcap-fast/encode"
 	"github.com/espcap/espcap-fast/flow"
@@ -34,6 +36,7 @@ type flowStage struct {
 	tab    *flow.Table
 	cfg    FlowConfig
 	dec    *decode.Decoder // decodes the packets FlowConfig.light skipped whose flows want them
+	warn   func(error)     // Config.Warn
 	hdr    decode.FlowHeader
 	out    []byte // the documents of the batch being rewritten
 	cur    *Batch // the batch being rewritten (its flows list)
@@ -55,7 +58,7 @@ type flowStage struct {
 const maxHeldPositions = 1 << 22
 
 func newFlowStage(cfg FlowConfig) *flowStage {
-	s := &flowStage{cfg: cfg, spare: make([]byte, 0, 2*BatchBytes), dec: decode.NewDecoder()}
+	s := &flowStage{cfg: cfg, spare: make([]byte, 0, 2*BatchBytes), dec: decode.NewDecoder(), warn: func(error) {}}
 	tc := cfg.Table
 	tc.Emit = s.emit
 	s.tab = flow.NewTable(tc)
@@ -95,11 +98,7 @@ func (s *flowStage) batch(b *Batch) {
 				if fp.Payload > 0 && s.tab.Wants(fp, rec.ts) {
 					// the worker parsed its headers only: decode
 					// the application layers after them
-					data := b.packet(i)
-					if decode.ParseFlowHeader(data, rec.linkType, &s.hdr) {
-						flow.AddApp(s.dec.DecodePayload(&s.hdr, data, rec.linkType, rec.origLen), fp)
-					}
-					s.redecoded++
+					s.appLayers(b, i, fp)
 				}
 			}
 			r := s.tab.Observe(fp, rec.ts, rec.origLen)
@@ -133,6 +132,27 @@ func (s *flowStage) batch(b *Batch) {
 		}
 	}
 	s.spare, b.out = b.out, s.out
+}
+
+// appLayers adds to the flow packet fp of packet i of b, whose headers
+// alone the worker parsed, its application layers. A fault of a mapped
+// file (see fault.go) leaves them out, reported.
+func (s *flowStage) appLayers(b *Batch, i int, fp *flow.Packet) {
+	defer func() {
+		if v := recover(); v != nil {
+			if !isFault(v) {
+				panic(v)
+			}
+			fp.App, fp.Fields = "", flow.AppFields{}
+			s.warn(&FileError{Name: b.src.Name, Err: fmt.Errorf("frame %d: application layers left out of its flow: %w", b.recs[i].number, errChanged)})
+		}
+	}()
+	rec := &b.recs[i]
+	data := b.packet(i)
+	if decode.ParseFlowHeader(data, rec.linkType, &s.hdr) {
+		flow.AddApp(s.dec.DecodePayload(&s.hdr, data, rec.linkType, rec.origLen), fp)
+	}
+	s.redecoded++
 }
 
 // Prefetch distances, in packets: the flow table's index slot of packet

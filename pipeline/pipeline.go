@@ -125,6 +125,7 @@ func newRunner(cfg Config, sink Sink, newBatch func() *Batch) (*Runner, error) {
 	}
 	if cfg.Flows != nil {
 		r.flows = newFlowStage(*cfg.Flows)
+		r.flows.warn = cfg.Warn
 	}
 	return r, nil
 }
@@ -282,71 +283,98 @@ func (r *Runner) Run(ctx context.Context, read func(f *Feeder) error) error {
 
 // worker decodes and encodes batches; worker n of the run.
 func (r *Runner) worker(n int) {
-	var store *pcapstore.Writer
+	defer panicOnFault()()
+	w := &fileWorker{r: r, dec: decode.NewDecoder(), enc: encode.NewEncoder(r.cfg.Protocols)}
 	if r.cfg.Store != nil {
-		store = r.cfg.Store.Writer("file", n)
+		w.store = r.cfg.Store.Writer("file", n)
 	}
-	dec := decode.NewDecoder()
-	enc := encode.NewEncoder(r.cfg.Protocols)
-	var bpf *filter.Set
 	if r.cfg.BPF != "" {
-		bpf = filter.NewSet(r.cfg.BPF, 262144)
+		w.bpf = filter.NewSet(r.cfg.BPF, 262144)
 	}
-	var meta encode.Meta
-	var hdr decode.FlowHeader
 	for b := range r.work {
-		dec.Forget() // a document depends on its batch, not on the worker's earlier ones
-		meta.FileName, meta.FileDate = b.src.Name, b.src.Date
-		if store != nil {
-			r.writeStore(store, bpf, b)
-		}
-		// how far ahead frames are prefetched: the next one while a
-		// frame is decoded and encoded; several ahead where most frames
-		// are only parsed (FlowConfig.light), which is shorter than
-		// the wait for memory
-		ahead := 1
-		if fc := r.cfg.Flows; fc != nil && !fc.Packets {
-			ahead = lightAhead
-		}
-		for i := range b.recs {
-			rec := &b.recs[i]
-			data := b.packet(i)
-			if i+ahead < len(b.recs) {
-				// the next frames' first bytes load while this one is
-				// decoded and encoded (or parsed)
-				decode.Prefetch(b.packet(i + ahead))
-			}
-			if rec.filtered || store == nil && !r.keep(bpf, b, rec, data) {
-				continue
-			}
-			if fc := r.cfg.Flows; fc != nil && fc.light(rec, b.flowPacket(i), &hdr, data, true) {
-				continue
-			}
-			p := dec.Decode(data, rec.linkType, rec.origLen)
-			if rec.tsSaturated {
-				p.Flags |= decode.FlagMalformed
-				if p.Err == nil {
-					p.Err, p.ErrKind = errTimestampRange, decode.KindNone
-				}
-			}
-			if fc := r.cfg.Flows; fc != nil && !fc.track(rec, b.flowPacket(i), p, &meta) {
-				continue
-			}
-			meta.Timestamp = rec.ts
-			meta.Number = rec.number
-			meta.PcapFile, meta.PcapOffset = rec.pcapFile, rec.pcapOff
-			meta.CapLen, meta.OrigLen = len(data), rec.origLen
-			meta.Interface = ""
-			if ifs := b.src.Interfaces; int(rec.iface) < len(ifs) {
-				meta.Interface = ifs[rec.iface]
-			}
-			rec.docOff = len(b.out)
-			b.out = enc.Encode(b.out, &meta, p)
-			rec.docEnd = len(b.out)
-			b.out = append(b.out, '\n')
-			rec.malformed = p.Has(decode.FlagMalformed)
-		}
+		w.guarded(b)
 		r.done <- b
+	}
+}
+
+// fileWorker is one file worker's state.
+type fileWorker struct {
+	r     *Runner
+	store *pcapstore.Writer
+	dec   *decode.Decoder
+	enc   *encode.Encoder
+	bpf   *filter.Set
+	meta  encode.Meta
+	hdr   decode.FlowHeader
+	at    int // the packet being decoded
+}
+
+// guarded is batch, recovering from a fault of a mapped file (see
+// fault.go): the packets from the one that faulted on get no document.
+func (w *fileWorker) guarded(b *Batch) {
+	w.at = 0
+	defer func() {
+		if v := recover(); v != nil {
+			if !isFault(v) {
+				panic(v)
+			}
+			dropFrom(b, w.at, w.r.cfg.Warn)
+		}
+	}()
+	w.batch(b)
+}
+
+// batch decodes and encodes the packets of b.
+func (w *fileWorker) batch(b *Batch) {
+	r, dec, enc, meta, store := w.r, w.dec, w.enc, &w.meta, w.store
+	dec.Forget() // a document depends on its batch, not on the worker's earlier ones
+	meta.FileName, meta.FileDate = b.src.Name, b.src.Date
+	if store != nil {
+		r.writeStore(store, w.bpf, b)
+	}
+	// how far ahead frames are prefetched: the next one while a frame is
+	// decoded and encoded; several ahead where most frames are only
+	// parsed (FlowConfig.light), which is shorter than the wait for memory
+	ahead := 1
+	if fc := r.cfg.Flows; fc != nil && !fc.Packets {
+		ahead = lightAhead
+	}
+	for i := range b.recs {
+		w.at = i
+		rec := &b.recs[i]
+		data := b.packet(i)
+		if i+ahead < len(b.recs) {
+			decode.Prefetch(b.packet(i + ahead))
+		}
+		if rec.filtered || store == nil && !r.keep(w.bpf, b, rec, data) {
+			continue
+		}
+		if fc := r.cfg.Flows; fc != nil && fc.light(rec, b.flowPacket(i), &w.hdr, data, true) {
+			continue
+		}
+		p := dec.Decode(data, rec.linkType, rec.origLen)
+		if rec.tsSaturated {
+			p.Flags |= decode.FlagMalformed
+			if p.Err == nil {
+				p.Err, p.ErrKind = errTimestampRange, decode.KindNone
+			}
+		}
+		if fc := r.cfg.Flows; fc != nil && !fc.track(rec, b.flowPacket(i), p, meta) {
+			continue
+		}
+		meta.Timestamp = rec.ts
+		meta.Number = rec.number
+		meta.PcapFile, meta.PcapOffset = rec.pcapFile, rec.pcapOff
+		meta.CapLen, meta.OrigLen = len(data), rec.origLen
+		meta.Interface = ""
+		if ifs := b.src.Interfaces; int(rec.iface) < len(ifs) {
+			meta.Interface = ifs[rec.iface]
+		}
+		rec.docOff = len(b.out)
+		b.out = enc.Encode(b.out, meta, p)
+		rec.docEnd = len(b.out)
+		b.out = append(b.out, '\n')
+		rec.malformed = p.Has(decode.FlagMalformed)
 	}
 }
 
@@ -395,6 +423,7 @@ func (r *Runner) writeStore(w *pcapstore.Writer, bpf *filter.Set, b *Batch) {
 
 // writer hands batches to the sink in sequence order and enforces Count.
 func (r *Runner) writer(stopReading func()) error {
+	defer panicOnFault()() // the flow stage reads mapped frames (see fault.go)
 	pending := make([]*Batch, cap(r.free))
 	next := uint64(0)
 	var docs uint64
