@@ -229,17 +229,7 @@ func Extract(p *decode.Packet, fp *Packet) bool {
 		fp.hash = k.Hash()
 	}
 	fp.Flags, fp.Payload, fp.hashed = flags, payload, true
-	// the application layers
-	fp.App = ""
-	for i := len(ls) - 1; i > ipAt+1; i-- {
-		if l := &ls[i]; appKinds[l.Kind] && l.Proto != "" {
-			fp.App = l.Proto
-			break
-		}
-	}
-	if fp.App != "" || fp.Fields.set {
-		fp.Fields.extract(p, ipAt+2, len(ls)) // (ipAt+1 is TCP or UDP)
-	}
+	fp.app(p, ipAt+2, len(ls)) // (ipAt+1 is TCP or UDP)
 	return true
 }
 
@@ -320,17 +310,24 @@ func extractAny(p *decode.Packet, fp *Packet, ipAt, end int, vlan [2]uint16) boo
 	}
 	// the application layers of the packet itself (before end: not those
 	// of a datagram an ICMP error quotes)
-	for i := end - 1; i > ipAt; i-- {
-		if l := &ls[i]; appKinds[l.Kind] && l.Proto != "" {
+	fp.app(p, ipAt+1, end)
+	fp.order(src, dst, sport, dport, swapOK)
+	return true
+}
+
+// app sets fp.App to the protocol of the highest application layer among
+// the layers from..to-1 of p ("" if none) and fp.Fields from those layers.
+func (fp *Packet) app(p *decode.Packet, from, to int) {
+	fp.App = ""
+	for i := to - 1; i >= from; i-- {
+		if l := &p.Layers[i]; appKinds[l.Kind] && l.Proto != "" {
 			fp.App = l.Proto
 			break
 		}
 	}
 	if fp.App != "" || fp.Fields.set {
-		fp.Fields.extract(p, ipAt+1, end)
+		fp.Fields.extract(p, from, to)
 	}
-	fp.order(src, dst, sport, dport, swapOK)
-	return true
 }
 
 // scanLayers finds, by a walk over the layers of p, the index

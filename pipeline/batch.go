@@ -137,16 +137,21 @@ func (b *Batch) flowPacket(i int) *flow.Packet {
 // reference (the caller holds the batch's pin on its bytes).
 func (b *Batch) add(data []byte, shared bool, origLen int, ts int64, number uint64, linkType uint16, iface int) {
 	if !shared {
-		// (should append move b.data, the records before keep the old
-		// array, which holds their bytes unchanged)
-		off := len(b.data)
-		b.data = append(b.data, data...)
-		data = b.data[off:len(b.data):len(b.data)]
+		data = b.copyIn(data)
 	}
 	b.recs = append(b.recs, record{
 		data: data, origLen: origLen, ts: ts, number: number,
 		linkType: linkType, iface: int32(iface), docEnd: -1,
 	})
+}
+
+// copyIn copies a frame into b.data and returns the copy. (Should append
+// move b.data, the records before keep the old array, which holds their
+// bytes unchanged.)
+func (b *Batch) copyIn(data []byte) []byte {
+	off := len(b.data)
+	b.data = append(b.data, data...)
+	return b.data[off:len(b.data):len(b.data)]
 }
 
 // packet returns the captured bytes of packet i: every reader of a

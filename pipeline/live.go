@@ -322,9 +322,7 @@ func (w *liveWorker) block(blk *ring.Block) {
 				if w.hdr.Payload > 0 {
 					// the flow stage decodes it if its flow
 					// wants it, after the block is released
-					off := len(b.data)
-					b.data = append(b.data, p.Data...)
-					rec.data = b.data[off:len(b.data):len(b.data)]
+					rec.data = b.copyIn(p.Data)
 				}
 				b.recs = append(b.recs, rec)
 				continue
